@@ -1,0 +1,99 @@
+"""Small pieces every command-line interface of the project shares.
+
+Library code raises; only the CLI layer prints one red line and exits with code 2
+(a traceback only with ``--debug``). Long work shows a rich progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+__all__ = ["console", "err_console", "run_main", "progress_bar", "track", "add_debug_flag"]
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--debug`` (show tracebacks) to a parser."""
+    parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
+
+
+def run_main(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> int:
+    """Parse ``argv``, call ``args.func(args)`` and turn exceptions into exit code 2.
+
+    Each sub-command sets ``func`` with ``parser.set_defaults(func=...)``. The function
+    returns an exit code (``None`` means 0).
+    """
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    debug = bool(getattr(args, "debug", False)) or bool(os.environ.get("OOF_DEBUG"))
+    try:
+        code = func(args)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/red]")
+        return 130
+    except (ValueError, OSError, KeyError, ImportError, RuntimeError) as exc:
+        if debug:
+            raise
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True)
+        return 2
+    return 0 if code is None else int(code)
+
+
+def _make_progress(transient: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
+        disable=not err_console.is_terminal and not os.environ.get("OOF_PROGRESS"),
+    )
+
+
+@contextmanager
+def progress_bar(transient: bool = False) -> Iterator[Progress]:
+    """A rich progress bar on stderr (silent when stderr is not a terminal)."""
+    with _make_progress(transient) as prog:
+        yield prog
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate over ``items`` with a progress bar on stderr."""
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    with progress_bar() as prog:
+        task = prog.add_task(description, total=total)
+        for item in items:
+            yield item
+            prog.advance(task)
+
+
+def main_guard(main: Callable[[], int]) -> None:  # pragma: no cover - thin
+    sys.exit(main())
