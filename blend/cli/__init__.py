@@ -1,0 +1,36 @@
+"""The ``blend`` command: ``blend report|search|optimize|apply ...``.
+
+Each sub-command lives in its own module under ``blend.cli`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+from oof_store.cli_utils import add_debug_flag, run_main
+
+# Sub-command modules, in the order ``blend --help`` lists them.
+SUBCOMMANDS: list[str] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blend",
+        description="Report on, search, weight and apply blends of the models in an OOF store.",
+    )
+    add_debug_flag(parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"blend.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(build_parser(), argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
