@@ -1,7 +1,8 @@
 """The ``blend`` command: ``blend report|search|optimize|apply ...``.
 
 Each sub-command lives in its own module under ``blend.cli`` and exposes
-``register(subparsers)``, which adds its parser and sets ``func``.
+``register(subparsers)``, which adds its parser (with
+``oof_store.cli_utils.add_debug_flag``) and sets ``func``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-from oof_store.cli_utils import add_debug_flag, run_main
+from oof_store.cli_utils import run_main
 
 # Sub-command modules, in the order ``blend --help`` lists them.
 SUBCOMMANDS: list[str] = []
@@ -21,7 +22,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="blend",
         description="Report on, search, weight and apply blends of the models in an OOF store.",
     )
-    add_debug_flag(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"blend.cli.{name}").register(sub)
