@@ -1,0 +1,39 @@
+"""A Parquet store of out-of-fold and test predictions, keyed by model, fold and TTA view.
+
+>>> from oof_store import Store
+>>> store = Store("my-store")                       # doctest: +SKIP
+>>> oof = store.load_oof(tta="mean", output="probs")  # doctest: +SKIP
+>>> oof.preds.shape                                  # (models, tta, rows, classes)  # doctest: +SKIP
+"""
+
+from oof_store._errors import (
+    CorruptFileError,
+    FoldMismatchError,
+    IncompleteModelError,
+    ModelNotFoundError,
+    StoreError,
+    StoreExistsError,
+    StoreNotFoundError,
+    ValidationError,
+)
+from oof_store._schema import FORMAT_VERSION
+from oof_store._store import OOFSet, Store, TestSet, convert, softmax
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CorruptFileError",
+    "FoldMismatchError",
+    "IncompleteModelError",
+    "ModelNotFoundError",
+    "OOFSet",
+    "Store",
+    "StoreError",
+    "StoreExistsError",
+    "StoreNotFoundError",
+    "TestSet",
+    "ValidationError",
+    "convert",
+    "softmax",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,181 @@
+"""Checking and normalising a targets table before a store is created."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oof_store import _schema as S
+from oof_store._errors import StoreError
+
+SOFT_SUM_TOL = 1e-3
+
+
+@dataclass(frozen=True)
+class PreparedTargets:
+    table: pd.DataFrame
+    id_col: str
+    target_cols: list[str]
+    task: str
+    class_names: list[str]
+    test_ids: np.ndarray
+
+
+def _require_columns(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise StoreError(
+            f"{what} column(s) {missing} not in the targets table; its columns: {list(df.columns)}"
+        )
+
+
+def _first_ids(ids: Sequence[Any], k: int = 5) -> str:
+    return ", ".join(repr(str(i)) for i in list(ids)[:k]) + (
+        f", ... ({len(ids)} in all)" if len(ids) > k else ""
+    )
+
+
+def _check_ids(values: pd.Series, what: str) -> np.ndarray:
+    if values.isna().any():
+        rows = np.flatnonzero(values.isna().to_numpy())
+        raise StoreError(f"{what}: {len(rows)} missing id(s) (at rows {rows[:5].tolist()})")
+    ids = values.astype(str).to_numpy()
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise StoreError(f"{what}: duplicate id(s) {_first_ids(uniq[counts > 1])}")
+    return ids
+
+
+def _sort_key(names: np.ndarray) -> list[Any]:
+    try:
+        return sorted(names, key=float)
+    except (TypeError, ValueError):
+        return sorted(names, key=str)
+
+
+def infer_task(target: pd.Series) -> str:
+    """``regression`` for non-integer numbers with many values, else binary/multiclass."""
+    values = target.dropna()
+    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        return "regression"
+    n = values.nunique()
+    if pd.api.types.is_numeric_dtype(values) and n > 50:
+        return "regression"
+    return "binary" if n <= 2 else "multiclass"
+
+
+def prepare_targets(
+    targets: pd.DataFrame,
+    *,
+    id_col: str,
+    target_cols: list[str],
+    fold_col: str,
+    group_col: str | None,
+    task: str | None,
+    class_names: Sequence[str] | None,
+    test_ids: Iterable[Any] | None,
+) -> PreparedTargets:
+    if not isinstance(targets, pd.DataFrame):
+        raise StoreError(f"targets must be a pandas DataFrame, got {type(targets).__name__}")
+    if not target_cols:
+        raise StoreError("give at least one target column")
+    _require_columns(targets, [id_col], "id")
+    _require_columns(targets, target_cols, "target")
+    _require_columns(targets, [fold_col], "fold")
+    if group_col:
+        _require_columns(targets, [group_col], "group")
+    if task is not None and task not in S.TASKS:
+        raise StoreError(f"task must be one of {list(S.TASKS)}, got {task!r}")
+    if len(targets) == 0:
+        raise StoreError("the targets table has no rows")
+    df = targets.reset_index(drop=True).copy()
+    ids = _check_ids(df[id_col], f"id column {id_col!r}")
+
+    folds = df[fold_col]
+    if folds.isna().any():
+        rows = np.flatnonzero(folds.isna().to_numpy())
+        raise StoreError(
+            f"fold column {fold_col!r}: {len(rows)} row(s) have no fold (ids {_first_ids(ids[rows])})"
+        )
+    try:
+        fold_values = folds.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"fold column {fold_col!r} must hold integers: {exc}") from exc
+    if not np.all(np.mod(fold_values, 1) == 0) or (fold_values < 0).any():
+        raise StoreError(f"fold column {fold_col!r} must hold non-negative integers")
+    fold_int = fold_values.astype(np.int64)
+    if len(np.unique(fold_int)) < 2:
+        raise StoreError(
+            f"fold column {fold_col!r} has {len(np.unique(fold_int))} distinct fold; K-fold "
+            "OOF needs at least 2"
+        )
+
+    if len(target_cols) > 1 or task == "softclass":
+        task = "softclass"
+        soft = df[target_cols].to_numpy(dtype=np.float64)
+        if not np.isfinite(soft).all() or (soft < 0).any():
+            raise StoreError("soft targets must be finite and non-negative")
+        bad = np.abs(soft.sum(axis=1) - 1) > SOFT_SUM_TOL
+        if bad.any():
+            raise StoreError(
+                f"soft targets must sum to 1 on each row; {int(bad.sum())} row(s) do not "
+                f"(ids {_first_ids(ids[bad])}); normalise them (e.g. divide vote counts by votes)"
+            )
+        names = list(class_names) if class_names else list(target_cols)
+        if len(names) != len(target_cols):
+            raise StoreError(f"{len(names)} class names for {len(target_cols)} soft-target columns")
+    else:
+        target = df[target_cols[0]]
+        if target.isna().any():
+            rows = np.flatnonzero(target.isna().to_numpy())
+            raise StoreError(
+                f"target column {target_cols[0]!r}: {len(rows)} missing value(s) "
+                f"(ids {_first_ids(ids[rows])})"
+            )
+        task = task or infer_task(target)
+        if task == "regression":
+            names = [target_cols[0]]
+            try:
+                df[target_cols[0]].to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"regression target {target_cols[0]!r} is not numeric") from exc
+        else:
+            labels = target.astype(str)
+            found = _sort_key(labels.unique())
+            names = [str(c) for c in class_names] if class_names else [str(c) for c in found]
+            unknown = sorted(set(found) - set(names))
+            if unknown:
+                raise StoreError(f"target values {unknown} are not among class_names {names}")
+            if task == "binary" and len(names) != 2:
+                raise StoreError(f"a binary task needs 2 classes, found {names}")
+            if len(names) < 2:
+                raise StoreError(f"a classification task needs >= 2 classes, found {names}")
+            df[target_cols[0]] = labels
+    if id_col in names or S.FOLD_COLUMN in names:
+        raise StoreError(f"class names {names} clash with the id or fold column name")
+
+    out = pd.DataFrame({id_col: ids})
+    for c in target_cols:
+        out[c] = df[c].to_numpy()
+    out[S.FOLD_COLUMN] = fold_int
+    if group_col:
+        out[S.GROUP_COLUMN] = df[group_col].to_numpy()
+    used = {id_col, fold_col, *target_cols, *([group_col] if group_col else [])}
+    for c in df.columns:
+        if c not in used and c not in out.columns:
+            out[c] = df[c].to_numpy()
+
+    if test_ids is None:
+        test = np.array([], dtype=str)
+    else:
+        test = _check_ids(pd.Series(list(test_ids)), "test ids")
+        overlap = np.intersect1d(test, ids)
+        if len(overlap):
+            raise StoreError(
+                f"{len(overlap)} test id(s) are also training ids: {_first_ids(overlap)}"
+            )
+    return PreparedTargets(out, id_col, list(target_cols), task, names, test)
