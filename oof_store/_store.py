@@ -385,13 +385,26 @@ class Store:
                 f"{where} is already in the store ({self._fs.display(rel)}); pass "
                 "overwrite=True (--overwrite) to replace it"
             )
-        ids = np.asarray([str(i) for i in ids] if not isinstance(ids, np.ndarray) else ids.astype(str))
-        values = self._check_values(np.asarray(preds), ids, where)
-        ids, values = self._align_block(split, fold, ids, values, where)
+        ids, values = self.check_block(split, model, fold, tta, ids, preds)
         columns = {self.id_col: pa.array(ids, pa.string())}
         for c, name in enumerate(self.class_names):
             columns[name] = pa.array(values[:, c], pa.float32())
         self._fs.write_parquet(rel, pa.table(columns))
+
+    def check_block(
+        self, split: str, model: str, fold: int, tta: int, ids: Iterable[Any], preds: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Check a block without writing it; return ``(ids, values)`` in store order.
+
+        Raises the same errors :meth:`write_block` would (shape, NaN/inf, unknown, missing or
+        duplicate ids, rows of another fold).
+        """
+        S.check_split(split)
+        S.check_model_name(model)
+        where = self._where(split, model, int(fold), int(tta))
+        ids = np.asarray([str(i) for i in ids] if not isinstance(ids, np.ndarray) else ids.astype(str))
+        values = self._check_values(np.asarray(preds), ids, where)
+        return self._align_block(split, int(fold), ids, values, where)
 
     def _check_values(self, preds: np.ndarray, ids: np.ndarray, where: str) -> np.ndarray:
         if preds.ndim == 1 and self.n_classes == 1:
@@ -543,7 +556,7 @@ class Store:
         if kind == "probs":
             for sp, keys in (("oof", oof), ("test", test)):
                 for f, t in sorted(keys):
-                    self._check_prob_sums(sp, model, f, t, self._read_values(sp, model, f, t))
+                    self.check_prob_sums(sp, model, f, t, self._read_values(sp, model, f, t))
         manifest = {
             "format_version": S.FORMAT_VERSION,
             "name": model,
@@ -628,7 +641,7 @@ class Store:
             )
         return values
 
-    def _check_prob_sums(
+    def check_prob_sums(
         self, split: str, model: str, fold: int, tta: int, values: np.ndarray
     ) -> None:
         if self.task == "regression" or len(values) == 0:
@@ -757,7 +770,7 @@ class Store:
                 for f in self.fold_ids:
                     block = next(values)
                     if man["kind"] == "probs":
-                        self._check_prob_sums("oof", m, f, t, block)
+                        self.check_prob_sums("oof", m, f, t, block)
                     rows = self._fold_rows[f]
                     if acc is not None:
                         acc[rows] += block
@@ -834,7 +847,7 @@ class Store:
                 for k, f in enumerate(fl):
                     block = next(values)
                     if man["kind"] == "probs":
-                        self._check_prob_sums("test", m, f, t, block)
+                        self.check_prob_sums("test", m, f, t, block)
                     if folds == "all":
                         out[i, k, jj] += block / (len(views) if tta == "mean" else 1)
                     else:
@@ -892,7 +905,7 @@ class Store:
                 try:
                     block = self._read_values(sp, m, f, t)
                     if man["kind"] == "probs":
-                        self._check_prob_sums(sp, m, f, t, block)
+                        self.check_prob_sums(sp, m, f, t, block)
                 except StoreError as exc:
                     problems.append(str(exc))
         return problems
