@@ -1,0 +1,341 @@
+"""``blend report STORE``: the OOF report people read before they blend.
+
+``report(store, ...)`` loads the store's OOF predictions and calls the pure core
+:func:`blend.report.build_report`; ``report_cli`` prints it with rich tables and writes the
+optional JSON, HTML and label-noise CSV. See ``docs/commands/report.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from blend._errors import BlendError
+from blend.report import Report, build_report
+
+__all__ = ["report", "report_cli", "register", "write_noise_csv"]
+
+_MAX_TERMINAL_MODELS_IN_BREAKDOWN = 8
+_MAX_TERMINAL_CLASSES = 10
+
+
+def _check_models(store, models: Sequence[str] | None) -> list[str]:
+    available = store.models()
+    if models is None:
+        if not available:
+            raise BlendError(f"the store {store.uri} holds no finished model; add one with `oof import`")
+        return available
+    unknown = [m for m in models if m not in available]
+    if unknown:
+        raise BlendError(
+            f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
+            f"{', '.join(available) or '(none)'}"
+        )
+    dup = sorted({m for m in models if list(models).count(m) > 1})
+    if dup:
+        raise BlendError(f"model(s) named more than once: {', '.join(dup)}")
+    return list(models)
+
+
+def _by_columns(store, by: Sequence[str]) -> dict[str, np.ndarray]:
+    targets = store.targets
+    reserved = {store.id_col}
+    usable = [c for c in targets.columns if c not in reserved]
+    out = {}
+    for col in by:
+        if col not in usable:
+            extra = [c for c in usable if c not in set(store.target_cols) | {"fold"}]
+            raise BlendError(
+                f"unknown --by column {col!r}; the targets have the columns "
+                f"{', '.join(usable)} (extra columns: {', '.join(extra) or 'none'})"
+            )
+        values = targets[col]
+        out[col] = values.astype(str).where(values.notna(), "<missing>").to_numpy()
+    return out
+
+
+def _load_views(store, models: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
+    """Each model's OOF probabilities (T_m, N, C), loading models with equal view counts together."""
+    n_views = {m: len(store.manifest(m).get("tta_views") or [None]) for m in models}
+    views: dict[str, np.ndarray] = {}
+    names: dict[str, list[str]] = {}
+    for t in sorted(set(n_views.values())):
+        group = [m for m in models if n_views[m] == t]
+        oof = store.load_oof(group, tta="all", output="probs")
+        for i, m in enumerate(group):
+            views[m] = oof.preds[i]
+            vn = store.manifest(m).get("tta_views") or oof.tta_views
+            names[m] = [str(v) for v in vn]
+    return [views[m] for m in models], [names[m] for m in models]
+
+
+def report(
+    store,
+    *,
+    models: Sequence[str] | None = None,
+    metric: str | None = None,
+    by: Sequence[str] = (),
+    n_pairs: int = 3,
+    n_bins: int = 15,
+) -> Report:
+    """The OOF report of a store's models (library function; never exits).
+
+    Parameters
+    ----------
+    store : oof_store.Store
+    models : list of str, optional
+        Default: every finished model.
+    metric : str, optional
+        Primary metric (``blend.metrics``); default: the task's.
+    by : list of str
+        Columns of ``store.targets`` to break the score down by.
+
+    Raises
+    ------
+    BlendError
+        Unknown model or ``--by`` column, metric unfit for the task, ...
+    """
+    from blend.metrics import default_metric, get_metric
+
+    models = _check_models(store, models)
+    by_values = _by_columns(store, by)
+    get_metric(metric if metric is not None else default_metric(store.task), store.task)  # fail early
+    views, tta_names = _load_views(store, models)
+    return build_report(
+        views, store.y, store.folds, task=store.task, metric=metric, models=models,
+        tta_views=tta_names, class_names=store.class_names, ids=store.ids, by=by_values,
+        n_pairs=n_pairs, n_bins=n_bins,
+    )
+
+
+def write_noise_csv(report: Report, path: str | Path, *, id_col: str = "id",
+                    folds: np.ndarray | None = None) -> int:
+    """Write every label-noise candidate to ``path``; return how many rows were written."""
+    import pandas as pd
+
+    nz = report.noise
+    if nz is None:
+        raise BlendError(f"label-noise candidates do not apply to a {report.task} task; drop --noise-csv")
+    names = np.asarray(report.class_names, dtype=object)
+    df = pd.DataFrame({
+        id_col: nz.ids,
+        "given_label": names[nz.given] if len(nz) else [],
+        "predicted_label": names[nz.predicted] if len(nz) else [],
+        "score": nz.score,
+        "p_given": nz.p_given,
+        "p_predicted": nz.p_predicted,
+    })
+    if folds is not None:
+        df["fold"] = np.asarray(folds)[nz.rows]
+    df.to_csv(path, index=False, float_format="%.6f")
+    return len(df)
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def _fmt(x, digits: int = 5) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _print(report: Report, console, noise_top: int) -> None:
+    from rich.table import Table
+
+    r = report
+    direction = "higher" if r.greater_is_better else "lower"
+    console.print(
+        f"[bold]OOF report[/bold]: {len(r.models)} model(s), {r.n_rows} rows, {len(r.fold_ids)} folds, "
+        f"task {r.task}, metric [bold]{r.metric}[/bold] ({direction} is better)"
+    )
+    for note in r.notes:
+        console.print(f"[dim]note: {note}[/dim]")
+
+    # scores
+    sec = [k for k in r.blend.secondary if k != r.metric]
+    t = Table(title="Scores per model (best first; folds: mean, std, worst)", title_justify="left")
+    t.add_column("model", no_wrap=True)
+    for col in [r.metric, "fold mean", "fold std", "worst fold", *sec]:
+        t.add_column(col, justify="right", no_wrap=True)
+    sign = -1 if r.greater_is_better else 1
+    order = sorted(r.models, key=lambda s: (np.nan_to_num(sign * s.score, nan=np.inf), s.name))
+
+    def row(s, style=None):
+        w = s.worst_fold_index
+        worst = "-" if w < 0 else f"{r.fold_ids[w]}: {_fmt(s.fold_scores[w])}"
+        cells = [s.name, _fmt(s.score), _fmt(s.fold_mean), _fmt(s.fold_std), worst]
+        cells += [_fmt(s.secondary[k]) for k in sec]
+        t.add_row(*cells, style=style)
+
+    for s in order:
+        row(s)
+    t.add_section()
+    row(r.blend, style="bold cyan")
+    console.print(t)
+
+    if r.blend.recall is not None and len(r.class_names) <= _MAX_TERMINAL_CLASSES:
+        t = Table(title="Per-class recall", title_justify="left")
+        t.add_column("model", no_wrap=True)
+        for c in r.class_names:
+            t.add_column(c, justify="right", no_wrap=True)
+        for s in order:
+            t.add_row(s.name, *[_fmt(v, 3) for v in s.recall])
+        t.add_section()
+        t.add_row(r.blend.name, *[_fmt(v, 3) for v in r.blend.recall], style="bold cyan")
+        console.print(t)
+
+    # TTA
+    if r.tta:
+        t = Table(title="TTA gain per view (mean of views vs the view alone; > 0: averaging helps)",
+                  title_justify="left")
+        for col in ["model", "view", "view alone", "mean of views", "gain"]:
+            t.add_column(col, justify="left" if col in ("model", "view") else "right")
+        for g in r.tta:
+            for v, s, d in zip(g.views, g.view_scores, g.gains):
+                t.add_row(g.model, v, _fmt(s), _fmt(g.mean_score),
+                          f"[{'green' if d >= 0 else 'red'}]{d:+.5f}[/]" if np.isfinite(d) else "-")
+        console.print(t)
+    else:
+        console.print("[dim]TTA: no model has more than one view[/dim]")
+
+    # correlation
+    if r.most_correlated:
+        what = "residuals" if r.task == "regression" else "p(true class)"
+        t = Table(title=f"Correlation of models ({what}; error agreement = Jaccard of error sets)",
+                  title_justify="left")
+        for col in ["", "model a", "model b", "correlation"]:
+            t.add_column(col, justify="right" if col == "correlation" else "left")
+        if r.error_agreement is not None:
+            t.add_column("error agreement", justify="right")
+        for label, pairs in (("most", r.most_correlated), ("least", r.least_correlated)):
+            for p in pairs:
+                cells = [label, p.a, p.b, _fmt(p.correlation, 4)]
+                if p.error_agreement is not None:
+                    cells.append(_fmt(p.error_agreement, 4))
+                t.add_row(*cells)
+        console.print(t)
+
+    # breakdowns
+    names = r.model_names
+    for b in r.breakdowns:
+        t = Table(title=f"{r.metric} by {b.column}", title_justify="left")
+        t.add_column(b.column)
+        t.add_column("rows", justify="right")
+        t.add_column("mean blend", justify="right")
+        wide = len(names) <= _MAX_TERMINAL_MODELS_IN_BREAKDOWN
+        if wide:
+            for m in names:
+                t.add_column(m, justify="right")
+        else:
+            t.add_column("best model", justify="right")
+            t.add_column("worst model", justify="right")
+        for g, v in enumerate(b.values):
+            s = b.scores[:, g]
+            cells = [v, str(int(b.n_rows[g])), _fmt(b.blend_scores[g])]
+            if wide:
+                cells += [_fmt(x) for x in s]
+            elif np.isfinite(s).any():
+                filled = np.where(np.isfinite(s), s, -np.inf if r.greater_is_better else np.inf)
+                hi, lo = int(np.argmax(filled)), int(np.argmin(filled))
+                best, worst = (hi, lo) if r.greater_is_better else (lo, hi)
+                cells += [f"{names[best]} {_fmt(s[best])}", f"{names[worst]} {_fmt(s[worst])}"]
+            else:
+                cells += ["-", "-"]
+            t.add_row(*cells)
+        console.print(t)
+
+    # confusion / calibration
+    if r.confusion is not None and len(r.class_names) <= _MAX_TERMINAL_CLASSES:
+        t = Table(title="Confusion matrix of the mean blend (rows: given label, columns: predicted)",
+                  title_justify="left")
+        t.add_column("")
+        for c in r.class_names:
+            t.add_column(c, justify="right")
+        for i, c in enumerate(r.class_names):
+            t.add_row(c, *[str(int(x)) for x in r.confusion[i]])
+        console.print(t)
+    if r.reliability is not None:
+        console.print(f"Calibration of the mean blend: ECE = {r.reliability.ece:.4f} "
+                      f"({len(r.reliability.counts)} bins)")
+
+    # label noise
+    if r.noise is not None:
+        nz = r.noise
+        k = min(noise_top, len(nz))
+        t = Table(title=f"Label-noise candidates: {len(nz)} rows where the mean blend confidently "
+                        f"disagrees with the label (top {k}; score = p(pred) - p(given))",
+                  title_justify="left")
+        for col in ["id", "given", "predicted", "score", "p(given)", "p(pred)"]:
+            t.add_column(col, justify="right" if col.startswith(("score", "p(")) else "left")
+        for i in range(k):
+            t.add_row(str(nz.ids[i]), r.class_names[int(nz.given[i])], r.class_names[int(nz.predicted[i])],
+                      _fmt(nz.score[i], 4), _fmt(nz.p_given[i], 4), _fmt(nz.p_predicted[i], 4))
+        console.print(t)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def report_cli(args: argparse.Namespace) -> int:
+    from oof_store import Store
+    from oof_store.cli_utils import console
+
+    if args.noise_top < 0:
+        raise BlendError(f"--noise-top must be >= 0, got {args.noise_top}")
+    store = Store(args.store)
+    if args.noise_csv and store.task == "regression":
+        raise BlendError("label-noise candidates do not apply to a regression task; drop --noise-csv")
+    result = report(store, models=args.models, metric=args.metric, by=args.by or (),
+                    n_pairs=args.pairs, n_bins=args.bins)
+    if not args.quiet:
+        _print(result, console, args.noise_top)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+        console.print(f"wrote {args.json}")
+    if args.noise_csv:
+        n = write_noise_csv(result, args.noise_csv, id_col=store.id_col, folds=store.folds)
+        console.print(f"wrote {n} label-noise candidates to {args.noise_csv}")
+    if args.html:
+        from blend.report_html import render_html
+
+        page = render_html(result, title=f"OOF report: {Path(str(store.uri)).name}",
+                           noise_top=max(args.noise_top, 50), meta=[f"store: {store.uri}"])
+        Path(args.html).write_text(page, encoding="utf-8")
+        console.print(f"wrote {args.html}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from oof_store.cli_utils import add_debug_flag
+
+    from blend.metrics import METRICS
+
+    p = subparsers.add_parser(
+        "report",
+        help="per-model, per-fold, TTA, correlation, breakdown and label-noise report of the OOF",
+        description="Report on the models in an OOF store: scores overall and per fold, secondary "
+                    "metrics, TTA gains, the mean-of-all blend, pairwise correlation, breakdowns by "
+                    "fold and by extra target columns, and label-noise candidates.",
+    )
+    p.add_argument("store", help="path or URI of the store")
+    p.add_argument("--models", nargs="+", metavar="MODEL", help="models to include (default: all)")
+    p.add_argument("--metric", help=f"primary metric: {', '.join(METRICS)} or module:function "
+                                    "(default: the task's)")
+    p.add_argument("--by", action="append", metavar="COLUMN",
+                   help="break the score down by this column of the targets (repeatable)")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--noise-csv", metavar="FILE",
+                   help="write every label-noise candidate (id, given, predicted, score) as CSV")
+    p.add_argument("--noise-top", type=int, default=10, metavar="N",
+                   help="label-noise candidates shown in the terminal (default 10; HTML: max(N, 50))")
+    p.add_argument("--pairs", type=int, default=3, metavar="N",
+                   help="most/least correlated pairs to name (default 3)")
+    p.add_argument("--bins", type=int, default=15, metavar="N",
+                   help="bins of the reliability diagram (default 15)")
+    p.add_argument("--quiet", action="store_true", help="print no tables (only the files written)")
+    add_debug_flag(p)
+    p.set_defaults(func=report_cli)
