@@ -1,0 +1,88 @@
+"""The HTML report is one self-contained file and opens cleanly in a real browser."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blend.report import build_report
+from blend.report_html import SECTIONS, render_html
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_report_html.py"
+
+
+def _checker():
+    spec = importlib.util.spec_from_file_location("check_report_html", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CHECK = _checker()
+needs_chromium = pytest.mark.skipif(
+    CHECK.find_chromium() is None,
+    reason="chromium is not installed (Debian: apt-get install -y chromium); the browser check is skipped",
+)
+
+
+@pytest.fixture(scope="module")
+def page_multiclass():
+    rng = np.random.default_rng(0)
+    n, c, m = 600, 4, 5
+    y = rng.integers(0, c, n)
+    logits = rng.normal(size=(m, 2, n, c)) + 2.0 * np.eye(c)[y]
+    P = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    r = build_report(P, y, np.arange(n) % 5, task="multiclass", models=[f"net<{i}>" for i in range(m)],
+                     class_names=["healthy", "CBB", "CBSD", "CMD"],
+                     by={"source": rng.choice(["2019", "2020"], n)})
+    return r, render_html(r, title="test & report")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "softclass", "regression"])
+def test_page_is_self_contained_with_every_section(make_arrays, task):
+    P, y, folds = make_arrays(task, n_models=3, n_rows=300, n_tta=2)
+    page = render_html(build_report(P, y, folds, task=task))
+    for sid, heading in SECTIONS:
+        assert f'<h2 id="{sid}">{heading}</h2>' in page
+    urls = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""", page)
+    assert urls and all(u.startswith(("data:", "#")) for u in urls)
+    for b64 in re.findall(r'src="data:image/png;base64,([^"]+)"', page):
+        assert base64.b64decode(b64).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "<script" not in page
+
+
+def test_names_are_escaped_and_numbers_shown(page_multiclass):
+    r, page = page_multiclass
+    assert "net&lt;0&gt;" in page and "net<0>" not in page
+    assert "<title>test &amp; report</title>" in page
+    assert f"{r.blend.score:.5f}" in page
+    top = r.noise
+    if len(top):
+        assert f"<td>{top.score[0]:.4f}</td>" in page
+
+
+@needs_chromium
+def test_report_opens_in_headless_chromium_without_console_errors(page_multiclass, tmp_path):
+    _, page = page_multiclass
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    assert CHECK.check_html(path, screenshot=shot) == []
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+@needs_chromium
+def test_browser_check_catches_a_broken_page(tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text('<html><body><h2 id="scores">x</h2><img src="data:image/png;base64,AAAA">'
+                   '<script>undefinedFunction();</script></body></html>')
+    problems = CHECK.check_html(bad, sections=["scores", "noise"])
+    text = "\n".join(problems)
+    assert "Uncaught ReferenceError" in text
+    assert "1 of 1 images did not decode" in text
+    assert "section 'noise' is missing" in text
