@@ -1,0 +1,261 @@
+"""The ``oof`` command: ``oof init|import|ls|validate|rm|export``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from oof_store._errors import StoreError, ValidationError
+from oof_store._store import Store
+from oof_store.cli_utils import add_debug_flag, console, run_main
+from oof_store.importing import export_predictions, import_predictions, read_table
+
+__all__ = ["main", "build_parser", "list_models", "quick_scores"]
+
+
+# ---------------------------------------------------------------------------- library
+def quick_scores(store: Store, model: str) -> dict[str, float]:
+    """OOF accuracy and log loss (classification) or RMSE (regression), TTA views averaged."""
+    data = store.load_oof([model], tta="mean", output="probs")
+    p = data.preds[0, 0]
+    if store.task == "regression":
+        return {"rmse": float(np.sqrt(np.mean((p[:, 0] - store.y) ** 2)))}
+    y = store.y_hard
+    out = {"accuracy": float((p.argmax(axis=1) == y).mean())}
+    q = np.clip(p, 1e-15, 1.0)
+    if store.task == "softclass":
+        out["soft_ce"] = float(-(store.y * np.log(q)).sum(axis=1).mean())
+    else:
+        out["logloss"] = float(-np.log(q[np.arange(len(y)), y]).mean())
+    return out
+
+
+def list_models(store: Store) -> list[dict]:
+    """One row per model: name, kind, folds, TTA views, test folds, source, OOF scores."""
+    rows = []
+    finished = set(store.models())
+    for m in store.models(include_incomplete=True):
+        if m not in finished:
+            rows.append({"model": m, "status": "incomplete"})
+            continue
+        man = store.manifest(m)
+        row = {
+            "model": m,
+            "status": "ok",
+            "kind": man["kind"],
+            "folds": len(man["oof_folds"]),
+            "tta_views": man["tta_views"],
+            "test_folds": man.get("test_folds", []),
+            "source": man.get("source", ""),
+        }
+        try:
+            row.update(quick_scores(store, m))
+        except StoreError as exc:
+            row["status"] = f"error: {exc}"
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------- commands
+def _split_list(text: str | None) -> list[str] | str | None:
+    if text is None:
+        return None
+    return [t.strip() for t in text.split(",") if t.strip()] if "," in text else text
+
+
+def init_cli(args: argparse.Namespace) -> int:
+    targets = read_table(args.targets)
+    if not isinstance(targets, pd.DataFrame):
+        raise StoreError(f"{args.targets}: the targets file must be a CSV or Parquet table")
+    test_ids = None
+    if args.test:
+        test = read_table(args.test)
+        if not isinstance(test, pd.DataFrame):
+            raise StoreError(f"{args.test}: the test file must be a CSV or Parquet table")
+        col = args.test_id or args.id
+        if col not in test.columns:
+            raise StoreError(f"{args.test}: no id column {col!r}; its columns: {list(test.columns)}")
+        test_ids = test[col].tolist()
+    store = Store.create(
+        args.store,
+        targets,
+        id_col=args.id,
+        target_cols=args.target,
+        fold_col=args.fold,
+        group_col=args.group,
+        task=args.task,
+        class_names=_split_list(args.class_names) if args.class_names else None,
+        test_ids=test_ids,
+        overwrite=args.overwrite,
+        source=str(args.targets),
+    )
+    console.print(
+        f"created store [bold]{store.uri}[/bold]: task {store.task}, {len(store.ids)} rows, "
+        f"{store.n_folds} folds, {store.n_classes} class column(s) {store.class_names}, "
+        f"{len(store.test_ids)} test rows"
+    )
+    return 0
+
+
+def import_cli(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    columns = _split_list(args.columns)
+    if isinstance(columns, str) and columns in (store.class_names or []):
+        columns = [columns]
+    result = import_predictions(
+        store,
+        args.model,
+        args.split,
+        args.file,
+        id_col=args.id,
+        fold=args.fold,
+        tta=args.tta,
+        kind=args.kind,
+        columns=columns,
+        overwrite=args.overwrite,
+    )
+    console.print(result.summary())
+    return 0
+
+
+def ls_cli(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    rows = list_models(store)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    metric_cols = [c for c in ("accuracy", "logloss", "soft_ce", "rmse") if any(c in r for r in rows)]
+    table = Table(title=f"{store.uri}: {store.task}, {len(store.ids)} rows, {store.n_folds} folds")
+    for col in ["model", "kind", "folds", "TTA views", "test", "source", *metric_cols]:
+        table.add_column(col, justify="right" if col in metric_cols else "left")
+    for r in rows:
+        if r["status"] != "ok":
+            table.add_row(r["model"], f"[red]{r['status']}[/red]", *[""] * (4 + len(metric_cols)))
+            continue
+        test = "-" if not r["test_folds"] else (
+            "full" if r["test_folds"] == [-1] else f"{len(r['test_folds'])} folds"
+        )
+        table.add_row(
+            r["model"],
+            r["kind"],
+            str(r["folds"]),
+            ",".join(r["tta_views"]),
+            test,
+            r["source"],
+            *[f"{r[c]:.5f}" if c in r else "" for c in metric_cols],
+        )
+    console.print(table)
+    if not rows:
+        console.print("no models yet: add some with `oof import` or `base-models`")
+    return 0
+
+
+def validate_cli(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    problems = store.validate()
+    if problems:
+        raise ValidationError(problems)
+    n = len(store.models())
+    console.print(f"[green]ok[/green]: {store.uri}: {n} model(s), every check passed")
+    return 0
+
+
+def rm_cli(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    for m in args.model:
+        store.remove_model(m)
+        console.print(f"removed model {m!r}")
+    return 0
+
+
+def export_cli(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    tta = int(args.tta) if args.tta.isdigit() else args.tta
+    df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)
+    console.print(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oof", description="Create, fill, list and check a store of OOF predictions."
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a store from a targets file")
+    p.add_argument("store", help="store directory or URI")
+    p.add_argument("--targets", required=True, help="CSV or Parquet: id, target(s), fold, ...")
+    p.add_argument("--id", required=True, help="id column")
+    p.add_argument(
+        "--target", required=True, action="append",
+        help="target column; repeat it for soft targets (one column per class)",
+    )
+    p.add_argument("--fold", required=True, help="fold id column")
+    p.add_argument("--group", help="group column (kept for grouped analyses)")
+    p.add_argument("--task", choices=["binary", "multiclass", "softclass", "regression"])
+    p.add_argument("--class-names", help="comma-separated class order (default: sorted)")
+    p.add_argument("--test", help="CSV or Parquet holding the test ids, in submission order")
+    p.add_argument("--test-id", help="id column of --test (default: --id)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store's targets")
+    add_debug_flag(p)
+    p.set_defaults(func=init_cli)
+
+    p = sub.add_parser("import", help="import one file of a model's predictions")
+    p.add_argument("store")
+    p.add_argument("--model", required=True, help="model name")
+    p.add_argument("--split", required=True, choices=["oof", "test"])
+    p.add_argument("--file", required=True, help=".csv, .parquet or .npy")
+    p.add_argument("--id", help="id column of the file (default: the store's)")
+    p.add_argument(
+        "--fold",
+        help="a fold column of the file (checked against the store), or K when the file holds "
+        "fold K only (OOF rows of fold K; test predictions of fold K's model)",
+    )
+    p.add_argument("--tta", default="0", help="TTA view index or name (default 0, the plain view)")
+    p.add_argument("--kind", choices=["probs", "logits", "raw"], default="probs")
+    p.add_argument("--columns", help="prediction columns: a prefix, or a comma-separated list")
+    p.add_argument("--overwrite", action="store_true")
+    add_debug_flag(p)
+    p.set_defaults(func=import_cli)
+
+    p = sub.add_parser("ls", help="list the models with their OOF scores")
+    p.add_argument("store")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_debug_flag(p)
+    p.set_defaults(func=ls_cli)
+
+    p = sub.add_parser("validate", help="run every check; exit code 2 on any problem")
+    p.add_argument("store")
+    add_debug_flag(p)
+    p.set_defaults(func=validate_cli)
+
+    p = sub.add_parser("rm", help="remove a model")
+    p.add_argument("store")
+    p.add_argument("--model", required=True, action="append")
+    add_debug_flag(p)
+    p.set_defaults(func=rm_cli)
+
+    p = sub.add_parser("export", help="write a model's predictions to CSV or Parquet")
+    p.add_argument("store")
+    p.add_argument("--model", required=True)
+    p.add_argument("--split", choices=["oof", "test"], default="oof")
+    p.add_argument("--to", required=True, help="output .csv or .parquet")
+    p.add_argument("--tta", default="all", help="all, mean, or a view index/name")
+    p.add_argument("--output", choices=["raw", "probs", "logits"], default="raw")
+    add_debug_flag(p)
+    p.set_defaults(func=export_cli)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(build_parser(), argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""Shared fixtures: a seeded generator and small synthetic stores whose answer is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oof_store import synthetic
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ASSEMBLED = SHARED / "data" / "assembled_metatasks"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    """4 models x 2 TTA views, 600 rows, 3 classes, 5 folds, 100 test rows, logits."""
+    return synthetic.make_store(
+        tmp_path / "store", n_models=4, n_rows=600, n_classes=3, n_folds=5, n_test=100,
+        n_tta=2, accuracy=(0.7, 0.9), seed=1,
+    )
+
+
+@pytest.fixture
+def assembled_dir() -> Path:
+    if not (ASSEMBLED / "metatask_-2.csv").exists():
+        pytest.skip(f"real OOF data not found at {ASSEMBLED} (../shared/data beside the repo)")
+    return ASSEMBLED
