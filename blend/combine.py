@@ -1,0 +1,180 @@
+"""Combination rules: how several models' predictions become one.
+
+A rule has three steps, which the subset search reuses so that every subset is scored
+exactly as :func:`combine` would blend it:
+
+1. ``to_scores`` turns each model's stored values into the rule's additive space
+   (probabilities for ``prob``, logits for ``logit``, log-probabilities for ``geo``,
+   per-column ranks over a power of two >= n_rows for ``rank``); TTA views are averaged (or weighted)
+   in that space;
+2. the models' scores are averaged with non-negative weights that sum to 1;
+3. ``finalize`` turns the average back into probabilities (softmax for ``logit`` and
+   ``geo``, row normalisation for ``rank``, nothing for ``prob``).
+
+``logit`` and ``geo`` give the same blend (the normalised geometric mean of softmaxes is the
+softmax of the mean logits); both names exist because users ask for both. Regression
+(one column, ``kind="raw"``) supports ``prob`` (plain mean) and ``rank``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+from scipy.stats import rankdata
+
+from blend._errors import BlendError
+
+__all__ = ["RULES", "KINDS", "Rule", "combine", "to_scores", "finalize"]
+
+KINDS = ("probs", "logits", "raw")
+_CLIP = 1e-7
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A combination rule: its name, a description and whether it works on regression."""
+
+    name: str
+    description: str
+    regression: bool
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in [
+        Rule("prob", "mean of probabilities", True),
+        Rule("logit", "mean of logits, softmax after", False),
+        Rule("geo", "geometric mean of probabilities, renormalised", False),
+        Rule("rank", "mean of per-column ranks, rows renormalised", True),
+    ]
+}
+
+
+def _check_rule(rule: str, kind: str, n_classes: int) -> None:
+    if rule not in RULES:
+        raise BlendError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    if kind not in KINDS:
+        raise BlendError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    regression = kind == "raw" or n_classes == 1
+    if regression and not RULES[rule].regression:
+        raise BlendError(f"rule {rule!r} needs class probabilities; for regression use prob or rank")
+
+
+def _as_4d(P: np.ndarray) -> np.ndarray:
+    P = np.asarray(P)
+    if P.ndim == 3:
+        P = P[:, None]
+    if P.ndim != 4:
+        raise BlendError(
+            f"predictions must have shape (models, tta, rows, classes) or (models, rows, classes), "
+            f"got shape {P.shape}"
+        )
+    return P
+
+
+def _normalise_weights(w, n: int, what: str) -> np.ndarray:
+    if w is None:
+        return np.full(n, 1.0 / n)
+    w = np.asarray(w, dtype=np.float64).ravel()
+    if w.shape != (n,):
+        raise BlendError(f"{what} must have {n} entries, got {w.shape[0]}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise BlendError(f"{what} must be finite and non-negative, got {w.tolist()}")
+    if w.sum() <= 0:
+        raise BlendError(f"{what} must not all be zero")
+    return w / w.sum()
+
+
+def to_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs", tta_weights=None) -> np.ndarray:
+    """Each model's predictions in the rule's additive space, TTA views combined.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_models, n_tta, n_rows, n_classes) or (n_models, n_rows, n_classes)
+        Stored predictions; ``kind`` says whether they are probabilities, logits or raw
+        regression values.
+    rule : {"prob", "logit", "geo", "rank"}
+    kind : {"probs", "logits", "raw"}
+    tta_weights : array-like of shape (n_tta,), optional
+        Weights of the TTA views (default: equal).
+
+    Returns
+    -------
+    ndarray of shape (n_models, n_rows, n_classes), float64
+    """
+    P = _as_4d(P)
+    M, T, N, C = P.shape
+    _check_rule(rule, kind, C)
+    tw = _normalise_weights(tta_weights, T, "tta_weights")
+    X = P.astype(np.float64)
+    if not np.all(np.isfinite(X)):
+        raise BlendError("predictions contain NaN or infinite values")
+    if rule == "prob":
+        if kind == "logits":
+            X = softmax(X, axis=-1)
+    elif rule in ("logit", "geo"):
+        X = log_softmax(X, axis=-1) if kind == "logits" else np.log(np.clip(X, _CLIP, 1.0))
+    elif rule == "rank":
+        # ranks (multiples of 1/2) over a power of two >= N: exact in float64, so equal
+        # sums of ranks stay exactly equal (argmax ties are kept, not broken by rounding)
+        X = rankdata(X, axis=2) / float(2 ** int(np.ceil(np.log2(max(N, 1)))))
+    return np.tensordot(tw, X, axes=([0], [1])) if T > 1 else X[:, 0]
+
+
+def finalize(S: np.ndarray, *, rule: str = "prob", kind: str = "probs") -> np.ndarray:
+    """Turn averaged scores back into predictions.
+
+    Parameters
+    ----------
+    S : ndarray of shape (..., n_rows, n_classes)
+        Weighted mean of :func:`to_scores` output over models.
+
+    Returns
+    -------
+    ndarray of the same shape: probabilities (classification) or values (regression).
+    """
+    regression = kind == "raw" or S.shape[-1] == 1
+    if rule in ("logit", "geo"):
+        return softmax(S, axis=-1)
+    if rule == "rank" and not regression:
+        return S / S.sum(axis=-1, keepdims=True)
+    return S
+
+
+def combine(
+    P: np.ndarray,
+    weights=None,
+    *,
+    rule: str = "prob",
+    kind: str = "probs",
+    tta_weights=None,
+) -> np.ndarray:
+    """Blend several models' predictions into one.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_models, n_tta, n_rows, n_classes) or (n_models, n_rows, n_classes)
+        Predictions as loaded from the store (``kind`` says what they hold).
+    weights : array-like of shape (n_models,), optional
+        Non-negative model weights (normalised to sum 1; default equal).
+    rule : {"prob", "logit", "geo", "rank"}
+    kind : {"probs", "logits", "raw"}
+    tta_weights : array-like of shape (n_tta,), optional
+        Weights of the TTA views (default: the mean of the views).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes)
+        Probabilities (rows sum to 1), or for regression the blended values ``(n_rows, 1)``.
+    """
+    P = _as_4d(P)
+    M = P.shape[0]
+    _normalise_weights(weights, M, "weights")  # validates
+    # Sum with the raw weights, then divide: with equal weights the sum is exact for
+    # float32 inputs, so exact ties between classes stay ties (as in the subset search).
+    w = np.ones(M) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    X = to_scores(P, rule=rule, kind=kind, tta_weights=tta_weights)
+    S = np.tensordot(w, X, axes=1) / w.sum()
+    return finalize(S, rule=rule, kind=kind)

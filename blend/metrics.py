@@ -1,0 +1,254 @@
+"""Metrics with their direction, looked up by name.
+
+Every metric is called as ``metric(y, P)``:
+
+- ``y`` is what ``Store.y`` holds: ``(N,)`` int class indices (binary, multiclass),
+  ``(N, C)`` soft targets (softclass) or ``(N,)`` floats (regression);
+- ``P`` is ``(N, C)`` probabilities (classification) or ``(N,)`` / ``(N, 1)`` predictions
+  (regression).
+
+``get_metric(name, task)`` returns a :class:`Metric`; an unknown name lists the choices, a
+metric that does not fit the task raises :class:`~blend.BlendError`. A user metric is named
+``"module:function"``; the function takes ``(y, P)`` and returns a float, and its direction
+is read from an attribute ``greater_is_better`` on the function (``True`` when absent).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import rankdata
+
+from blend._errors import BlendError
+
+__all__ = ["Metric", "METRICS", "TASKS", "get_metric", "default_metric", "list_metrics"]
+
+TASKS = ("binary", "multiclass", "softclass", "regression")
+_EPS = 1e-15
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y.astype(np.int64)
+
+
+def _as_probs(P: np.ndarray) -> np.ndarray:
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim != 2:
+        raise BlendError(f"expected predictions of shape (N, C), got shape {P.shape}")
+    return P
+
+
+def _accuracy(y, P) -> float:
+    return float(np.mean(_as_probs(P).argmax(axis=1) == _labels(y)))
+
+
+def _logloss(y, P) -> float:
+    P = np.clip(_as_probs(P), _EPS, 1.0)
+    P = P / P.sum(axis=1, keepdims=True)
+    y = np.asarray(y)
+    if y.ndim == 2:  # soft targets: cross-entropy
+        return float(-np.mean(np.sum(y * np.log(P), axis=1)))
+    return float(-np.mean(np.log(P[np.arange(len(y)), y.astype(np.int64)])))
+
+
+def _kl(y, P) -> float:
+    P = np.clip(_as_probs(P), _EPS, 1.0)
+    P = P / P.sum(axis=1, keepdims=True)
+    t = np.asarray(y, dtype=np.float64)
+    if t.ndim != 2:
+        raise BlendError("metric 'kl' needs soft targets of shape (N, C)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(t > 0, t * (np.log(np.where(t > 0, t, 1.0)) - np.log(P)), 0.0)
+    return float(np.mean(terms.sum(axis=1)))
+
+
+def _binary_auc(pos: np.ndarray, score: np.ndarray) -> float:
+    n_pos = int(pos.sum())
+    n_neg = len(pos) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _auc(y, P) -> float:
+    P = _as_probs(P)
+    labels = _labels(y)
+    if P.shape[1] == 2:
+        return _binary_auc(labels == 1, P[:, 1])
+    aucs = [_binary_auc(labels == c, P[:, c]) for c in range(P.shape[1])]
+    aucs = [a for a in aucs if not np.isnan(a)]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def _confusion(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(labels * n + pred, minlength=n * n).reshape(n, n).astype(np.float64)
+
+
+def _f1_macro(y, P) -> float:
+    P = _as_probs(P)
+    labels, pred = _labels(y), P.argmax(axis=1)
+    n = P.shape[1]
+    cm = _confusion(labels, pred, n)
+    tp = np.diag(cm)
+    support = cm.sum(axis=1) + cm.sum(axis=0)  # 2tp + fp + fn
+    present = support > 0  # as sklearn: classes seen in y or in the predictions
+    return float(np.mean(2 * tp[present] / support[present]))
+
+
+def _qwk(y, P) -> float:
+    P = _as_probs(P)
+    labels, pred = _labels(y), P.argmax(axis=1)
+    n = P.shape[1]
+    cm = _confusion(labels, pred, n)
+    w = (np.arange(n)[:, None] - np.arange(n)[None, :]) ** 2.0
+    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / cm.sum()
+    denom = (w * expected).sum()
+    return float(1.0 - (w * cm).sum() / denom) if denom > 0 else 1.0
+
+
+def _rmse(y, P) -> float:
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim == 2:
+        if P.shape[1] != 1:
+            raise BlendError(f"metric 'rmse' needs one prediction column, got {P.shape[1]}")
+        P = P[:, 0]
+    return float(np.sqrt(np.mean((np.asarray(y, dtype=np.float64) - P) ** 2)))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A scoring function with its direction and the tasks it fits.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (or ``module:function`` for a user metric).
+    greater_is_better : bool
+        Direction: ``True`` for accuracy or AUC, ``False`` for losses.
+    tasks : tuple of str
+        Store tasks the metric fits.
+    needs : str
+        ``"labels"`` when only the argmax of the blend matters (accuracy, F1, QWK; search
+        can then work on margins), ``"probs"`` when the values matter.
+    func : callable
+        ``func(y, P) -> float``.
+    """
+
+    name: str
+    greater_is_better: bool
+    tasks: tuple[str, ...]
+    needs: str
+    func: Callable[[np.ndarray, np.ndarray], float] = field(repr=False, compare=False)
+
+    def __call__(self, y: np.ndarray, P: np.ndarray) -> float:
+        return float(self.func(y, P))
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score ``a`` is strictly better than score ``b``."""
+        return a > b if self.greater_is_better else a < b
+
+    @property
+    def worst(self) -> float:
+        return -np.inf if self.greater_is_better else np.inf
+
+    def gain(self, score):
+        """Score turned so that larger is always better (``-score`` for losses)."""
+        return score if self.greater_is_better else -score
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", True, ("binary", "multiclass", "softclass"), "labels", _accuracy),
+        Metric("logloss", False, ("binary", "multiclass", "softclass"), "probs", _logloss),
+        Metric("kl", False, ("softclass",), "probs", _kl),
+        Metric("auc", True, ("binary", "multiclass"), "probs", _auc),
+        Metric("f1_macro", True, ("binary", "multiclass", "softclass"), "labels", _f1_macro),
+        Metric("qwk", True, ("binary", "multiclass"), "labels", _qwk),
+        Metric("rmse", False, ("regression",), "probs", _rmse),
+    ]
+}
+
+_DEFAULTS = {"binary": "auc", "multiclass": "accuracy", "softclass": "kl", "regression": "rmse"}
+
+
+def list_metrics() -> list[str]:
+    """Names of the built-in metrics."""
+    return list(METRICS)
+
+
+def default_metric(task: str) -> str:
+    """The metric used when none is named: binary ``auc``, multiclass ``accuracy``,
+    softclass ``kl``, regression ``rmse``."""
+    if task not in _DEFAULTS:
+        raise BlendError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    return _DEFAULTS[task]
+
+
+def _user_metric(spec: str) -> Metric:
+    module_name, _, func_name = spec.partition(":")
+    if not module_name or not func_name:
+        raise BlendError(f"a user metric is named 'module:function', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BlendError(f"cannot import module {module_name!r} for metric {spec!r}: {exc}") from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise BlendError(f"module {module_name!r} has no function {func_name!r} (metric {spec!r})")
+    return _from_callable(func, spec)
+
+
+def _from_callable(func: Callable, name: str | None = None) -> Metric:
+    return Metric(
+        name or getattr(func, "__name__", "metric"),
+        bool(getattr(func, "greater_is_better", True)),
+        TASKS,
+        "probs",
+        func,
+    )
+
+
+def get_metric(metric: str | Metric | Callable, task: str | None = None) -> Metric:
+    """Look a metric up by name and check that it fits ``task``.
+
+    Parameters
+    ----------
+    metric : str, Metric or callable
+        A registry name, ``"module:function"``, a :class:`Metric`, or a function
+        ``(y, P) -> float`` (direction from its ``greater_is_better`` attribute).
+    task : str, optional
+        The store's task; when given, a metric that does not fit raises.
+
+    Returns
+    -------
+    Metric
+    """
+    if isinstance(metric, Metric):
+        m = metric
+    elif callable(metric):
+        m = _from_callable(metric)
+    elif isinstance(metric, str) and metric in METRICS:
+        m = METRICS[metric]
+    elif isinstance(metric, str) and ":" in metric:
+        m = _user_metric(metric)
+    else:
+        raise BlendError(
+            f"unknown metric {metric!r}; choose one of {', '.join(METRICS)} "
+            "or name a function as 'module:function'"
+        )
+    if task is not None:
+        if task not in TASKS:
+            raise BlendError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+        if task not in m.tasks:
+            fits = [n for n, x in METRICS.items() if task in x.tasks]
+            raise BlendError(
+                f"metric {m.name!r} does not fit a {task} task (it fits {', '.join(m.tasks)}); "
+                f"for {task} use one of {', '.join(fits)}"
+            )
+    return m

@@ -1,0 +1,352 @@
+"""Exhaustive subset kernels.
+
+Both kernels split the candidate models in two: an *outer* part ``A`` (walked one subset at
+a time) and an *inner* part ``B`` whose ``2**b`` subset sums are tabulated once, sorted by
+subset size. For each outer subset all inner subsets of an allowed size are scored in one
+broadcast, so every subset is scored exactly once.
+
+``AccuracyKernel`` (label metric accuracy, every rule):
+  a row is right for a subset when its true class wins the blend's argmax. Per row and
+  rival class ``c`` the *margin* ``score[y] - score[c]`` of each model is turned into
+  integer fixed point (a power-of-two scale chosen so that the sum over all models fits in
+  int32). Row ``r`` is right iff for every rival ``c`` the summed margin is ``>= 1`` when
+  ``c < y`` (argmax takes the first maximum) and ``>= 0`` when ``c > y``. Integer sums have
+  no drift and no order dependence, so the outer part is walked in Gray-code order (each
+  step adds or removes one model's margins). Rival classes that no subset can make win, and
+  rows that every subset gets right or every subset gets wrong, are dropped before the
+  walk; for each outer subset, margins already decided whatever the inner subset is are
+  dropped too, so the broadcast touches only the undecided ones.
+
+  Exactness: decisions are exact for the fixed-point margins. The rounding is at most
+  ``n_models / 2**(s+1)`` per summed margin, where ``2**s`` is the scale (``s >= 26`` for
+  probabilities of up to 25 models), below float32 input resolution; only an argmax tie
+  closer than that can differ from a float64 evaluation.
+
+``GenericKernel`` (any metric): float64 sums of the models' scores, the outer sums computed
+directly (no running sums), the blend finalised and passed to the metric for each subset.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from blend.combine import finalize
+from blend.metrics import Metric
+from blend.search._topk import TopK, popcount
+
+__all__ = ["AccuracyKernel", "GenericKernel", "count_subsets"]
+
+
+def count_subsets(n_cand: int, n_forced: int, min_size: int, max_size: int) -> int:
+    """Number of subsets with ``min_size <= n_forced + |chosen| <= max_size`` (non-empty)."""
+    from math import comb
+
+    lo = max(min_size - n_forced, 0)
+    hi = min(max_size - n_forced, n_cand)
+    total = sum(comb(n_cand, s) for s in range(lo, hi + 1))
+    if n_forced == 0 and lo == 0:
+        total -= 1  # the empty subset
+    return max(total, 0)
+
+
+def _table(V: np.ndarray, dtype) -> np.ndarray:
+    """All subset sums of the rows of V: out[mask] = sum of V[p] for bits p of mask."""
+    n = V.shape[0]
+    out = np.zeros((1 << n,) + V.shape[1:], dtype=dtype)
+    for p in range(n):
+        np.add(out[: 1 << p], V[p], out=out[1 << p : 1 << (p + 1)])
+    return out
+
+
+class _Split:
+    """Outer/inner split of the candidate bits and the inner subsets sorted by size."""
+
+    def __init__(self, n_cand: int, inner_bits: int, n_forced: int, min_size: int, max_size: int):
+        self.n = n_cand
+        self.b = min(inner_bits, n_cand)
+        self.a = n_cand - self.b
+        self.nf = n_forced
+        self.min_size, self.max_size = min_size, max_size
+        pop = popcount(np.arange(1 << self.b))
+        self.order = np.argsort(pop, kind="stable").astype(np.int64)  # inner masks by size
+        self.pstart = np.searchsorted(pop[self.order], np.arange(self.b + 2))
+
+    def inner_range(self, outer_mask: int) -> tuple[int, int]:
+        pa = int(outer_mask).bit_count()
+        lo = max(self.min_size - self.nf - pa, 0)
+        hi = min(self.max_size - self.nf - pa, self.b)
+        if self.nf == 0 and pa == 0:
+            lo = max(lo, 1)
+        if lo > hi:
+            return 0, 0
+        return int(self.pstart[lo]), int(self.pstart[hi + 1])
+
+    def masks(self, outer_mask: int, j0: int, j1: int) -> np.ndarray:
+        return (self.order[j0:j1] << self.a) | int(outer_mask)
+
+
+def _gray(t: int) -> int:
+    return t ^ (t >> 1)
+
+
+class AccuracyKernel:
+    """Exact exhaustive accuracy over all subsets (see the module docstring).
+
+    Parameters
+    ----------
+    S : ndarray of shape (n_models, n_rows, n_classes)
+        Each model's scores in the rule's additive space (``blend.combine.to_scores``).
+    y : ndarray of shape (n_rows,)
+        True class indices.
+    cand, forced : sequences of int
+        Candidate model indices (bit ``p`` of a mask = ``cand[p]``) and models in every subset.
+    """
+
+    def __init__(self, S, y, cand, forced, min_size, max_size, inner_bits=10):
+        S = np.asarray(S, dtype=np.float64)
+        y = np.asarray(y, dtype=np.int64)
+        M, N, C = S.shape
+        self.n_rows = N
+        cand, forced = list(cand), list(forced)
+        self.split = sp = _Split(len(cand), inner_bits, len(forced), min_size, max_size)
+        rows = np.arange(N)
+        D = S[:, rows, y][:, :, None] - S  # (M, N, C) margins of the true class
+        used = cand + forced
+        total = float(np.abs(D[used]).reshape(len(used), -1).max(axis=1).sum()) if used else 0.0
+        self.scale = 2.0 ** np.floor(np.log2(2.0**30 / total)) if total > 0 else 1.0
+        Q = np.rint(D * self.scale).astype(np.int64)
+        eps = (np.arange(C)[None, :] < y[:, None]).astype(np.int64)
+        base = Q[forced].sum(axis=0) - eps if forced else -eps  # (N, C)
+        Qc = Q[cand]
+        neg = np.minimum(Qc, 0).sum(axis=0)
+        pos = np.maximum(Qc, 0).sum(axis=0)
+        if forced:  # the empty choice is allowed: bounds include it
+            lo_any, hi_any = base + neg, base + pos
+        else:
+            lo_any = base + np.where(neg < 0, neg, Qc.min(axis=0))
+            hi_any = base + np.where(pos > 0, pos, Qc.max(axis=0))
+        sat = lo_any >= 0
+        sat[rows, y] = True
+        vio = hi_any < 0
+        vio[rows, y] = False
+        row_wrong = vio.any(axis=1)
+        self.always_right = int((sat.all(axis=1) & ~row_wrong).sum())
+        live = ~sat & ~row_wrong[:, None]
+        ri, ci = np.nonzero(live)
+        self.n_constraints = len(ri)
+        self.n_live_rows = len(np.unique(ri))
+        _, rowpos = np.unique(ri, return_inverse=True)
+        self.rowpos = rowpos.astype(np.int64)
+        self.row_starts = (
+            np.flatnonzero(np.r_[True, rowpos[1:] != rowpos[:-1]]) if len(ri) else np.zeros(0, np.int64)
+        )
+        Qk = Qc[:, ri, ci]  # (n_cand, K)
+        self.base = base[ri, ci]
+        self.QA = Qk[: sp.a]
+        QB = Qk[sp.a :]
+        self.negB = np.minimum(QB, 0).sum(axis=0)
+        self.posB = np.maximum(QB, 0).sum(axis=0)
+        TB = _table(QB, np.int32)  # (2**b, K)
+        self.TBt = np.ascontiguousarray(TB[sp.order].T)  # (K, 2**b), inner subsets by size
+
+    # -- scoring one outer subset ------------------------------------------------------------
+    def _score_outer(self, outer_mask: int, av: np.ndarray, buf: np.ndarray):
+        sp = self.split
+        j0, j1 = sp.inner_range(outer_mask)
+        if j1 <= j0:
+            return None
+        R = self.n_live_rows
+        if self.n_constraints == 0:
+            correct = np.full(j1 - j0, self.always_right, dtype=np.int64)
+            return correct, sp.masks(outer_mask, j0, j1)
+        sat = av + self.negB >= 0
+        vio = av + self.posB < 0
+        row_vio = np.logical_or.reduceat(vio, self.row_starts)
+        livec = ~sat & ~vio & ~row_vio[self.rowpos]
+        idx = np.flatnonzero(livec)
+        L = len(idx)
+        n_groups = 0
+        if L:
+            rp = self.rowpos[idx]
+            new = np.r_[True, rp[1:] != rp[:-1]]
+            gstart = np.flatnonzero(new)
+            n_groups = len(gstart)
+        n_right_fixed = R - int(row_vio.sum()) - n_groups
+        base = self.always_right + n_right_fixed
+        if L == 0:
+            return np.full(j1 - j0, base, dtype=np.int64), sp.masks(outer_mask, j0, j1)
+        sizes = None
+        if n_groups < L:
+            # Rows with several live rivals: lay the constraints out in blocks (1st rival of
+            # every row, rows with most rivals first; then 2nd rivals; ...), so the row-wise
+            # minimum is a few contiguous np.minimum calls.
+            grp = np.cumsum(new) - 1
+            cnt = np.diff(np.r_[gstart, L])
+            pos = np.arange(L) - gstart[grp]
+            idx = idx[np.lexsort((grp, -cnt[grp], pos))]
+            sizes = np.bincount(pos)  # block sizes: rows with > l live rivals
+        if j0 == 0 and j1 == self.TBt.shape[1]:
+            work = self.TBt[idx]
+        else:
+            work = self.TBt[idx, j0:j1]
+        np.add(work, av[idx].astype(np.int32)[:, None], out=work)
+        if sizes is not None:
+            off = n_groups
+            for n_l in sizes[1:].tolist():
+                np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
+                off += n_l
+            work = work[:n_groups]
+        np.right_shift(work, 31, out=work)
+        wrong = -work.sum(axis=0, dtype=np.int32).astype(np.int64)
+        return base + n_groups - wrong, sp.masks(outer_mask, j0, j1)
+
+    def _run_range(self, t0, t1, topk: TopK, progress, stop_at):
+        sp = self.split
+        buf = np.empty(self.TBt.shape, dtype=np.int32) if self.n_constraints else None
+        g = _gray(t0)
+        av = self.base.copy()
+        for p in range(sp.a):
+            if (g >> p) & 1:
+                av += self.QA[p]
+        done = 0
+        for t in range(t0, t1):
+            g = _gray(t)
+            out = self._score_outer(g, av, buf)
+            if out is not None:
+                topk.offer(out[0], out[1])
+                done += len(out[0])
+            if t + 1 < t1:
+                flip = ((t + 1) & -(t + 1)).bit_length() - 1
+                if (g >> flip) & 1:
+                    av -= self.QA[flip]
+                else:
+                    av += self.QA[flip]
+            if progress is not None and (done >= 4096 or t + 1 == t1):
+                progress(done)
+                done = 0
+            if stop_at is not None and time.perf_counter() > stop_at:
+                break
+
+    def run(self, topk_size: int, progress: Callable[[int], None] | None = None, n_jobs: int = 2):
+        """Score every subset; return (gains, masks) of the best ``topk_size``, best first.
+
+        Gains are numbers of correctly predicted rows.
+        """
+        n_outer = 1 << self.split.a
+        n_jobs = max(1, min(n_jobs, n_outer))
+        bounds = np.linspace(0, n_outer, n_jobs + 1).astype(int)
+        tops = [TopK(topk_size, self.split.n) for _ in range(n_jobs)]
+        lock = threading.Lock()
+
+        def prog(k):
+            if progress is not None:
+                with lock:
+                    progress(k)
+
+        if n_jobs == 1:
+            self._run_range(0, n_outer, tops[0], prog, None)
+        else:
+            with ThreadPoolExecutor(n_jobs) as ex:
+                futs = [
+                    ex.submit(self._run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog, None)
+                    for k in range(n_jobs)
+                ]
+                for f in futs:
+                    f.result()
+        for other in tops[1:]:
+            tops[0].merge(other)
+        return tops[0].result()
+
+    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.3) -> float:
+        """Wall time for the whole walk, extrapolated from a short sample of outer subsets."""
+        n_outer = 1 << self.split.a
+        rng = np.random.default_rng(0)
+        ts = rng.permutation(n_outer)[: min(n_outer, 64)]
+        buf = np.empty(self.TBt.shape, dtype=np.int32) if self.n_constraints else None
+        t_start = time.perf_counter()
+        n = 0
+        for t in ts:
+            g = _gray(int(t))
+            av = self.base.copy()
+            for p in range(self.split.a):
+                if (g >> p) & 1:
+                    av += self.QA[p]
+            self._score_outer(g, av, buf)
+            n += 1
+            if time.perf_counter() - t_start > sample_s:
+                break
+        per = (time.perf_counter() - t_start) / max(n, 1)
+        return per * n_outer / max(1.0, 0.85 * min(n_jobs, 2))
+
+
+class GenericKernel:
+    """Exhaustive search for any metric: each subset blended in float64 and scored.
+
+    Parameters
+    ----------
+    S : ndarray of shape (n_models, n_rows, n_classes)
+        Scores in the rule's additive space.
+    y : ndarray
+        Targets as the metric expects them.
+    metric : Metric
+    rule, kind : str
+        Passed to ``blend.combine.finalize``.
+    """
+
+    def __init__(self, S, y, cand, forced, min_size, max_size, *, metric: Metric, rule, kind, inner_bits=None):
+        S = np.asarray(S, dtype=np.float64)
+        self.y, self.metric, self.rule, self.kind = y, metric, rule, kind
+        cand, forced = list(cand), list(forced)
+        per_subset = S[0].nbytes
+        if inner_bits is None:
+            inner_bits = int(max(0, min(8, np.floor(np.log2(max(1, 32 * 2**20 // per_subset))))))
+        self.split = sp = _Split(len(cand), inner_bits, len(forced), min_size, max_size)
+        self.base = S[forced].sum(axis=0) if forced else np.zeros(S.shape[1:])
+        self.SA = S[cand[: sp.a]]
+        self.TB = _table(S[cand[sp.a :]], np.float64)[sp.order]
+        self.sizes_B = popcount(sp.order)
+
+    def _score_outer(self, g: int):
+        sp = self.split
+        j0, j1 = sp.inner_range(g)
+        if j1 <= j0:
+            return None
+        av = self.base.copy()
+        for p in range(sp.a):
+            if (g >> p) & 1:
+                av += self.SA[p]
+        k = sp.nf + int(g).bit_count() + self.sizes_B[j0:j1]
+        blend = (av[None] + self.TB[j0:j1]) / k[:, None, None]
+        P = finalize(blend, rule=self.rule, kind=self.kind)
+        if P.shape[-1] == 1:
+            P = P[..., 0]
+        scores = np.array([self.metric(self.y, P[t]) for t in range(len(P))])
+        return self.metric.gain(scores), sp.masks(g, j0, j1)
+
+    def run(self, topk_size: int, progress=None, n_jobs: int = 1):
+        top = TopK(topk_size, self.split.n)
+        for t in range(1 << self.split.a):
+            out = self._score_outer(t)
+            if out is not None:
+                top.offer(*out)
+                if progress is not None:
+                    progress(len(out[0]))
+        return top.result()
+
+    def estimate_seconds(self, n_jobs: int = 1, sample_s: float = 0.3) -> float:
+        n_outer = 1 << self.split.a
+        t_start = time.perf_counter()
+        n_sub = 0
+        for t in range(n_outer):
+            out = self._score_outer(t)
+            n_sub += 0 if out is None else len(out[0])
+            if time.perf_counter() - t_start > sample_s:
+                break
+        elapsed = time.perf_counter() - t_start
+        total = count_subsets(self.split.n, self.split.nf, self.split.min_size, self.split.max_size)
+        return elapsed / max(n_sub, 1) * total
