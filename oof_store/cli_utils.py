@@ -27,8 +27,8 @@ __all__ = ["console", "err_console", "run_main", "progress_bar", "track", "add_d
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
