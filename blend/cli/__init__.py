@@ -16,6 +16,7 @@ from oof_store.cli_utils import run_main
 # Sub-command modules, in the order ``blend --help`` lists them.
 SUBCOMMANDS: list[str] = []
 SUBCOMMANDS.append("report")
+SUBCOMMANDS.append("optimize")
 
 
 def build_parser() -> argparse.ArgumentParser:

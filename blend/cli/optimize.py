@@ -1,0 +1,248 @@
+"""``blend optimize STORE --method de|optuna|nelder-mead|lbfgs|hill-climb``: fit blend weights.
+
+``optimize_store(store, ...)`` loads the OOF predictions and calls the pure
+:func:`blend.optimize.optimize`; ``optimize_cli`` prints the weights (with each held-out
+fold's weights beside them), the in-sample and nested-CV scores, and writes the optional
+``--json`` facts and ``--recipe``. See ``docs/commands/optimize.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from blend._errors import BlendError
+from blend.optimize import OptimizeResult, available_optimizers, optimize
+
+__all__ = ["optimize_store", "optimize_cli", "register", "models_from_search",
+           "default_storage"]
+
+
+def models_from_search(path: str | Path, rank: int = 1) -> list[str]:
+    """The models of the ``rank``-th result (1 = best) of a ``blend search --json`` file."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise BlendError(f"{path} is not JSON ({exc}); pass the file `blend search --json` wrote")
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list) or not results:
+        raise BlendError(f"{path} has no 'results' list; pass the file `blend search --json` wrote")
+    if not 1 <= rank <= len(results):
+        raise BlendError(f"--rank must be between 1 and {len(results)} for {path}; got {rank}")
+    models = results[rank - 1].get("models")
+    if not isinstance(models, list) or not models:
+        raise BlendError(f"result {rank} in {path} has no 'models' list")
+    return [str(m) for m in models]
+
+
+def default_storage(store: Any) -> str | None:
+    """``<store>/optuna.journal`` (an Optuna journal file) for a local store, else None.
+
+    A journal file is Optuna's own multi-process storage; it is ten times faster than SQLite
+    for these small trials (see ``blend.optimize._optuna``). Pass ``--storage
+    sqlite:///...`` or ``postgresql://...`` for an RDB."""
+    uri = str(store.uri)
+    if "://" in uri and not uri.startswith("file://"):
+        return None
+    root = Path(uri.removeprefix("file://")).resolve()
+    return str(root / "optuna.journal")
+
+
+def _default_study_name(store: Any, models: list[str], metric: str, rule: str,
+                        flags: str) -> str:
+    h = hashlib.sha1("\0".join(models).encode()).hexdigest()[:8]
+    fp = str(getattr(store, "fingerprint", ""))[:8]
+    return f"blend-optimize-{fp}-{metric}-{rule}{flags}-{h}"
+
+
+def _check_models(store: Any, models: list[str] | None) -> list[str]:
+    available = store.models()
+    if models is None:
+        if len(available) < 2:
+            raise BlendError(
+                f"the store {store.uri} holds {len(available)} finished model(s); weights need "
+                f"at least 2"
+            )
+        return available
+    unknown = [m for m in models if m not in available]
+    if unknown:
+        raise BlendError(
+            f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
+            f"{', '.join(available) or '(none)'}"
+        )
+    dup = sorted({m for m in models if models.count(m) > 1})
+    if dup:
+        raise BlendError(f"model(s) named more than once: {', '.join(dup)}")
+    return list(models)
+
+
+def optimize_store(
+    store: Any,
+    *,
+    method: str = "de",
+    metric: str | None = None,
+    rule: str = "prob",
+    models: list[str] | None = None,
+    tta_weights: bool = False,
+    per_class: bool = False,
+    temperature: bool = False,
+    seed: int = 0,
+    nested: bool = True,
+    params: dict[str, Any] | None = None,
+) -> OptimizeResult:
+    """Load ``store``'s OOF predictions and fit weights (see :func:`blend.optimize.optimize`).
+
+    With ``method="optuna"`` and no ``storage`` in ``params``, the study is kept in
+    ``<store>/optuna.journal`` (local stores) under a name derived from the store, the models, the
+    metric and the rule, so that re-running the same command resumes it.
+    """
+    from blend.metrics import default_metric
+
+    if method not in available_optimizers():
+        raise BlendError(
+            f"unknown method {method!r}; choose one of: {', '.join(available_optimizers())}"
+        )
+    models = _check_models(store, models)
+    metric = metric or default_metric(store.task)
+    regression = store.task == "regression"
+    output = "probs" if rule in ("prob", "rank") else "logits"
+    n_views = {len(store.manifest(m).get("tta_views") or [None]) for m in models}
+    tta = "all" if (tta_weights or len(n_views) == 1) else "mean"
+    oof = store.load_oof(models, tta=tta, output="raw" if regression else output)
+    kind = "raw" if regression else output
+    params = dict(params or {})
+    if method == "optuna":
+        if "storage" not in params:
+            params["storage"] = default_storage(store)
+        if params.get("storage") and not params.get("study_name"):
+            flags = ("-tta" if tta_weights else "") + ("-pc" if per_class else "") + (
+                "-temp" if temperature else "")
+            params["study_name"] = _default_study_name(store, models, metric, rule, flags)
+    return optimize(
+        oof.preds, oof.y, oof.folds,
+        method=method, metric=metric, rule=rule, kind=kind, task=store.task,
+        models=list(oof.models), tta_views=list(oof.tta_views), tta_weights=tta_weights,
+        per_class=per_class, temperature=temperature, nested=nested, rng=seed, params=params,
+    )
+
+
+def _write_recipe(result: OptimizeResult, store: Any, path: str, tta_weights: bool) -> None:
+    try:
+        from blend.recipe import Recipe
+    except ImportError:  # pragma: no cover - the recipe module lands with the blend core
+        raise BlendError("recipes need blend.recipe, which this installation lacks") from None
+    kwargs: dict[str, Any] = {}
+    if tta_weights and result.unit_weights is not None:
+        kwargs["tta_weights"] = {m: list(v.values()) for m, v in result.unit_weights.items()}
+    recipe = Recipe.from_optimize(result, store, **kwargs) if hasattr(
+        Recipe, "from_optimize") else None
+    if recipe is None:
+        raise BlendError("this version of blend.recipe cannot hold optimised weights")
+    recipe.save(path)
+
+
+def _print(result: OptimizeResult) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from oof_store.cli_utils import console
+
+    table = Table(title=f"blend optimize --method {result.method} ({result.metric}, "
+                        f"{result.rule} rule)")
+    table.add_column("model")
+    table.add_column("weight", justify="right")
+    for k in result.fold_ids:
+        table.add_column(f"fold {k}", justify="right", style="dim")
+    for m, w in result.weights.items():
+        table.add_row(m, f"{w:.4f}", *(f"{fw[m]:.4f}" for fw in result.fold_weights))
+    table.add_section()
+    table.add_row("score", f"{result.score:.6g}", *(f"{s:.6g}" for s in result.fold_scores))
+    console.print(table)
+    nested = "skipped" if result.nested_score is None else f"{result.nested_score:.6g}"
+    console.print(
+        f"in-sample {result.metric} [bold]{result.score:.6g}[/bold]   nested-CV "
+        f"[bold]{nested}[/bold] (each fold's weights fitted on the other folds)   "
+        f"{result.evaluations} evaluations in {result.seconds:.2f} s"
+    )
+    if result.temperatures:
+        console.print("temperatures: " + ", ".join(
+            f"{escape(u)} {t:.3g}" for u, t in result.temperatures.items()))
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise BlendError(f"--param takes KEY=VALUE; got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def optimize_cli(args: argparse.Namespace) -> int:
+    from oof_store import Store
+
+    if args.models and args.from_search:
+        raise BlendError("give either --models or --from-search, not both")
+    models = args.models or (models_from_search(args.from_search, args.rank)
+                             if args.from_search else None)
+    params: dict[str, Any] = dict(_parse_param(p) for p in args.param or [])
+    for key in ("maxiter", "popsize", "trials", "timeout", "sampler", "storage", "study_name"):
+        value = getattr(args, key)
+        if value is not None:
+            params[key] = value
+    store = Store(args.store)
+    result = optimize_store(
+        store, method=args.method, metric=args.metric, rule=args.rule, models=models,
+        tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
+        seed=args.seed, nested=not args.no_nested, params=params,
+    )
+    _print(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if args.recipe:
+        _write_recipe(result, store, args.recipe, args.tta_weights)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    from oof_store.cli_utils import add_debug_flag
+
+    p = subparsers.add_parser(
+        "optimize",
+        help="fit blend weights (de, optuna, nelder-mead, lbfgs, hill-climb) with nested CV",
+        description="Fit non-negative blend weights that sum to 1, and report the in-sample "
+                    "score beside the nested-CV score (weights fitted on K-1 folds, scored "
+                    "on the held-out fold).",
+    )
+    p.add_argument("store", help="path or URI of the OOF store")
+    p.add_argument("--method", default="de", choices=available_optimizers())
+    p.add_argument("--metric", help="metric name or module:function (default: the task's)")
+    p.add_argument("--rule", default="prob", choices=["prob", "logit", "geo", "rank"])
+    p.add_argument("--models", nargs="+", help="models to weight (default: all)")
+    p.add_argument("--from-search", metavar="FILE", help="take the models from blend search --json")
+    p.add_argument("--rank", type=int, default=1, help="which result of --from-search (1 = best)")
+    p.add_argument("--tta-weights", action="store_true", help="one weight per model x TTA view")
+    p.add_argument("--per-class", action="store_true", help="one weight per model x class")
+    p.add_argument("--temperature", action="store_true",
+                   help="fit a temperature per model before blending (logit/geo rule)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-nested", action="store_true", help="skip the nested CV")
+    g = p.add_argument_group("method options")
+    g.add_argument("--maxiter", type=int, help="de: generations (default 20)")
+    g.add_argument("--popsize", type=int, help="de: population multiplier (default 15)")
+    g.add_argument("--trials", type=int, help="optuna: trials per fit (default 200)")
+    g.add_argument("--timeout", type=float, help="optuna: seconds per fit")
+    g.add_argument("--sampler", choices=["tpe", "cmaes"], help="optuna: sampler (default tpe)")
+    g.add_argument("--storage", help="optuna: RDB URL or journal file path (default <store>/optuna.journal)")
+    g.add_argument("--study-name", dest="study_name", help="optuna: study name prefix")
+    g.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="any method parameter, e.g. n_bags=10 (repeatable)")
+    p.add_argument("--json", metavar="OUT", help="write the result as JSON")
+    p.add_argument("--recipe", metavar="OUT", help="write a recipe for blend apply")
+    add_debug_flag(p)
+    p.set_defaults(func=optimize_cli)

@@ -1,0 +1,32 @@
+"""Blend weights fitted by differential evolution, Optuna, Nelder-Mead, L-BFGS or hill climbing.
+
+Each method is a pure function registered by name (:func:`register_optimizer`)::
+
+    fit_weights(P, y, *, metric, rule, kind, rng, per_class, **params) -> WeightsResult
+
+and :func:`optimize` wraps any of them with what every method reports: weights by model name,
+the in-sample score, and the nested-CV score (fitted on K-1 folds, scored on the held-out
+fold), optionally with per-model temperatures, per-TTA-view or per-class weights.
+"""
+
+from blend.optimize._base import (
+    WeightsResult,
+    available_optimizers,
+    get_optimizer,
+    register_optimizer,
+)
+from blend.optimize import _de, _hill_climb, _lbfgs, _optuna, _simplex  # noqa: F401  (register)
+from blend.optimize._api import OptimizeResult, fit_temperatures, optimize
+from blend.optimize._objective import Objective, reference_scores
+
+__all__ = [
+    "optimize",
+    "OptimizeResult",
+    "WeightsResult",
+    "Objective",
+    "reference_scores",
+    "fit_temperatures",
+    "register_optimizer",
+    "get_optimizer",
+    "available_optimizers",
+]

@@ -1,0 +1,361 @@
+"""``optimize``: any registered optimiser, with nested CV, temperatures, TTA and per-class weights.
+
+The orchestration every method shares:
+
+1. validate the inputs once, before any fitting;
+2. turn the predictions into *units* in the rule's additive space (:func:`blend.combine.to_scores`):
+   one per model (TTA views averaged), or one per (model, TTA view) with ``tta_weights``;
+3. ``fit(rows)``: optionally fit one temperature per unit on those rows (log loss of
+   ``softmax(X / T)``), then call the optimiser on those rows only;
+4. the in-sample fit uses every row; the nested CV (:func:`blend.nested.nested_cv`) refits on
+   the rows of K-1 folds and scores the held-out fold;
+5. every reported score is computed by the core (:func:`blend.combine.combine` and the core
+   metric), not by the optimiser's fast kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from blend._errors import BlendError
+from blend.combine import RULES, combine, to_scores
+from blend.metrics import Metric, get_metric
+from blend.nested import nested_cv
+from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
+from blend.optimize._objective import _log_softmax, blend_per_class, transform
+
+__all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """Weights fitted by one method, with their in-sample and nested-CV scores.
+
+    Attributes
+    ----------
+    method, metric, rule : str
+    models : list of str
+    weights : dict
+        Model name -> normalised weight (a model's TTA-view weights summed; with per-class
+        weights, the mean over classes).
+    score : float
+        In-sample score: weights fitted and scored on every OOF row.
+    nested_score : float or None
+        Fold-size weighted mean of ``fold_scores`` (None when nested CV was skipped).
+    fold_ids : list of int
+    fold_scores : list of float
+        Score of each held-out fold with the weights fitted on the other folds.
+    fold_weights : list of dict
+        Those weights, one dict (model -> weight) per fold.
+    seconds : float
+        Wall time of the whole run (in-sample fit and every fold).
+    evaluations : int
+        Weight vectors scored, over all fits.
+    unit_weights : dict or None
+        With ``tta_weights``: ``{model: {view: w}}``; with ``per_class``:
+        ``{model: {class: w}}`` (each class column sums to one).
+    temperatures : dict or None
+        Unit name -> temperature fitted on all rows (with ``temperature=True``).
+    fit : WeightsResult
+        The in-sample fit as the optimiser returned it.
+    """
+
+    method: str
+    metric: str
+    rule: str
+    models: list[str]
+    weights: dict[str, float]
+    score: float
+    nested_score: float | None
+    fold_ids: list[int]
+    fold_scores: list[float]
+    fold_weights: list[dict[str, float]]
+    seconds: float
+    evaluations: int
+    unit_weights: dict[str, dict[str, float]] | None = None
+    temperatures: dict[str, float] | None = None
+    fit: WeightsResult | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The facts ``blend optimize --json`` writes.
+
+        Always ``method, metric, weights, score, nested_score, fold_scores, fold_weights,
+        seconds, evaluations``; ``tta_weights`` / ``per_class_weights`` / ``temperatures``
+        are added only when those options were used.
+        """
+        d: dict[str, Any] = {
+            "method": self.method,
+            "metric": self.metric,
+            "weights": dict(self.weights),
+            "score": self.score,
+            "nested_score": self.nested_score,
+            "fold_scores": list(self.fold_scores),
+            "fold_weights": [dict(w) for w in self.fold_weights],
+            "seconds": self.seconds,
+            "evaluations": self.evaluations,
+        }
+        if self.unit_weights is not None:
+            key = "per_class_weights" if self._per_class else "tta_weights"
+            d[key] = {m: dict(v) for m, v in self.unit_weights.items()}
+        if self.temperatures is not None:
+            d["temperatures"] = dict(self.temperatures)
+        return d
+
+    @property
+    def _per_class(self) -> bool:
+        return bool(self.fit is not None and np.asarray(self.fit.weights).ndim == 2)
+
+    def summary(self) -> str:
+        w = ", ".join(f"{m} {v:.3f}" for m, v in self.weights.items())
+        nested = "skipped" if self.nested_score is None else f"{self.nested_score:.6g}"
+        return (
+            f"{self.method} on {self.metric} ({self.rule} rule): in-sample {self.score:.6g}, "
+            f"nested {nested}; weights {w}; {self.evaluations} evaluations in "
+            f"{self.seconds:.2f} s"
+        )
+
+
+def _blas_limit(n: int | None) -> Any:
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def _temperature_one(X: np.ndarray, y: np.ndarray) -> float:
+    """Temperature ``T`` minimising the log loss of ``softmax(X / T)`` (X: (N, C) logits)."""
+    hard = y.ndim == 1
+    rows = np.arange(X.shape[0])
+
+    def loss(log_t: float) -> float:
+        L = _log_softmax(X / np.exp(log_t))
+        return float(-L[rows, y].mean()) if hard else float(-(y * L).sum(1).mean())
+
+    sol = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded",
+                          options={"xatol": 1e-4})
+    return float(np.exp(sol.x))
+
+
+def fit_temperatures(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One temperature per unit, fitted by log loss.
+
+    Parameters
+    ----------
+    X : ndarray of shape (U, N, C)
+        Logits (or log-probabilities).
+    y : ndarray of shape (N,) int or (N, C) soft targets
+
+    Returns
+    -------
+    ndarray of shape (U,)
+        ``softmax(X[u] / T[u])`` is the best-calibrated version of unit ``u``; ``T > 1``
+        softens an over-confident model.
+    """
+    y = np.asarray(y)
+    y = y.astype(np.int64) if y.ndim == 1 else y.astype(np.float64)
+    return np.array([_temperature_one(np.asarray(x, np.float64), y) for x in X])
+
+
+def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights,
+              per_class, temperature, nested):
+    P = np.asarray(P)
+    if P.ndim == 3:
+        P = P[:, None]
+    if P.ndim != 4:
+        raise BlendError(
+            f"predictions must have shape (models, tta, rows, classes) or (models, rows, "
+            f"classes); got shape {P.shape}"
+        )
+    M, T, N, C = P.shape
+    if M < 2:
+        raise BlendError(f"weights need at least 2 models; got {M}. Pass more --models")
+    y = np.asarray(y)
+    if y.shape[0] != N:
+        raise BlendError(f"y has {y.shape[0]} rows but the predictions have {N}")
+    folds = np.asarray(folds)
+    if folds.shape != (N,):
+        raise BlendError(f"folds must hold one fold id per row ({N}); got shape {folds.shape}")
+    if nested and len(np.unique(folds)) < 2:
+        raise BlendError("nested CV needs at least 2 folds; the fold column has only one")
+    models = [f"m{i}" for i in range(M)] if models is None else [str(m) for m in models]
+    if len(models) != M or len(set(models)) != M:
+        raise BlendError(f"need {M} distinct model names; got {models}")
+    tta_views = [f"tta{t}" for t in range(T)] if tta_views is None else list(tta_views)
+    if len(tta_views) != T:
+        raise BlendError(f"need {T} TTA view names; got {tta_views}")
+    bad = ~np.isfinite(P)
+    if bad.any():
+        m = int(np.argwhere(bad)[0][0])
+        raise BlendError(
+            f"model {models[m]!r} has {int(bad[m].sum())} NaN or infinite values; "
+            f"re-export it or leave it out of --models"
+        )
+    if rule not in RULES:
+        raise BlendError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    metric = get_metric(metric, task)
+    if tta_weights and T < 2:
+        raise BlendError("--tta-weights needs several TTA views; the models have one")
+    if per_class and (C < 2 or kind == "raw"):
+        raise BlendError("--per-class needs a classification task (>= 2 classes)")
+    if per_class and tta_weights:
+        raise BlendError("choose one of --per-class and --tta-weights, not both")
+    if per_class and rule == "rank":
+        raise BlendError("--per-class works with the prob, logit and geo rules, not rank")
+    if temperature and rule not in ("logit", "geo"):
+        raise BlendError(
+            f"--temperature scales logits: use it with --rule logit (or geo), not {rule!r}"
+        )
+    return P, y, folds, models, tta_views, metric
+
+
+def optimize(
+    P: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    *,
+    method: str = "de",
+    metric: str | Metric = "accuracy",
+    rule: str = "prob",
+    kind: str = "probs",
+    task: str | None = None,
+    models: list[str] | None = None,
+    tta_views: list[str] | None = None,
+    tta_weights: bool = False,
+    per_class: bool = False,
+    temperature: bool = False,
+    nested: bool = True,
+    rng: np.random.Generator | int | None = None,
+    params: dict[str, Any] | None = None,
+    blas_threads: int | None = 1,
+) -> OptimizeResult:
+    """Fit blend weights with a registered method and score them in-sample and nested.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_models, n_tta, n_rows, n_classes) or (n_models, n_rows, n_classes)
+        OOF predictions as ``Store.load_oof(...).preds``; ``kind`` says what they hold.
+    y : ndarray of shape (n_rows,) or (n_rows, n_classes)
+        Labels as ``Store.y``.
+    folds : ndarray of shape (n_rows,)
+        The store's fold id of each row; the nested CV holds out one fold at a time.
+    method : str
+        A name from :func:`available_optimizers` (an unknown name lists them).
+    metric : str or Metric
+    rule : {"prob", "logit", "geo", "rank"}
+    kind : {"probs", "logits", "raw"}
+    task : str, optional
+        When given, the metric must fit it.
+    models, tta_views : list of str, optional
+        Names used in the result (default ``m0..``, ``tta0..``).
+    tta_weights : bool
+        One weight per (model, TTA view) instead of averaging the views.
+    per_class : bool
+        One weight per (model, class).
+    temperature : bool
+        Fit a temperature per unit (logit/geo rule) before the weights, inside each fit.
+    nested : bool
+        Run the nested CV (default True).
+    rng : numpy.random.Generator or int, optional
+        Seed of every fit; the same seed repeats the same weights.
+    params : dict, optional
+        Method parameters (e.g. ``{"maxiter": 20}`` for de, ``{"trials": 200}`` for optuna).
+        With ``study_name``, each fit gets its own study ``<name>-all`` / ``<name>-fold<k>``.
+    blas_threads : int or None
+        BLAS threads during the fits (default 1: the kernels are many small matrix products,
+        for which thread start-up costs more than it saves; None leaves BLAS alone).
+
+    Returns
+    -------
+    OptimizeResult
+    """
+    fitter = get_optimizer(method)
+    P, y, folds, models, tta_views, metric = _validate(
+        P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights, per_class,
+        temperature, nested,
+    )
+    params = dict(params or {})
+    M, T, N, C = P.shape
+    # units in the rule's additive space
+    if tta_weights:
+        U4 = P.reshape(M * T, 1, N, C)
+        unit_names = [f"{m}[{v}]" for m in models for v in tta_views]
+    else:
+        U4 = P
+        unit_names = list(models)
+    X = to_scores(U4, rule=rule, kind=kind)  # (U, N, C)
+    skind = "raw" if (kind == "raw" or C == 1) else ("probs" if rule in ("prob", "rank") else "logits")
+    seed_root = as_generator(rng).integers(2**63 - 1)
+    fold_ids = [int(k) for k in np.unique(folds)]
+
+    def blend(Xs: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if per_class:
+            return blend_per_class(transform(Xs, rule, skind), w, rule)
+        return combine(Xs, w, rule=rule, kind=skind)
+
+    def fit(idx: np.ndarray) -> tuple[WeightsResult, np.ndarray | None]:
+        held = sorted(set(fold_ids) - set(np.unique(folds[idx]).tolist()))
+        tag = f"fold{held[0]}" if len(held) == 1 else "all"
+        key = 0 if tag == "all" else fold_ids.index(held[0]) + 1
+        fold_rng = np.random.default_rng([int(seed_root), key])
+        p = dict(params)
+        if p.get("study_name"):
+            p["study_name"] = f"{p['study_name']}-{tag}"
+        Xi = X[:, idx]
+        temps = None
+        if temperature:
+            temps = fit_temperatures(Xi, y[idx])
+            Xi = Xi / temps[:, None, None]
+        res = fitter(Xi, y[idx], metric=metric, rule=rule, kind=skind, rng=fold_rng,
+                     per_class=per_class, **p)
+        return res, temps
+
+    def evaluate(fitted: tuple[WeightsResult, np.ndarray | None], idx: np.ndarray) -> float:
+        res, temps = fitted
+        Xi = X[:, idx] if temps is None else X[:, idx] / temps[:, None, None]
+        return float(metric(y[idx], blend(Xi, res.weights)))
+
+    def by_model(w: np.ndarray) -> dict[str, float]:
+        w = np.asarray(w)
+        per_model = w.mean(axis=1) if per_class else (w.reshape(M, T).sum(1) if tta_weights else w)
+        return {m: float(v) for m, v in zip(models, per_model)}
+
+    with _blas_limit(blas_threads), Timer() as t:
+        full = fit(np.arange(N))
+        score = evaluate(full, np.arange(N))
+        cv = nested_cv(fit, evaluate, folds) if nested else None
+    res, temps = full
+    unit_weights = None
+    if tta_weights:
+        W = np.asarray(res.weights).reshape(M, T)
+        unit_weights = {m: {v: float(W[i, j]) for j, v in enumerate(tta_views)}
+                        for i, m in enumerate(models)}
+    elif per_class:
+        W = np.asarray(res.weights)
+        unit_weights = {m: {str(c): float(W[i, c]) for c in range(C)}
+                        for i, m in enumerate(models)}
+    evaluations = res.evaluations + (sum(r.evaluations for r, _ in cv.fold_results) if cv else 0)
+    return OptimizeResult(
+        method=method,
+        metric=metric.name,
+        rule=rule,
+        models=list(models),
+        weights=by_model(res.weights),
+        score=score,
+        nested_score=None if cv is None else cv.nested_score,
+        fold_ids=[] if cv is None else list(cv.fold_ids),
+        fold_scores=[] if cv is None else list(cv.fold_scores),
+        fold_weights=[] if cv is None else [by_model(r.weights) for r, _ in cv.fold_results],
+        seconds=t.seconds,
+        evaluations=int(evaluations),
+        unit_weights=unit_weights,
+        temperatures=None if temps is None else dict(zip(unit_names, map(float, temps))),
+        fit=res,
+    )

@@ -1,0 +1,162 @@
+"""Shared machinery of the weight optimisers: the result type and the registry.
+
+Every optimiser is a pure function registered under a name::
+
+    @register_optimizer("de")
+    def fit_weights(P, y, *, metric, rule="prob", kind="probs", rng=None, per_class=False,
+                    **params) -> WeightsResult
+
+``P`` is ``(U, N, C)``: one score matrix per *unit* (a model, or a (model, TTA view) pair
+when TTA views are weighted separately). The function fits non-negative weights that sum to
+one (per class with ``per_class=True``) and returns them with the in-sample score and the
+number of weight vectors it evaluated. It never sees fold ids: the nested-CV harness calls it
+on the training rows only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from blend._errors import BlendError
+
+__all__ = [
+    "WeightsResult",
+    "register_optimizer",
+    "get_optimizer",
+    "available_optimizers",
+    "Timer",
+]
+
+FitWeights = Callable[..., "WeightsResult"]
+_OPTIMIZERS: dict[str, FitWeights] = {}
+
+
+@dataclass(frozen=True)
+class WeightsResult:
+    """Weights fitted by one optimiser on one set of rows.
+
+    Attributes
+    ----------
+    method : str
+        The registered name of the optimiser.
+    weights : ndarray of shape (U,) or (U, C)
+        Non-negative weights summing to one (per column when ``per_class``).
+    score : float
+        The metric of the blend with these weights on the rows they were fitted on.
+    evaluations : int
+        Number of weight vectors the optimiser scored.
+    seconds : float
+        Wall time of the fit.
+    info : dict
+        Method-specific facts (e.g. hill-climb selection counts, Optuna study name).
+    """
+
+    method: str
+    weights: np.ndarray
+    score: float
+    evaluations: int
+    seconds: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "weights": np.asarray(self.weights).tolist(),
+            "score": float(self.score),
+            "evaluations": int(self.evaluations),
+            "seconds": float(self.seconds),
+            "info": _jsonable(self.info),
+        }
+
+    def summary(self) -> str:
+        w = np.round(np.asarray(self.weights), 4).tolist()
+        return (
+            f"{self.method}: score {self.score:.6g} with weights {w} "
+            f"({self.evaluations} evaluations, {self.seconds:.3f} s)"
+        )
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def register_optimizer(name: str) -> Callable[[FitWeights], FitWeights]:
+    """Register ``fit_weights`` under ``name`` (decorator).
+
+    The contract tests in ``tests/optimize`` run against every registered name, and
+    ``blend optimize --method`` lists the registry, so a new method is tested and reachable
+    from the command line the moment it is registered.
+    """
+
+    def deco(func: FitWeights) -> FitWeights:
+        if name in _OPTIMIZERS and _OPTIMIZERS[name] is not func:
+            raise BlendError(f"an optimiser named {name!r} is already registered")
+        _OPTIMIZERS[name] = func
+        return func
+
+    return deco
+
+
+def available_optimizers() -> list[str]:
+    """Names of the registered optimisers, in registration order."""
+    return list(_OPTIMIZERS)
+
+
+def get_optimizer(name: str) -> FitWeights:
+    """The ``fit_weights`` function registered under ``name``.
+
+    Raises
+    ------
+    BlendError
+        When no optimiser has that name; the message lists the available ones.
+    """
+    try:
+        return _OPTIMIZERS[name]
+    except KeyError:
+        raise BlendError(
+            f"unknown optimisation method {name!r}; choose one of: "
+            + ", ".join(available_optimizers())
+        ) from None
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds``"""
+
+    def __enter__(self) -> Timer:
+        self._t0 = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._t0
+
+
+def check_params(method: str, params: dict[str, Any], allowed: set[str]) -> None:
+    """Reject unknown keyword parameters, naming the allowed ones."""
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BlendError(
+            f"method {method!r} got unknown parameter(s) {unknown}; "
+            f"it accepts: {', '.join(sorted(allowed)) or 'none'}"
+        )
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise BlendError(f"rng must be a numpy Generator, an int or None; got {type(rng).__name__}")

@@ -1,0 +1,109 @@
+"""L-BFGS-B with the analytic gradient of log loss, KL or cross-entropy.
+
+Two parameterisations of the weights:
+
+* ``"softmax"`` (default): ``w = softmax(theta)``, unconstrained;
+  ``d/dtheta = w * (g - w.g)``.
+* ``"nonneg"``: ``w = v / sum(v)`` with bounds ``v >= 0``;
+  ``d/dv = (g - w.g) / sum(v)``.
+
+``g = d loss / d w`` comes from :meth:`Objective.loss_and_grad` (prob rule:
+``-mean_n sum_c t_nc P_u[n, c] / p_nc``; logit and geo rules: ``mean_n sum_c (q_nc - t_nc)
+X_u[n, c]``). Metrics without a gradient (accuracy, AUC, ...) are refused with a pointer to
+the derivative-free methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from blend._errors import BlendError
+from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
+from blend.optimize._objective import Objective, _softmax
+
+__all__ = ["fit_lbfgs"]
+
+_PARAMS = {"parameterization", "maxiter", "gtol"}
+
+
+@register_optimizer("lbfgs")
+def fit_lbfgs(
+    P: np.ndarray,
+    y: np.ndarray,
+    *,
+    metric: Any,
+    rule: str = "prob",
+    kind: str = "probs",
+    rng: np.random.Generator | None = None,
+    per_class: bool = False,
+    **params: Any,
+) -> WeightsResult:
+    """Fit blend weights by L-BFGS-B on a cross-entropy-family metric.
+
+    Parameters
+    ----------
+    P : ndarray of shape (U, N, C)
+    y : ndarray of shape (N,) or (N, C)
+    metric : blend.metrics.Metric
+        ``logloss``, ``kl`` or a cross-entropy.
+    rule, kind : str
+    rng : unused (the fit is deterministic)
+    per_class : bool
+        Not supported (raises).
+    **params
+        ``parameterization`` ("softmax" | "nonneg"), ``maxiter`` (500), ``gtol`` (1e-8).
+
+    Returns
+    -------
+    WeightsResult
+    """
+    check_params("lbfgs", params, _PARAMS)
+    if per_class:
+        raise BlendError("lbfgs does not fit per-class weights; use de, optuna or nelder-mead")
+    obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=False)
+    if obj.path != "ce":
+        raise BlendError(
+            f"lbfgs needs a differentiable metric (logloss, kl, cross-entropy) and a prob, "
+            f"logit or geo rule; got metric {metric.name!r} with rule {rule!r}. "
+            f"Use de, optuna, nelder-mead or hill-climb for it"
+        )
+    param = params.get("parameterization", "softmax")
+    U = obj.n_units
+    opts = {"maxiter": int(params.get("maxiter", 500)), "gtol": float(params.get("gtol", 1e-8))}
+    with Timer() as t:
+        if param == "softmax":
+
+            def fg(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                w = _softmax(theta)
+                f, g = obj.loss_and_grad(w)
+                return f, w * (g - w @ g)
+
+            sol = minimize(fg, np.zeros(U), jac=True, method="L-BFGS-B", options=opts)
+            w = _softmax(sol.x)
+        elif param == "nonneg":
+
+            def fg(v: np.ndarray) -> tuple[float, np.ndarray]:
+                s = max(v.sum(), 1e-12)
+                w = v / s
+                f, g = obj.loss_and_grad(w)
+                return f, (g - w @ g) / s
+
+            sol = minimize(fg, np.full(U, 1.0 / U), jac=True, method="L-BFGS-B",
+                           bounds=[(0.0, None)] * U, options=opts)
+            w = sol.x / max(sol.x.sum(), 1e-12)
+        else:
+            raise BlendError(
+                f"parameterization must be 'softmax' or 'nonneg'; got {param!r}"
+            )
+    w = obj.weights(w)
+    return WeightsResult(
+        method="lbfgs",
+        weights=w,
+        score=float(obj.scores(w)),
+        evaluations=obj.evaluations,
+        seconds=t.seconds,
+        info={"iterations": int(sol.nit), "parameterization": param, "converged": bool(sol.success)},
+    )

@@ -1,0 +1,411 @@
+"""The objective the weight optimisers minimise, scored a whole population at a time.
+
+:class:`Objective` turns ``P (U, N, C)`` and the labels into a function of weight matrices
+``W (S, K)`` (``S`` candidate weight vectors, ``K = U`` or ``U * C`` with per-class weights)
+returning ``S`` metric values in one broadcast. Three specialised kernels keep it fast:
+
+* **accuracy** under a linear rule (prob, logit, geo): the blend's argmax is the argmax of
+  ``sum_u w_u X_u`` (``X`` = probabilities, logits or log-probabilities), so a row is right
+  iff every margin ``sum_u w_u (X_u[y] - X_u[c])`` is positive. Margins against the true
+  class are computed once; rows that every non-zero weight vector gets right (every unit's
+  margins positive) or wrong (one class beats the true class in every unit) are dropped and
+  counted once; a population is then one matrix product ``W @ D``.
+* **log loss / KL / cross-entropy**: closed forms in the probabilities of the true class
+  (prob rule) or ``logsumexp(z) - z[y]`` (logit and geo rules), with an analytic gradient
+  (:meth:`Objective.loss_and_grad`) for L-BFGS.
+* **any other metric** under a linear rule: the population's blends are built by one
+  ``einsum`` per chunk and the core metric is called on each.
+
+The rank rule falls back to :func:`blend.combine.combine` one vector at a time.
+:func:`reference_scores` is the plain twin (core ``combine`` + core metric, one vector at a
+time); the tests hold the two equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from blend._errors import BlendError
+
+__all__ = ["Objective", "reference_scores", "blend_per_class", "CE_METRICS", "LINEAR_RULES"]
+
+#: Rules whose blend is ``g(sum_u w_u X_u)`` for a per-unit transform ``X`` and a
+#: row-wise monotone ``g``; the fast kernels apply to these.
+LINEAR_RULES = ("prob", "logit", "geo")
+#: Metrics that are (shifts of) the cross-entropy of the blended probabilities.
+CE_METRICS = ("logloss", "log_loss", "kl", "cross_entropy", "crossentropy", "ce")
+_EPS = 1e-15
+_CHUNK_BYTES = 64 * 2**20
+
+
+def _log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def transform(P: np.ndarray, rule: str, kind: str) -> np.ndarray:
+    """Per-unit scores ``X`` whose weighted sum the linear ``rule`` maps to probabilities.
+
+    Parameters
+    ----------
+    P : ndarray of shape (U, N, C)
+        Probabilities (``kind="probs"``) or logits (``kind="logits"``).
+    rule : {"prob", "logit", "geo"}
+    kind : {"probs", "logits", "raw"}
+
+    Returns
+    -------
+    X : ndarray of shape (U, N, C), float64
+        prob: probabilities; logit: logits (log-probabilities when given probabilities);
+        geo: log-probabilities.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    if kind == "raw" or P.shape[-1] == 1:
+        return P
+    if rule == "prob":
+        return _softmax(P) if kind == "logits" else P
+    if rule == "logit":
+        return P if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
+    if rule == "geo":
+        return _log_softmax(P) if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
+    raise BlendError(f"rule {rule!r} has no linear form; choose one of {LINEAR_RULES}")
+
+
+def _finish(Z: np.ndarray, rule: str, regression: bool) -> np.ndarray:
+    """Blended scores ``(..., N, C)`` -> probabilities (or predictions for regression)."""
+    if regression:
+        return Z[..., 0]
+    if rule == "prob":
+        return Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
+    return _softmax(Z)
+
+
+def normalise(W: np.ndarray, n_units: int, per_class: bool, n_classes: int) -> np.ndarray:
+    """Clip to non-negative and normalise to sum one (per class); all-zero -> uniform.
+
+    Parameters
+    ----------
+    W : ndarray of shape (S, K)
+        ``K = U`` or ``U * C`` (unit-major) with ``per_class``.
+
+    Returns
+    -------
+    ndarray of shape (S, U) or (S, U, C)
+    """
+    W = np.clip(np.asarray(W, dtype=np.float64), 0.0, None)
+    if per_class:
+        W = W.reshape(W.shape[0], n_units, n_classes)
+        s = W.sum(axis=1, keepdims=True)
+        return np.where(s > 0, W / np.where(s > 0, s, 1.0), 1.0 / n_units)
+    s = W.sum(axis=1, keepdims=True)
+    return np.where(s > 0, W / np.where(s > 0, s, 1.0), 1.0 / n_units)
+
+
+def blend_per_class(X: np.ndarray, w: np.ndarray, rule: str) -> np.ndarray:
+    """Blend with one weight per unit and class (the plain reference loop).
+
+    Parameters
+    ----------
+    X : ndarray of shape (U, N, C)
+        Output of :func:`transform`.
+    w : ndarray of shape (U, C)
+        Non-negative; each column sums to one.
+
+    Returns
+    -------
+    ndarray of shape (N, C)
+        Probabilities: ``z[:, c] = sum_u w[u, c] X[u, :, c]``, then row-normalised (prob
+        rule) or softmaxed (logit, geo).
+    """
+    U, N, C = X.shape
+    Z = np.zeros((N, C))
+    for c in range(C):
+        for u in range(U):
+            Z[:, c] += w[u, c] * X[u, :, c]
+    return _finish(Z, rule, regression=False)
+
+
+class Objective:
+    """Metric of the blend for populations of weight vectors.
+
+    Parameters
+    ----------
+    P : ndarray of shape (U, N, C)
+        One score matrix per unit, as stored (``kind`` says what it holds).
+    y : ndarray of shape (N,) or (N, C)
+        Labels as ``store.y``: int classes, soft targets or regression targets.
+    metric : blend.metrics.Metric
+    rule : {"prob", "logit", "geo", "rank"}
+    kind : {"probs", "logits", "raw"}
+    per_class : bool
+        One weight per (unit, class) instead of per unit.
+
+    Attributes
+    ----------
+    n_params : int
+        ``K``, the length of one weight vector.
+    evaluations : int
+        Weight vectors scored so far.
+    """
+
+    def __init__(
+        self,
+        P: np.ndarray,
+        y: np.ndarray,
+        metric: Any,
+        *,
+        rule: str = "prob",
+        kind: str = "probs",
+        per_class: bool = False,
+    ) -> None:
+        P = np.asarray(P)
+        if P.ndim != 3:
+            raise BlendError(f"P must have shape (units, rows, classes); got shape {P.shape}")
+        self.P, self.y, self.metric = P, np.asarray(y), metric
+        self.rule, self.kind, self.per_class = rule, kind, per_class
+        self.n_units, self.n_rows, self.n_classes = P.shape
+        self.regression = self.n_classes == 1 and self.y.ndim == 1 and self.y.dtype.kind == "f"
+        if per_class and (self.regression or self.n_classes < 2):
+            raise BlendError("per-class weights need a classification task with >= 2 classes")
+        self.n_params = self.n_units * (self.n_classes if per_class else 1)
+        self.sign = -1.0 if metric.greater_is_better else 1.0
+        self.evaluations = 0
+        name = getattr(metric, "name", "")
+        linear = rule in LINEAR_RULES
+        self.X = transform(P, rule, kind) if linear else None
+        hard = self.y.ndim == 1 and self.y.dtype.kind in "iub"
+        if linear and not per_class and name == "accuracy" and hard and not self.regression:
+            self.path = "accuracy"
+            self._prepare_margins()
+        elif linear and not per_class and name in CE_METRICS and not self.regression:
+            self.path = "ce"
+            self._prepare_ce(name, hard)
+        elif linear:
+            self.path = "generic"
+        else:
+            self.path = "combine"
+
+    # ------------------------------------------------------------------ accuracy kernel
+    def _prepare_margins(self) -> None:
+        X, y = self.X, self.y.astype(np.int64)
+        U, N, C = X.shape
+        rows = np.arange(N)
+        true = X[:, rows, y]  # (U, N)
+        others = np.array([[c for c in range(C) if c != k] for k in range(C)])[y]  # (N, C-1)
+        D = true[:, :, None] - X[:, rows[:, None], others]  # (U, N, C-1)
+        gt = others > y[:, None]  # argmax picks the first max: a tie wins only if c > y
+        always_right = (D > 0).all(axis=(0, 2))
+        always_wrong = (D < 0).all(axis=0).any(axis=1)
+        keep = ~(always_right | always_wrong)
+        self.n_always_right = int(always_right.sum())
+        self.n_kept = int(keep.sum())
+        self._D = np.ascontiguousarray(D[:, keep, :].reshape(U, -1))  # (U, R*(C-1))
+        self._gt = gt[keep]
+
+    def _accuracy(self, W: np.ndarray) -> np.ndarray:
+        S = W.shape[0]
+        if self.n_kept == 0:
+            return np.full(S, self.n_always_right / self.n_rows)
+        out = np.empty(S)
+        width = self._D.shape[1]
+        step = max(1, _CHUNK_BYTES // (8 * width))
+        for a in range(0, S, step):
+            M = (W[a : a + step] @ self._D).reshape(-1, self.n_kept, self.n_classes - 1)
+            ok = (M > 0) | ((M == 0) & self._gt)
+            out[a : a + step] = ok.all(axis=2).sum(axis=1)
+        return (out + self.n_always_right) / self.n_rows
+
+    # ------------------------------------------------------------------ cross-entropy kernel
+    def _prepare_ce(self, name: str, hard: bool) -> None:
+        U, N, C = self.X.shape
+        if hard:
+            T = np.zeros((N, C))
+            T[np.arange(N), self.y.astype(np.int64)] = 1.0
+        else:
+            T = np.asarray(self.y, dtype=np.float64)
+            if T.shape != (N, C):
+                raise BlendError(f"soft targets must have shape {(N, C)}; got {T.shape}")
+        self._T = T
+        self._hard = hard
+        tlogt = np.where(T > 0, T * np.log(np.where(T > 0, T, 1.0)), 0.0).sum(axis=1)
+        self._ce_shift = -float(tlogt.mean()) if name == "kl" else 0.0
+        if self.rule == "prob" and hard:
+            self._py = np.ascontiguousarray(self.X[:, np.arange(N), self.y.astype(np.int64)])
+
+    def _ce(self, Wn: np.ndarray) -> np.ndarray:
+        S = Wn.shape[0]
+        if self.rule == "prob" and self._hard:
+            p = Wn @ self._py  # (S, N)
+            return -np.log(np.clip(p, _EPS, None)).mean(axis=1) - self._ce_shift
+        out = np.empty(S)
+        for a, b in self._chunks(S):
+            Z = self._blend_scores(Wn[a:b])
+            if self.rule == "prob":
+                Z = Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
+                out[a:b] = -(self._T * np.log(np.clip(Z, _EPS, None))).sum(-1).mean(-1)
+            else:
+                m = Z.max(axis=-1, keepdims=True)
+                lse = (m[..., 0] + np.log(np.exp(Z - m).sum(-1)))
+                out[a:b] = (lse - (self._T * Z).sum(-1)).mean(-1)
+        return out - self._ce_shift
+
+    def loss_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """Cross-entropy-family loss of normalised weights and its gradient.
+
+        Parameters
+        ----------
+        w : ndarray of shape (U,)
+            Non-negative weights summing to one.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (U,)
+            ``d loss / d w`` (before any parameterisation).
+        """
+        if self.path != "ce":
+            raise BlendError(
+                f"an analytic gradient exists only for log loss, KL and cross-entropy "
+                f"(without per-class weights); got metric {self.metric.name!r}"
+            )
+        self.evaluations += 1
+        X, T, N = self.X, self._T, self.n_rows
+        if self.rule == "prob":
+            if self._hard:
+                p = np.clip(w @ self._py, _EPS, None)
+                return float(-np.log(p).mean() - self._ce_shift), -(self._py / p).mean(axis=1)
+            Z = np.tensordot(w, X, axes=1)
+            Z = np.clip(Z / np.maximum(Z.sum(-1, keepdims=True), _EPS), _EPS, None)
+            loss = float(-(T * np.log(Z)).sum(-1).mean() - self._ce_shift)
+            R = T / Z
+            # p = z / sum(z); with rows of X summing to one, sum(z) = sum(w) = 1.
+            return loss, -np.einsum("unc,nc->u", X, R) / N
+        Z = np.tensordot(w, X, axes=1)
+        Q = _softmax(Z)
+        lse = np.log(np.exp(Z - Z.max(-1, keepdims=True)).sum(-1)) + Z.max(-1)
+        loss = float((lse - (T * Z).sum(-1)).mean() - self._ce_shift)
+        return loss, np.einsum("unc,nc->u", X, Q - T) / N
+
+    # ------------------------------------------------------------------ generic paths
+    def _chunks(self, S: int) -> list[tuple[int, int]]:
+        step = max(1, _CHUNK_BYTES // (8 * self.n_rows * self.n_classes))
+        return [(a, min(a + step, S)) for a in range(0, S, step)]
+
+    def _blend_scores(self, Wn: np.ndarray) -> np.ndarray:
+        """``Z[s] = sum_u Wn[s, u] X[u]`` (per class with ``per_class``): (S, N, C)."""
+        U, N, C = self.X.shape
+        if not self.per_class:
+            if not hasattr(self, "_Xflat"):
+                self._Xflat = np.ascontiguousarray(self.X.reshape(U, N * C))
+            return (Wn @ self._Xflat).reshape(-1, N, C)
+        if not hasattr(self, "_Xc"):
+            self._Xc = np.ascontiguousarray(self.X.transpose(2, 0, 1))  # (C, U, N)
+        Z = np.empty((Wn.shape[0], N, C))
+        for c in range(C):
+            Z[:, :, c] = Wn[:, :, c] @ self._Xc[c]
+        return Z
+
+    def _generic(self, Wn: np.ndarray) -> np.ndarray:
+        S = Wn.shape[0]
+        out = np.empty(S)
+        fast_acc = self.metric.name == "accuracy" and self.y.ndim == 1 and not self.regression
+        for a, b in self._chunks(S):
+            Z = self._blend_scores(Wn[a:b])
+            if fast_acc:  # argmax is unchanged by the row-wise normalisation or softmax
+                out[a:b] = (Z.argmax(axis=-1) == self.y).mean(axis=-1)
+                continue
+            B = _finish(Z, self.rule, self.regression)
+            for i in range(b - a):
+                out[a + i] = self.metric(self.y, B[i])
+        return out
+
+    def _combine(self, Wn: np.ndarray) -> np.ndarray:
+        return reference_scores(
+            self.P, self.y, Wn.reshape(Wn.shape[0], -1), self.metric,
+            rule=self.rule, kind=self.kind, per_class=self.per_class, normalised=True,
+        )
+
+    # ------------------------------------------------------------------ public
+    def scores(self, W: np.ndarray) -> np.ndarray:
+        """Metric values of the blends of a population.
+
+        Parameters
+        ----------
+        W : ndarray of shape (S, K) or (K,)
+            Non-negative weights (normalised here; an all-zero vector means uniform).
+
+        Returns
+        -------
+        ndarray of shape (S,) (a float for a single vector)
+        """
+        W = np.asarray(W, dtype=np.float64)
+        single = W.ndim == 1
+        W = np.atleast_2d(W)
+        if W.shape[1] != self.n_params:
+            raise BlendError(f"expected {self.n_params} weights per vector; got {W.shape[1]}")
+        self.evaluations += W.shape[0]
+        Wn = normalise(W, self.n_units, self.per_class, self.n_classes)
+        if self.path == "accuracy":
+            out = self._accuracy(Wn)
+        elif self.path == "ce":
+            out = self._ce(Wn)
+        elif self.path == "generic":
+            out = self._generic(Wn)
+        else:
+            out = self._combine(Wn)
+        return float(out[0]) if single else out
+
+    def loss(self, W: np.ndarray) -> np.ndarray:
+        """``scores`` turned into a quantity to minimise (negated when greater is better)."""
+        return self.sign * self.scores(W)
+
+    def weights(self, w: np.ndarray) -> np.ndarray:
+        """One raw vector ``(K,)`` -> normalised weights ``(U,)`` or ``(U, C)``."""
+        return normalise(np.atleast_2d(w), self.n_units, self.per_class, self.n_classes)[0]
+
+
+def reference_scores(
+    P: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    metric: Any,
+    *,
+    rule: str = "prob",
+    kind: str = "probs",
+    per_class: bool = False,
+    normalised: bool = False,
+) -> np.ndarray:
+    """The plain twin of :meth:`Objective.scores`: core ``combine`` + core metric per vector.
+
+    Parameters
+    ----------
+    P : ndarray of shape (U, N, C)
+    W : ndarray of shape (S, K)
+
+    Returns
+    -------
+    ndarray of shape (S,)
+    """
+    from blend.combine import combine
+
+    P = np.asarray(P)
+    U, N, C = P.shape
+    W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+    if not normalised:
+        W = normalise(W, U, per_class, C).reshape(W.shape[0], -1)
+    out = np.empty(W.shape[0])
+    for i, w in enumerate(W):
+        if per_class:
+            B = blend_per_class(transform(P, rule, kind), w.reshape(U, C), rule)
+        else:
+            B = combine(P, w, rule=rule, kind=kind)
+        out[i] = metric(y, B)
+    return out

@@ -1,0 +1,148 @@
+"""Optuna over the weights: TPE by default, CMA-ES as an option.
+
+One ``suggest_float("w<i>", 0, 1)`` per weight; the blend uses the normalised weights. The
+study lives in Optuna's own storage (:func:`resolve_storage`): in memory by default, an RDB
+URL (``sqlite:///path.db``, ``postgresql://...``), or a path to a journal file
+(``optuna.storages.JournalStorage``), so it can be resumed, watched in optuna-dashboard and
+shared by several worker processes running the same command. The journal file is the
+command line's default: on a 2-core machine 100 trials of a 9-weight study took 3.9 s with
+it against 39 s with SQLite (1.5 s in memory). ``trials`` is the total number
+of finished trials the study should reach: a resumed or shared study runs only the missing
+ones (``optuna.study.MaxTrialsCallback`` stops every worker at the total).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from blend._errors import BlendError
+from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
+from blend.optimize._objective import Objective
+
+__all__ = ["fit_optuna", "resolve_storage", "SAMPLERS"]
+
+_PARAMS = {"trials", "timeout", "sampler", "storage", "study_name", "n_startup_trials"}
+SAMPLERS = ("tpe", "cmaes")
+
+
+def resolve_storage(spec: Any) -> Any:
+    """``None`` -> in memory; ``"scheme://..."`` -> that RDB URL; any other string -> a
+    journal file at that path; a storage object -> itself."""
+    if spec is None or not isinstance(spec, (str, bytes)) and not hasattr(spec, "__fspath__"):
+        return spec
+    spec = str(spec)
+    if "://" in spec:
+        return spec
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(spec))
+
+
+def _make_sampler(name: str, seed: int, n_startup: int | None) -> Any:
+    import optuna
+
+    if name == "tpe":
+        kw = {} if n_startup is None else {"n_startup_trials": n_startup}
+        return optuna.samplers.TPESampler(seed=seed, **kw)
+    if name == "cmaes":
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise BlendError(
+                "the CMA-ES sampler needs the 'cmaes' package: pip install cmaes"
+            ) from None
+        kw = {} if n_startup is None else {"n_startup_trials": n_startup}
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **kw)
+    raise BlendError(f"unknown Optuna sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
+
+
+@register_optimizer("optuna")
+def fit_optuna(
+    P: np.ndarray,
+    y: np.ndarray,
+    *,
+    metric: Any,
+    rule: str = "prob",
+    kind: str = "probs",
+    rng: np.random.Generator | None = None,
+    per_class: bool = False,
+    **params: Any,
+) -> WeightsResult:
+    """Fit blend weights with an Optuna study.
+
+    Parameters
+    ----------
+    P : ndarray of shape (U, N, C)
+    y : ndarray of shape (N,) or (N, C)
+    metric : blend.metrics.Metric
+    rule, kind : str
+    rng : numpy.random.Generator, optional
+        Seeds the sampler.
+    per_class : bool
+    **params
+        ``trials`` (200), ``timeout`` (seconds, None), ``sampler`` ("tpe" | "cmaes"),
+        ``storage`` (None = in memory, an RDB URL, a journal file path or a storage object), ``study_name``
+        (required with a storage to resume; default a fresh name), ``n_startup_trials``.
+
+    Returns
+    -------
+    WeightsResult
+    """
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    check_params("optuna", params, _PARAMS)
+    obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=per_class)
+    K = obj.n_params
+    trials = int(params.get("trials", 200))
+    if trials < 1:
+        raise BlendError(f"trials must be >= 1; got {trials}")
+    timeout = params.get("timeout")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    seed = int(rng.integers(2**31 - 1))
+    sampler = _make_sampler(params.get("sampler", "tpe"), seed, params.get("n_startup_trials"))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = resolve_storage(params.get("storage"))
+    study = optuna.create_study(
+        storage=storage,
+        sampler=sampler,
+        study_name=params.get("study_name"),
+        direction="maximize" if metric.greater_is_better else "minimize",
+        load_if_exists=storage is not None,
+    )
+    names = [f"w{i}" for i in range(K)]
+
+    def objective(trial: optuna.Trial) -> float:
+        w = np.array([trial.suggest_float(n, 0.0, 1.0) for n in names])
+        return float(obj.scores(w))
+
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    with Timer() as t:
+        if done < trials:
+            study.optimize(
+                objective,
+                n_trials=trials - done,
+                timeout=timeout,
+                callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))],
+            )
+    best = study.best_trial
+    missing = [n for n in names if n not in best.params]
+    if missing:
+        raise BlendError(
+            f"study {study.study_name!r} holds trials of another problem (no parameter "
+            f"{missing[0]!r}); pick another --study-name"
+        )
+    w = obj.weights(np.array([best.params[n] for n in names]))
+    return WeightsResult(
+        method="optuna",
+        weights=w,
+        score=float(best.value),
+        evaluations=obj.evaluations,
+        seconds=t.seconds,
+        info={"study_name": study.study_name, "sampler": params.get("sampler", "tpe"),
+              "trials_in_study": len(study.trials), "best_trial": best.number},
+    )
