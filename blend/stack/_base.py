@@ -1,0 +1,664 @@
+"""Shared machinery of the stackers: the registry, the feature builder and nested CV.
+
+Nested CV, as every stacker runs it
+-----------------------------------
+The **outer** loop is the store's fold assignment. For outer fold ``k`` the stacker sees
+only the rows of the other folds; it never sees a label (or a feature) of fold ``k`` while
+it is fitted, and its predictions for fold ``k`` are that fold's out-of-fold (OOF) rows.
+
+Inside outer fold ``k``, an **inner** CV over the remaining store folds fits one model per
+inner fold ``j`` (trained on the other remaining folds, validated on ``j``). The
+validation fold drives early stopping (boosting rounds, epochs); the pooled inner
+held-out predictions give the inner-CV score that an Optuna search of the
+hyper-parameters (``hpo`` trials) maximises. The outer-fold stacker is the bag of its
+inner models: its prediction is their mean. With ``seeds > 1`` the bag is refitted with
+each seed and averaged as well.
+
+The outer score is computed per fold and combined by ``blend.nested.nested_cv`` (the
+fold-size weighted mean; every row is predicted once, by the stacker that never saw it); it is what ``stack`` prints, beside the best
+base model and the plain mean of the base models on the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from blend._errors import BlendError
+
+__all__ = [
+    "TASKS",
+    "FEATURES",
+    "Stacker",
+    "StackResult",
+    "register_stacker",
+    "get_stacker",
+    "available_stackers",
+    "make_features",
+    "fit_stacker",
+    "baseline_scores",
+    "check_params",
+]
+
+TASKS = ("binary", "multiclass", "softclass", "regression")
+FEATURES = ("probs", "logits", "logprobs")
+_EPS = 1e-7
+
+# --------------------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, type[Stacker]] = {}
+
+
+def register_stacker(name: str) -> Callable[[type[Stacker]], type[Stacker]]:
+    """Class decorator: register a :class:`Stacker` subclass under ``name``.
+
+    The ``stack`` command gets one sub-command per registered name and the contract
+    tests in ``tests/stack`` run against every one of them.
+    """
+
+    def deco(cls: type[Stacker]) -> type[Stacker]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise BlendError(f"a stacker named {name!r} is already registered ({_REGISTRY[name].__name__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def available_stackers() -> list[str]:
+    """The names of the registered stackers, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_stacker(name: str | Stacker) -> Stacker:
+    """Return a new stacker instance for ``name`` (an instance is returned unchanged).
+
+    Raises
+    ------
+    BlendError
+        For an unknown name; the message lists the available stackers.
+    """
+    if isinstance(name, Stacker):
+        return name
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise BlendError(
+            f"unknown stacker {name!r}; choose one of: {', '.join(available_stackers())}"
+        ) from None
+
+
+class Stacker(ABC):
+    """A level-2 model fitted on the base models' predictions.
+
+    Subclasses implement :meth:`fit_one` and :meth:`predict_one` for one training set with
+    one validation set (used for early stopping), :meth:`default_params` and
+    :meth:`suggest_params` (the Optuna search space). The nested CV, seeding, bagging and
+    scoring live in :func:`fit_stacker`, shared by all.
+
+    Inputs seen by ``fit_one``/``predict_one``:
+
+    - ``X`` : ndarray of shape (n, M, C), float32 -- features per model (or TTA view) and class;
+    - ``E`` : ndarray of shape (n, E) or None -- extra per-row features;
+    - ``y`` : as the store holds it: (n,) int class index, (n, C) soft targets (softclass),
+      or (n,) float (regression).
+
+    ``predict_one`` returns (n, C) probabilities (rows sum to 1) or (n,) values for
+    regression. Implementations must be deterministic for a given ``seed``.
+    """
+
+    name: ClassVar[str] = "?"
+    #: whether the stacker needs torch (imported lazily, only inside the methods).
+    uses_torch: ClassVar[bool] = False
+
+    @abstractmethod
+    def default_params(self, task: str, n_classes: int) -> dict[str, Any]:
+        """Sensible hyper-parameters used when no search is run."""
+
+    @abstractmethod
+    def suggest_params(self, trial: Any, task: str, n_classes: int) -> dict[str, Any]:
+        """Hyper-parameters sampled from an Optuna ``trial`` (merged over the defaults)."""
+
+    @abstractmethod
+    def fit_one(
+        self,
+        X: np.ndarray,
+        E: np.ndarray | None,
+        y: np.ndarray,
+        X_val: np.ndarray,
+        E_val: np.ndarray | None,
+        y_val: np.ndarray,
+        *,
+        task: str,
+        n_classes: int,
+        params: dict[str, Any],
+        seed: int,
+    ) -> Any:
+        """Fit on ``(X, E, y)``, early-stopping on the validation set; return the fitted model."""
+
+    @abstractmethod
+    def predict_one(self, fitted: Any, X: np.ndarray, E: np.ndarray | None) -> np.ndarray:
+        """Predict (n, C) probabilities, or (n,) values for regression."""
+
+
+# --------------------------------------------------------------------------- features
+
+
+def make_features(P: np.ndarray, *, features: str = "probs", task: str) -> np.ndarray:
+    """Turn the base models' predictions into the stacker's input.
+
+    Parameters
+    ----------
+    P : ndarray of shape (M, T, N, C) or (M, N, C)
+        Class probabilities (regression: raw predictions, C == 1) of M models and T TTA
+        views, as ``store.load_oof(..., output="probs")`` returns them.
+    features : {"probs", "logits", "logprobs"}
+        ``probs`` keeps the probabilities; ``logprobs`` is ``log(clip(p, 1e-7))``;
+        ``logits`` is the centred log-ratio (logprobs minus their mean over classes), the
+        logits up to the per-row constant a softmax ignores. Regression accepts only
+        ``probs`` (the raw predictions).
+    task : str
+
+    Returns
+    -------
+    X : ndarray of shape (N, M * T, C), float32
+        Each (model, TTA view) pair becomes one "model" channel.
+    """
+    if features not in FEATURES:
+        raise BlendError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
+    P = np.asarray(P, dtype=np.float32)
+    if P.ndim == 3:
+        P = P[:, None]
+    if P.ndim != 4:
+        raise BlendError(f"predictions must have shape (M, T, N, C) or (M, N, C); got {P.shape}")
+    M, T, N, C = P.shape
+    X = np.moveaxis(P.reshape(M * T, N, C), 1, 0)  # (N, M*T, C)
+    if task == "regression":
+        if features != "probs":
+            raise BlendError(
+                f"--features {features} needs class probabilities; regression stacks the raw "
+                "predictions (use --features probs)"
+            )
+        return np.ascontiguousarray(X, dtype=np.float32)
+    if features == "probs":
+        return np.ascontiguousarray(X, dtype=np.float32)
+    L = np.log(np.clip(X, _EPS, 1.0))
+    if features == "logits":
+        L = L - L.mean(axis=-1, keepdims=True)
+    return np.ascontiguousarray(L, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- helpers for stackers
+
+
+def flatten(X: np.ndarray, E: np.ndarray | None, task: str) -> np.ndarray:
+    """(n, M, C) features (+ (n, E) extra) as one (n, F) table for tree/linear stackers.
+
+    For binary tasks only the positive-class column is kept (the other is redundant).
+    """
+    if task == "binary" and X.shape[-1] == 2:
+        X = X[:, :, 1:]
+    F = X.reshape(X.shape[0], -1)
+    if E is not None:
+        F = np.concatenate([F, E.astype(F.dtype, copy=False)], axis=1)
+    return F
+
+
+def expand_soft(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand rows per class for soft targets.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n, F)
+    Y : ndarray of shape (n, C), soft targets (rows sum to 1)
+
+    Returns
+    -------
+    F_rep : ndarray of shape (n', F)
+        Each row repeated once per class with a non-zero target.
+    labels : ndarray of shape (n',), int
+    weights : ndarray of shape (n',), the soft target of that class
+        So that a weighted hard-label loss equals the soft-target cross-entropy.
+    """
+    n, C = Y.shape
+    rows, cls = np.nonzero(Y > 0)
+    return F[rows], cls.astype(np.int64), Y[rows, cls].astype(np.float64)
+
+
+def normalize_probs(P: np.ndarray) -> np.ndarray:
+    """Clip to [1e-7, 1] and renormalise rows."""
+    P = np.clip(np.asarray(P, dtype=np.float64), _EPS, 1.0)
+    return P / P.sum(axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """What :func:`fit_stacker` returns.
+
+    Attributes
+    ----------
+    stacker, metric : str
+    nested_score : float
+        The outer (nested-CV) score: the fold-size weighted mean of ``fold_scores``, as
+        ``blend.nested.nested_cv`` computes it (for accuracy and log loss, the score of
+        the pooled OOF predictions).
+    fold_scores : tuple of float
+        The metric on each outer fold's rows, in ``fold_ids`` order.
+    best_base : dict or None
+        ``{"model": name, "score": x}``, the best single base model on the same rows.
+    mean_blend_score : float or None
+        The plain probability mean of the base models on the same rows.
+    params : dict
+        The settings (features, seeds, hpo, ...) and ``per_fold`` hyper-parameters used.
+    seconds : float
+    oof : ndarray of shape (N, C), or (N,) for regression
+    test : ndarray of shape (Nt, C) or (Nt,), or None -- mean over the outer-fold stackers
+    fold_test : ndarray of shape (K, Nt, C) or (K, Nt), or None -- each outer fold's stacker
+    fold_ids : tuple of int
+    greater_is_better : bool
+    """
+
+    stacker: str
+    metric: str
+    nested_score: float
+    fold_scores: tuple[float, ...]
+    best_base: dict[str, Any] | None
+    mean_blend_score: float | None
+    params: dict[str, Any]
+    seconds: float
+    oof: np.ndarray = field(repr=False)
+    test: np.ndarray | None = field(default=None, repr=False)
+    fold_test: np.ndarray | None = field(default=None, repr=False)
+    fold_ids: tuple[int, ...] = ()
+    greater_is_better: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``stack --json`` writes (exactly the schema of issue 6)."""
+        return {
+            "stacker": self.stacker,
+            "metric": self.metric,
+            "nested_score": float(self.nested_score),
+            "fold_scores": [float(s) for s in self.fold_scores],
+            "best_base": None if self.best_base is None else dict(self.best_base),
+            "mean_blend_score": None if self.mean_blend_score is None else float(self.mean_blend_score),
+            "params": self.params,
+            "seconds": float(self.seconds),
+        }
+
+    def gain(self, other: float | None) -> float | None:
+        """Signed improvement of the stacker over ``other`` (positive = the stacker is better)."""
+        if other is None:
+            return None
+        d = self.nested_score - other
+        return d if self.greater_is_better else -d
+
+    def summary(self) -> str:
+        """A few lines for humans: the outer score beside the baselines."""
+        lines = [
+            f"stack {self.stacker}: nested {self.metric} = {self.nested_score:.5f} "
+            f"(folds: {', '.join(f'{s:.4f}' for s in self.fold_scores)})"
+        ]
+        if self.best_base is not None:
+            g = self.gain(self.best_base["score"])
+            lines.append(
+                f"best base model {self.best_base['model']!r}: {self.best_base['score']:.5f} (gain {g:+.5f})"
+            )
+        if self.mean_blend_score is not None:
+            g = self.gain(self.mean_blend_score)
+            lines.append(f"plain mean of the base models: {self.mean_blend_score:.5f} (gain {g:+.5f})")
+            if g is not None and g <= 0:
+                lines.append("the stacker does NOT beat the plain mean on these rows")
+        lines.append(f"{self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_inputs(X, y, folds, task, X_test, extra, extra_test, hpo, seeds):
+    if task not in TASKS:
+        raise BlendError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3:
+        raise BlendError(f"features must have shape (N, M, C); got {X.shape}")
+    N, M, C = X.shape
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=(1, 2)).sum())
+        raise BlendError(f"features hold NaN or infinite values in {bad} row(s); fix the base predictions")
+    y = np.asarray(y)
+    if y.shape[0] != N:
+        raise BlendError(f"y has {y.shape[0]} rows but the features have {N}")
+    if task == "softclass":
+        if y.ndim != 2 or y.shape[1] != C:
+            raise BlendError(f"softclass targets must have shape (N, {C}); got {y.shape}")
+        y = y.astype(np.float64)
+    elif task == "regression":
+        if C != 1:
+            raise BlendError(f"regression stacks one prediction column per model; got {C}")
+        y = y.astype(np.float64).reshape(N)
+    else:
+        y = y.astype(np.int64).reshape(N)
+        if y.min() < 0 or y.max() >= C:
+            raise BlendError(f"class labels must lie in [0, {C - 1}]; got {y.min()}..{y.max()}")
+    folds = np.asarray(folds).astype(np.int64)
+    if folds.shape != (N,):
+        raise BlendError(f"folds must have shape ({N},); got {folds.shape}")
+    fold_ids = np.unique(folds)
+    if len(fold_ids) < 3:
+        raise BlendError(
+            f"nested CV needs at least 3 folds (an outer fold plus an inner CV of 2); "
+            f"the store has {len(fold_ids)}"
+        )
+    if X_test is not None:
+        X_test = np.asarray(X_test, dtype=np.float32)
+        if X_test.ndim != 3 or X_test.shape[1:] != (M, C):
+            raise BlendError(f"test features must have shape (Nt, {M}, {C}); got {X_test.shape}")
+        if not np.isfinite(X_test).all():
+            raise BlendError("test features hold NaN or infinite values; fix the base test predictions")
+    if extra is not None:
+        extra = np.asarray(extra, dtype=np.float32)
+        if extra.ndim != 2 or extra.shape[0] != N:
+            raise BlendError(f"extra features must have shape ({N}, E); got {extra.shape}")
+        if not np.isfinite(extra).all():
+            raise BlendError("extra features hold NaN or infinite values; fill or drop those columns")
+        if X_test is not None:
+            if extra_test is None:
+                raise BlendError("extra features were given for the training rows but not for the test rows")
+            extra_test = np.asarray(extra_test, dtype=np.float32)
+            if extra_test.shape != (X_test.shape[0], extra.shape[1]):
+                raise BlendError(
+                    f"test extra features must have shape ({X_test.shape[0]}, {extra.shape[1]}); "
+                    f"got {extra_test.shape}"
+                )
+    if not isinstance(hpo, (int, np.integer)) or hpo < 0:
+        raise BlendError(f"hpo must be a number of trials >= 0; got {hpo!r}")
+    if not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise BlendError(f"seeds must be >= 1; got {seeds!r}")
+    return X, y, folds, fold_ids, X_test, extra, extra_test
+
+
+def check_params(st: Stacker, params: dict[str, Any] | None, task: str, n_classes: int) -> None:
+    """Raise when ``params`` names a hyper-parameter the stacker does not have."""
+    known = st.default_params(task, n_classes)
+    unknown = sorted(set(params or {}) - set(known))
+    if unknown:
+        raise BlendError(
+            f"stacker {st.name!r} has no parameter(s) {unknown}; it takes: {', '.join(sorted(known))}"
+        )
+
+
+# --------------------------------------------------------------------------- the core
+
+
+def _take(A: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if A is None else A[idx]
+
+
+def _mean_or_none(preds: list[np.ndarray]) -> np.ndarray | None:
+    return None if not preds else np.mean(preds, axis=0)
+
+
+def fit_stacker(
+    stacker: str | Stacker,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    *,
+    task: str,
+    metric: Any = None,
+    params: dict[str, Any] | None = None,
+    hpo: int = 0,
+    seeds: int = 1,
+    X_test: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+    extra_test: np.ndarray | None = None,
+    base_preds: np.ndarray | None = None,
+    model_names: Sequence[str] | None = None,
+    rng: np.random.Generator | int | None = None,
+    info: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StackResult:
+    """Fit a stacker with nested CV over the given folds.
+
+    Parameters
+    ----------
+    stacker : str or Stacker
+        A registered name (see :func:`available_stackers`) or an instance.
+    X : ndarray of shape (N, M, C)
+        Features, e.g. from :func:`make_features`.
+    y : ndarray of shape (N,) or (N, C)
+        Targets as the store holds them (int labels, soft targets, or floats).
+    folds : ndarray of shape (N,)
+        The store's fold id of each row: the outer loop. At least 3 folds.
+    task : {"binary", "multiclass", "softclass", "regression"}
+    metric : str, callable or None
+        Passed to ``blend.metrics.get_metric`` (None: the task's default).
+    params : dict, optional
+        Hyper-parameters over the stacker's defaults (the starting point of the search).
+    hpo : int
+        Optuna trials per outer fold, each scored by the inner CV (0: the defaults).
+    seeds : int
+        Number of seeds whose bags are averaged.
+    X_test : ndarray of shape (Nt, M, C), optional
+        Test features (from the base models' fold-averaged test predictions).
+    extra, extra_test : ndarray of shape (N, E) and (Nt, E), optional
+        Extra per-row features.
+    base_preds : ndarray of shape (M', T, N, C) or (M', N, C), optional
+        The base models' probabilities (raw predictions for regression); when given, the
+        best single model and the plain mean are scored on the same rows.
+    model_names : sequence of str, optional
+        Names of the ``base_preds`` models.
+    rng : numpy Generator or int, optional
+        Source of every seed used (the result repeats for a fixed seed).
+    info : dict, optional
+        Settings recorded under ``params`` (e.g. the CLI's features and TTA handling).
+    progress : callable, optional
+        Called with a short message after each outer fold.
+
+    Returns
+    -------
+    StackResult
+    """
+    from blend.metrics import get_metric  # the blend core (no copies here)
+    from blend.nested import nested_cv
+
+    t0 = time.perf_counter()
+    st = get_stacker(stacker)
+    X, y, folds, fold_ids, X_test, extra, extra_test = _check_inputs(
+        X, y, folds, task, X_test, extra, extra_test, hpo, seeds
+    )
+    met = get_metric(metric, task) if metric is not None else get_metric(_default_metric(task), task)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    N, M, C = X.shape
+    n_classes = C
+    check_params(st, params, task, n_classes)
+    base = {**st.default_params(task, n_classes), **(params or {})}
+    seed_base = int(rng.integers(0, 2**31 - 1 - 10_000 * (len(fold_ids) + 1) * (seeds + 1)))
+
+    regression = task == "regression"
+    oof = np.zeros(N if regression else (N, C), dtype=np.float64)
+    fold_test: list[np.ndarray] = []
+    per_fold_params: list[dict[str, Any]] = []
+    per_fold_inner: list[float] = []
+
+    def fit_bag(rows: np.ndarray, p: dict[str, Any], seed: int) -> tuple[list[Any], float]:
+        """Inner CV on ``rows``: one model per remaining fold; returns models and inner score."""
+        inner_ids = np.unique(folds[rows])
+        models = []
+        inner_pred = np.zeros(len(rows) if regression else (len(rows), C))
+        for j, fj in enumerate(inner_ids):
+            va_mask = folds[rows] == fj
+            tr, va = rows[~va_mask], rows[va_mask]
+            m = st.fit_one(
+                X[tr], _take(extra, tr), y[tr], X[va], _take(extra, va), y[va],
+                task=task, n_classes=n_classes, params=p, seed=seed + j,
+            )
+            inner_pred[va_mask] = st.predict_one(m, X[va], _take(extra, va))
+            models.append(m)
+        score = float(met(y[rows], inner_pred))
+        return models, score
+
+    fold_pos = {int(k): i for i, k in enumerate(fold_ids)}
+
+    def fit_outer(tr_rows: np.ndarray) -> dict[str, Any]:
+        """The outer-fold stacker: a (seeded) bag of inner-CV models fitted on ``tr_rows``."""
+        k = int(np.setdiff1d(fold_ids, folds[tr_rows])[0])
+        seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)
+        if hpo > 0:
+            p, bag, inner_score = _search(st, fit_bag, tr_rows, base, hpo, seed_k, met, task, n_classes)
+            bags = [bag]
+            for s in range(1, seeds):
+                bags.append(fit_bag(tr_rows, p, seed_k + 10_000 * s)[0])
+        else:
+            p, bags, scores = base, [], []
+            for s in range(seeds):
+                b, sc = fit_bag(tr_rows, p, seed_k + 10_000 * s)
+                bags.append(b)
+                scores.append(sc)
+            inner_score = float(np.mean(scores))
+        return {"fold": k, "models": [m for b in bags for m in b], "params": p, "inner": inner_score}
+
+    def evaluate_outer(fitted: dict[str, Any], te_rows: np.ndarray) -> float:
+        models = fitted["models"]
+        pred = np.mean([st.predict_one(m, X[te_rows], _take(extra, te_rows)) for m in models], axis=0)
+        oof[te_rows] = pred
+        if X_test is not None:
+            fold_test.append(np.mean([st.predict_one(m, X_test, extra_test) for m in models], axis=0))
+        per_fold_params.append(_jsonable(fitted["params"]))
+        per_fold_inner.append(fitted["inner"])
+        score = float(met(y[te_rows], pred))
+        fitted["models"] = None  # free the fold's models once used
+        if progress is not None:
+            progress(f"fold {fitted['fold']}: {met.name} {score:.5f} (inner CV {fitted['inner']:.5f})")
+        return score
+
+    outer = nested_cv(fit_outer, evaluate_outer, folds)
+    fold_scores = list(outer.fold_scores)
+    best_base, mean_score = None, None
+    if base_preds is not None:
+        best_base, mean_score = baseline_scores(base_preds, y, met, task, model_names, folds=folds)
+    ft = np.stack(fold_test) if fold_test else None
+    settings = {
+        "hpo": int(hpo),
+        "seeds": int(seeds),
+        **(info or {}),
+        "defaults": _jsonable(base),
+        "per_fold": per_fold_params,
+        "inner_scores": per_fold_inner,
+    }
+    return StackResult(
+        stacker=st.name,
+        metric=met.name,
+        nested_score=float(outer.nested_score),
+        fold_scores=tuple(fold_scores),
+        best_base=best_base,
+        mean_blend_score=mean_score,
+        params=settings,
+        seconds=time.perf_counter() - t0,
+        oof=oof,
+        test=None if ft is None else ft.mean(axis=0),
+        fold_test=ft,
+        fold_ids=tuple(int(f) for f in fold_ids),
+        greater_is_better=bool(met.greater_is_better),
+    )
+
+
+def _default_metric(task: str) -> str:
+    from blend.metrics import default_metric
+
+    return default_metric(task)
+
+
+def _search(st, fit_bag, rows, base, n_trials, seed, met, task, n_classes):
+    """Optuna search of the stacker's hyper-parameters, scored by the inner CV."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    best: dict[str, Any] = {}
+
+    def objective(trial):
+        p = {**base, **st.suggest_params(trial, task, n_classes)}
+        bag, score = fit_bag(rows, p, seed)
+        if not best or met.better(score, best["score"]):
+            best.update(score=score, params=p, bag=bag)
+        return score
+
+    study = optuna.create_study(
+        direction="maximize" if met.greater_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed % (2**31)),
+    )
+    study.optimize(objective, n_trials=int(n_trials))
+    return best["params"], best["bag"], best["score"]
+
+
+def baseline_scores(
+    P: np.ndarray,
+    y: np.ndarray,
+    met: Any,
+    task: str,
+    model_names: Sequence[str] | None = None,
+    *,
+    folds: np.ndarray | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Score each base model and their plain mean on all rows.
+
+    Parameters
+    ----------
+    P : ndarray of shape (M, T, N, C) or (M, N, C)
+        Probabilities (regression: raw predictions) of the base models.
+    folds : ndarray of shape (N,), optional
+        When given, each score is the fold-size weighted mean of the per-fold scores, the
+        way the stacker's nested score is computed, so the numbers compare like for like.
+
+    Returns
+    -------
+    best_base : dict ``{"model": name, "score": x}``
+    mean_blend_score : float -- the probability mean over models (and TTA views).
+    """
+    from blend.combine import combine
+
+    P = np.asarray(P, dtype=np.float32)
+    if P.ndim == 3:
+        P = P[:, None]
+    names = list(model_names) if model_names is not None else [f"model_{i}" for i in range(P.shape[0])]
+    if len(names) != P.shape[0]:
+        raise BlendError(f"{len(names)} model names for {P.shape[0]} models")
+
+    def as_pred(Q: np.ndarray) -> np.ndarray:
+        Q = np.asarray(Q, dtype=np.float64)
+        return Q.reshape(-1) if task == "regression" else Q
+
+    groups = [np.arange(P.shape[2])] if folds is None else [np.flatnonzero(folds == k) for k in np.unique(folds)]
+    sizes = [len(g) for g in groups]
+
+    def score(Q: np.ndarray) -> float:
+        return float(np.average([met(y[g], Q[g]) for g in groups], weights=sizes))
+
+    best_name, best_score = None, None
+    for i, name in enumerate(names):
+        s = score(as_pred(P[i].mean(axis=0)))
+        if best_score is None or met.better(s, best_score):
+            best_name, best_score = name, s
+    mean = combine(P, rule="prob", kind="raw" if task == "regression" else "probs")
+    return {"model": best_name, "score": best_score}, score(as_pred(mean))
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            v = str(v)
+        out[k] = v
+    return out
