@@ -17,6 +17,7 @@ from oof_store.cli_utils import run_main
 SUBCOMMANDS: list[str] = []
 SUBCOMMANDS.append("report")
 SUBCOMMANDS.append("optimize")
+SUBCOMMANDS.extend(["search", "apply"])
 
 
 def build_parser() -> argparse.ArgumentParser:
