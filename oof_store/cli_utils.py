@@ -27,8 +27,15 @@ __all__ = ["console", "err_console", "run_main", "progress_bar", "track", "add_d
 
 T = TypeVar("T")
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+def _console(stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    # Piped output (CI logs, files) gets a wide page rather than rich's 80 columns.
+    width = None if probe.is_terminal else int(os.environ.get("COLUMNS", 160))
+    return Console(stderr=stderr, soft_wrap=True, width=width)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,392 @@
+"""K-fold trainers for tables (LightGBM and scikit-learn) that fill the store.
+
+One model per fold of the store's fold assignment, trained on the rows of the other
+folds; it predicts its own fold (the OOF block) and the whole test set (one test block per
+fold model). LightGBM early-stops on an inner split of the training folds, never on the
+OOF fold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oof_store import Store, StoreError
+from oof_store.cli_utils import progress_bar
+
+__all__ = [
+    "TABULAR_MODELS",
+    "TabularResult",
+    "available_tabular_models",
+    "register_tabular_model",
+    "train_tabular",
+    "load_features",
+]
+
+#: name -> factory(task, params, seed) returning an unfitted estimator
+TABULAR_MODELS: dict[str, Callable[..., Any]] = {}
+
+
+def register_tabular_model(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``factory(task, params, seed) -> estimator`` under ``name``."""
+
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+        TABULAR_MODELS[name] = factory
+        return factory
+
+    return deco
+
+
+def available_tabular_models() -> list[str]:
+    return sorted(TABULAR_MODELS)
+
+
+def _is_clf(task: str) -> bool:
+    return task != "regression"
+
+
+@register_tabular_model("lgbm")
+def _lgbm(task: str, params: dict[str, Any], seed: int):
+    import lightgbm as lgb
+
+    base = {
+        "n_estimators": 2000,
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "subsample": 0.8,
+        "subsample_freq": 1,
+        "colsample_bytree": 0.8,
+        "random_state": seed,
+        "n_jobs": 2,
+        "verbose": -1,
+    }
+    base.update(params)
+    return lgb.LGBMClassifier(**base) if _is_clf(task) else lgb.LGBMRegressor(**base)
+
+
+def _scaled(estimator):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(SimpleImputer(), StandardScaler(), estimator)
+
+
+@register_tabular_model("logreg")
+def _logreg(task: str, params: dict[str, Any], seed: int):
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    if _is_clf(task):
+        return _scaled(LogisticRegression(**{"C": 1.0, "max_iter": 2000, **params}))
+    return _scaled(Ridge(**{"alpha": 1.0, **params}))
+
+
+@register_tabular_model("rf")
+def _rf(task: str, params: dict[str, Any], seed: int):
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    p = {"n_estimators": 300, "n_jobs": 2, "random_state": seed, **params}
+    est = RandomForestClassifier(**p) if _is_clf(task) else RandomForestRegressor(**p)
+    return make_pipeline(SimpleImputer(), est)
+
+
+@register_tabular_model("extratrees")
+def _et(task: str, params: dict[str, Any], seed: int):
+    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    p = {"n_estimators": 300, "n_jobs": 2, "random_state": seed, **params}
+    est = ExtraTreesClassifier(**p) if _is_clf(task) else ExtraTreesRegressor(**p)
+    return make_pipeline(SimpleImputer(), est)
+
+
+@register_tabular_model("knn")
+def _knn(task: str, params: dict[str, Any], seed: int):
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    p = {"n_neighbors": 15, "weights": "distance", **params}
+    return _scaled(KNeighborsClassifier(**p) if _is_clf(task) else KNeighborsRegressor(**p))
+
+
+@register_tabular_model("mlp")
+def _mlp(task: str, params: dict[str, Any], seed: int):
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    p = {"hidden_layer_sizes": (128,), "max_iter": 300, "early_stopping": True,
+         "random_state": seed, **params}
+    return _scaled(MLPClassifier(**p) if _is_clf(task) else MLPRegressor(**p))
+
+
+@register_tabular_model("nb")
+def _nb(task: str, params: dict[str, Any], seed: int):
+    from sklearn.naive_bayes import GaussianNB
+
+    if not _is_clf(task):
+        raise StoreError("model 'nb' (Gaussian naive Bayes) is for classification tasks only")
+    return _scaled(GaussianNB(**params))
+
+
+@dataclass(frozen=True)
+class TabularResult:
+    """What :func:`train_tabular` did."""
+
+    name: str
+    model: str
+    fold_scores: dict[int, float]
+    oof_score: float
+    metric: str
+    trained_folds: list[int]
+    skipped_folds: list[int]
+    seconds: float
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "metric": self.metric,
+            "oof_score": self.oof_score,
+            "fold_scores": {str(k): v for k, v in self.fold_scores.items()},
+            "trained_folds": self.trained_folds,
+            "skipped_folds": self.skipped_folds,
+            "seconds": self.seconds,
+        }
+
+    def summary(self) -> str:
+        folds = ", ".join(f"{k}: {v:.4f}" for k, v in self.fold_scores.items())
+        skipped = f" (folds {self.skipped_folds} already in the store, skipped)" if self.skipped_folds else ""
+        return (
+            f"{self.name} ({self.model}): OOF {self.metric} {self.oof_score:.4f} "
+            f"[{folds}] in {self.seconds:.1f} s{skipped}"
+        )
+
+
+def load_features(
+    store: Store, data: pd.DataFrame | str | os.PathLike[str], features: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Rows of ``data`` for the store's training ids and test ids, in store order.
+
+    ``data`` holds an id column (the store's) and feature columns; training and test rows
+    may be in one file. Targets, fold and group columns are never used as features.
+    """
+    if not isinstance(data, pd.DataFrame):
+        from oof_store.importing import read_table
+
+        path = os.fspath(data)
+        data = read_table(path)
+        if not isinstance(data, pd.DataFrame):
+            raise StoreError(f"{path}: the feature file must be a CSV or Parquet table")
+    else:
+        path = "<DataFrame>"
+    if store.id_col not in data.columns:
+        raise StoreError(
+            f"{path}: no id column {store.id_col!r} (the store's); its columns: {list(data.columns)}"
+        )
+    ids = data[store.id_col].astype(str)
+    dup = ids[ids.duplicated()].unique()
+    if len(dup):
+        raise StoreError(f"{path}: duplicate id(s) {list(dup[:5])}")
+    indexed = data.set_index(ids)
+    blocked = {store.id_col, "fold", "group", *store.target_cols, *(["target"] if store.task else [])}
+    if features is None:
+        features = [c for c in data.columns if c not in blocked]
+    else:
+        missing = [c for c in features if c not in data.columns]
+        if missing:
+            raise StoreError(f"{path}: feature column(s) {missing} not found")
+        leaked = [c for c in features if c in blocked]
+        if leaked:
+            raise StoreError(f"{path}: {leaked} are targets, fold or id columns, not features")
+    if not features:
+        raise StoreError(f"{path}: no feature columns left after removing id, target and fold")
+    missing_train = np.setdiff1d(store.ids, ids.to_numpy())
+    if len(missing_train):
+        raise StoreError(
+            f"{path}: {len(missing_train)} training id(s) of the store have no features, e.g. "
+            f"{list(missing_train[:5])}"
+        )
+    missing_test = np.setdiff1d(store.test_ids, ids.to_numpy())
+    if len(missing_test):
+        raise StoreError(
+            f"{path}: {len(missing_test)} test id(s) of the store have no features, e.g. "
+            f"{list(missing_test[:5])}"
+        )
+    X = indexed.loc[store.ids, features]
+    X_test = indexed.loc[store.test_ids, features] if len(store.test_ids) else X.iloc[:0]
+    for frame in (X, X_test):
+        for c in features:
+            if not pd.api.types.is_numeric_dtype(frame[c]):
+                frame[c] = frame[c].astype("category")
+    return X, X_test, features
+
+
+def _encode(X: pd.DataFrame, model: str) -> pd.DataFrame | np.ndarray:
+    if model == "lgbm":
+        return X
+    cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return X.to_numpy(dtype=np.float64)
+    X = X.copy()
+    for c in cats:
+        X[c] = X[c].cat.codes.astype(float).replace(-1, np.nan)
+    return X.to_numpy(dtype=np.float64)
+
+
+def _fit(est, model: str, task: str, X, y, w, seed: int):
+    """Fit, with LightGBM early-stopping on an inner 10% split of the training rows."""
+    if model != "lgbm":
+        try:
+            return est.fit(X, y, **({} if w is None else {_weight_key(est): w}))
+        except TypeError as exc:
+            raise StoreError(f"model {model!r} does not accept soft targets (sample weights)") from exc
+    import lightgbm as lgb
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    strat = y if _is_clf(task) and np.bincount(y.astype(int)).min() >= 2 else None
+    tr, va = train_test_split(idx, test_size=0.1, random_state=seed, stratify=strat)
+    take = (lambda a, i: a.iloc[i]) if isinstance(X, pd.DataFrame) else (lambda a, i: a[i])
+    est.fit(
+        take(X, tr), y[tr],
+        sample_weight=None if w is None else w[tr],
+        eval_set=[(take(X, va), y[va])],
+        eval_sample_weight=None if w is None else [w[va]],
+        callbacks=[lgb.early_stopping(100, verbose=False)],
+    )
+    return est
+
+
+def _weight_key(est) -> str:
+    if hasattr(est, "steps"):
+        return f"{est.steps[-1][0]}__sample_weight"
+    return "sample_weight"
+
+
+def _predict(est, task: str, X, n_classes: int) -> np.ndarray:
+    if not _is_clf(task):
+        return np.asarray(est.predict(X), dtype=np.float64)[:, None]
+    p = np.asarray(est.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(est.classes_).astype(int)
+    out = np.zeros((len(p), n_classes))
+    out[:, classes] = p  # a class absent from the training folds gets probability 0
+    return out
+
+
+def train_tabular(
+    store: Store,
+    data: pd.DataFrame | str | os.PathLike[str],
+    *,
+    model: str,
+    name: str,
+    params: dict[str, Any] | None = None,
+    features: list[str] | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> TabularResult:
+    """Train ``model`` on each fold of the store and write its OOF and test predictions.
+
+    Folds whose blocks are already in the store are skipped (resume), unless ``overwrite``.
+    """
+    if model not in TABULAR_MODELS:
+        raise StoreError(
+            f"unknown tabular model {model!r}; available: {', '.join(available_tabular_models())}"
+        )
+    if name in store.models() and not overwrite:
+        raise StoreError(
+            f"model {name!r} is already in the store; pass --overwrite to retrain it, or choose "
+            "another --name"
+        )
+    params = dict(params or {})
+    X_all, X_test_df, features = load_features(store, data, features)
+    X = _encode(X_all, model)
+    X_test = _encode(X_test_df, model) if len(store.test_ids) else None
+    task, C = store.task, store.n_classes
+    if task == "softclass":
+        y_fit = None
+    elif task == "regression":
+        y_fit = store.y
+    else:
+        y_fit = store.y.astype(int)
+    make = TABULAR_MODELS[model]
+    start = time.perf_counter()
+    trained, skipped = [], []
+    has_test = len(store.test_ids) > 0
+    with progress_bar() as prog:
+        bar = prog.add_task(f"{name}: training {model}", total=store.n_folds, visible=show_progress)
+        for f in store.fold_ids:
+            done = store.has_block("oof", name, f, 0) and (not has_test or store.has_block("test", name, f, 0))
+            if done and not overwrite:
+                skipped.append(f)
+                prog.advance(bar)
+                continue
+            tr = store.folds != f
+            va = ~tr
+            take = (lambda a, m: a.iloc[np.flatnonzero(m)]) if isinstance(X, pd.DataFrame) else (lambda a, m: a[m])
+            Xtr = take(X, tr)
+            if task == "softclass":
+                soft = store.y[tr]
+                rows, cls = np.nonzero(soft > 0)
+                Xtr = Xtr.iloc[rows] if isinstance(Xtr, pd.DataFrame) else Xtr[rows]
+                ytr, wtr = cls, soft[rows, cls]
+            else:
+                ytr, wtr = y_fit[tr], None
+            est = make(task if task != "softclass" else "multiclass", params, seed + f)
+            est = _fit(est, model, task, Xtr, ytr, wtr, seed + f)
+            oof_pred = _predict(est, task, take(X, va), C)
+            store.write_block("oof", name, f, 0, store.ids[va], oof_pred, overwrite=True)
+            if has_test:
+                store.write_block("test", name, f, 0, store.test_ids, _predict(est, task, X_test, C),
+                                  overwrite=True)
+            trained.append(f)
+            prog.advance(bar)
+    manifest = store.finish_model(
+        name,
+        kind="raw" if task == "regression" else "probs",
+        params={"model": model, "params": params, "features": features, "seed": seed},
+        source="base-models tabular",
+        overwrite=True,
+    )
+    oof = store.load_oof([name]).preds[0, 0]
+    metric, fold_scores, overall = _scores(store, oof)
+    return TabularResult(
+        name, model, fold_scores, overall, metric, trained, skipped,
+        time.perf_counter() - start, manifest,
+    )
+
+
+def _scores(store: Store, p: np.ndarray) -> tuple[str, dict[int, float], float]:
+    if store.task == "regression":
+        err = (p[:, 0] - store.y) ** 2
+        per = {f: float(np.sqrt(err[store.folds == f].mean())) for f in store.fold_ids}
+        return "rmse", per, float(np.sqrt(err.mean()))
+    hit = p.argmax(axis=1) == store.y_hard
+    per = {f: float(hit[store.folds == f].mean()) for f in store.fold_ids}
+    return "accuracy", per, float(hit.mean())
+
+
+def parse_params(text: str | None) -> dict[str, Any]:
+    """``--params`` as JSON (or a path to a JSON file)."""
+    if not text:
+        return {}
+    try:
+        if os.path.exists(text):
+            with open(text) as f:
+                value = json.load(f)
+        else:
+            value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"--params must be a JSON object, e.g. '{{\"num_leaves\": 15}}': {exc}") from exc
+    if not isinstance(value, dict):
+        raise StoreError("--params must be a JSON object")
+    return value
