@@ -42,7 +42,7 @@ th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f3f3
 td.l,th.l{text-align:left}tr.blend td{font-weight:bold;background:#eef6ff}
 .best{background:#e6f7e6}.worst{background:#fdeaea}.na{color:#888;font-style:italic}
 .meta{color:#555}img{max-width:100%;height:auto;display:block;margin:.5em 0}
-nav a{margin-right:1em}
+nav a{margin-right:1em}.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -109,7 +109,7 @@ def _scores_table(r: Report) -> str:
 
     body = "".join(row(s, "best" if s.name == best and len(r.models) > 1 else "") for s in r.models)
     body += row(r.blend, "blend")
-    return f"<table>{head}{body}</table>"
+    return f'<div class="scroll"><table>{head}{body}</table></div>'
 
 
 def _folds_plot(r: Report) -> str:
@@ -136,7 +136,7 @@ def _correlation(r: Report) -> str:
     m = len(r.models)
     what = ("residuals (prediction - target)" if r.task == "regression"
             else "the probability each model gives the true class")
-    out = [f'<p class="meta">Pearson correlation of {_esc(what)}.'
+    out = [f'<p class="meta">Pearson correlation of {_esc(what)} (diagonal greyed out).'
            + ("" if r.error_agreement is None else
               " Error agreement: |both wrong| / |either wrong| (Jaccard of the error sets).")
            + "</p>"]
@@ -144,8 +144,12 @@ def _correlation(r: Report) -> str:
         return "".join(out) + _na("Only one model: there are no pairs to correlate.")
     fig = _figure(min(3 + 0.35 * m, 14), min(2.5 + 0.35 * m, 13))
     ax = fig.add_subplot(1, 1, 1)
-    off = r.correlation[~np.eye(m, dtype=bool)]
-    im = ax.imshow(r.correlation, cmap="viridis", vmin=float(off.min()), vmax=1.0)
+    # the diagonal (1.0) is masked so that the colour scale spans the pairs only
+    off_diag = ~np.eye(m, dtype=bool)
+    shown = np.ma.masked_array(r.correlation, mask=~off_diag)
+    cmap = __import__("matplotlib").colormaps["viridis"].with_extremes(bad="#dddddd")
+    lo, hi = float(r.correlation[off_diag].min()), float(r.correlation[off_diag].max())
+    im = ax.imshow(shown, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
     names = r.model_names
     ax.set_xticks(range(m))
     ax.set_yticks(range(m))
@@ -154,9 +158,10 @@ def _correlation(r: Report) -> str:
     if m <= 12:
         for i in range(m):
             for j in range(m):
-                v = r.correlation[i, j]
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if v < 0.6 else "black")
+                if i != j:
+                    v = r.correlation[i, j]
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if v < (lo + hi) / 2 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     out.append(_png(fig))
     head = '<tr><th class="l"></th><th class="l">model a</th><th class="l">model b</th><th>correlation</th>'
@@ -249,28 +254,34 @@ def _tta(r: Report) -> str:
 
 
 def _breakdown(r: Report) -> str:
+    """One table per breakdown: a row per model (mean blend first), a column per group."""
     out = []
     names = r.model_names
     for b in r.breakdowns:
-        head = (f'<tr><th class="l">{_esc(b.column)}</th><th>rows</th><th>mean blend</th>'
-                + "".join(f"<th>{_esc(m)}</th>" for m in names) + "</tr>")
-        rows = []
-        for g, v in enumerate(b.values):
-            s = b.scores[:, g]
+        head = (f'<tr><th class="l">model \\ {_esc(b.column)}</th>'
+                + "".join(f"<th>{_esc(v)}<br><small>{int(n)} rows</small></th>"
+                          for v, n in zip(b.values, b.n_rows))
+                + "</tr>")
+        best = np.full(len(b.values), np.nan)
+        worst = np.full(len(b.values), np.nan)
+        if len(names) > 1:
+            for g in range(len(b.values)):
+                s = b.scores[:, g]
+                if np.isfinite(s).any():
+                    hi, lo = np.nanmax(s), np.nanmin(s)
+                    best[g], worst[g] = (hi, lo) if r.greater_is_better else (lo, hi)
+        rows = ['<tr class="blend"><td class="l">mean blend</td>'
+                + "".join(f"<td>{_num(x)}</td>" for x in b.blend_scores) + "</tr>"]
+        for i, m in enumerate(names):
             cells = []
-            finite = np.isfinite(s)
-            if finite.any() and len(names) > 1:
-                hi, lo = np.nanmax(s), np.nanmin(s)
-                best, worst = (hi, lo) if r.greater_is_better else (lo, hi)
-            else:
-                best = worst = None
-            for x in s:
-                cls = "best" if best is not None and x == best else ("worst" if worst is not None and x == worst else "")
+            for g, x in enumerate(b.scores[i]):
+                cls = "best" if x == best[g] else ("worst" if x == worst[g] else "")
                 cells.append(f'<td class="{cls}">{_num(x)}</td>')
-            rows.append(f'<tr><td class="l">{_esc(v)}</td><td>{int(b.n_rows[g])}</td>'
-                        f"<td><b>{_num(b.blend_scores[g])}</b></td>{''.join(cells)}</tr>")
-        out.append(f"<h3>by {_esc(b.column)}</h3><table>{head}{''.join(rows)}</table>")
-    return f'<p class="meta">{_esc(r.metric)} on the rows of each group.</p>' + "".join(out)
+            rows.append(f'<tr><td class="l">{_esc(m)}</td>{"".join(cells)}</tr>')
+        out.append(f'<h3>by {_esc(b.column)}</h3><div class="scroll"><table>{head}{"".join(rows)}'
+                   "</table></div>")
+    return (f'<p class="meta">{_esc(r.metric)} on the rows of each group; green: best model in the '
+            "group, red: worst.</p>" + "".join(out))
 
 
 def _noise(r: Report, top: int) -> str:

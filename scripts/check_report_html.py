@@ -71,7 +71,8 @@ def _run(chromium: str, url: str, extra: list[str], timeout: float) -> tuple[str
 
 
 def check_html(path: str | Path, *, screenshot: str | Path | None = None, chromium: str | None = None,
-               sections: list[str] | None = None, timeout: float = 120.0) -> list[str]:
+               sections: list[str] | None = None, timeout: float = 120.0,
+               window: tuple[int, int] = (1280, 4000)) -> list[str]:
     """Every problem found with the report at ``path`` (empty list: it passed).
 
     Raises FileNotFoundError when Chromium is not installed.
@@ -120,7 +121,7 @@ def check_html(path: str | Path, *, screenshot: str | Path | None = None, chromi
     if screenshot is not None:
         shot = Path(screenshot).resolve()
         shot.parent.mkdir(parents=True, exist_ok=True)
-        _run(chromium, path.as_uri(), [f"--screenshot={shot}", "--window-size=1280,4000"], timeout)
+        _run(chromium, path.as_uri(), [f"--screenshot={shot}", f"--window-size={window[0]},{window[1]}"], timeout)
         if not shot.exists() or shot.stat().st_size == 0:
             problems.append(f"no screenshot was written to {shot}")
     return problems
@@ -130,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("html", help="the report to check")
     parser.add_argument("--screenshot", metavar="PNG", help="also save a screenshot here")
-    parser.add_argument("--window-height", type=int, default=4000, help=argparse.SUPPRESS)
+    parser.add_argument("--window-height", type=int, default=4000, metavar="PX",
+                        help="height of the screenshot in pixels (default 4000)")
     args = parser.parse_args(argv)
     try:
-        problems = check_html(args.html, screenshot=args.screenshot)
+        problems = check_html(args.html, screenshot=args.screenshot, window=(1280, args.window_height))
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
