@@ -256,12 +256,19 @@ def _fit(est, model: str, task: str, X, y, w, seed: int):
     strat = y if _is_clf(task) and np.bincount(y.astype(int)).min() >= 2 else None
     tr, va = train_test_split(idx, test_size=0.1, random_state=seed, stratify=strat)
     take = (lambda a, i: a.iloc[i]) if isinstance(X, pd.DataFrame) else (lambda a, i: a[i])
+    import inspect
+
+    # LightGBM >= 4.6 names the validation data eval_X / eval_y; older ones eval_set.
+    if "eval_X" in inspect.signature(est.fit).parameters:
+        evals = {"eval_X": (take(X, va),), "eval_y": (y[va],)}
+    else:
+        evals = {"eval_set": [(take(X, va), y[va])]}
     est.fit(
         take(X, tr), y[tr],
         sample_weight=None if w is None else w[tr],
-        eval_set=[(take(X, va), y[va])],
         eval_sample_weight=None if w is None else [w[va]],
         callbacks=[lgb.early_stopping(100, verbose=False)],
+        **evals,
     )
     return est
 

@@ -1,0 +1,143 @@
+"""The tabular trainer fills the store honestly: each fold is predicted by a model that never saw it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from base_models.cli import main as base_models
+from base_models.tabular import train_tabular
+from oof_store import Store, StoreError
+
+
+def _table_store(tmp_path, task="multiclass", n=240, k=4, n_test=40, seed=0, random_labels=False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n + n_test, 6))
+    if task == "regression":
+        y = X[:, 0] * 2 + X[:, 1] + 0.1 * rng.normal(size=n + n_test)
+    else:
+        y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
+        if random_labels:
+            y = rng.integers(0, 3, n + n_test)
+    ids = np.array([f"row{i}" for i in range(n + n_test)])
+    data = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    data.insert(0, "id", ids)
+    data["cat"] = rng.choice(["a", "b"], n + n_test)
+    targets = pd.DataFrame({"id": ids[:n], "fold": np.arange(n) % k})
+    if task == "softclass":
+        soft = np.eye(3)[y[:n]] * 0.7 + 0.1
+        for c in range(3):
+            targets[f"p{c}"] = soft[:, c]
+        cols = ["p0", "p1", "p2"]
+    else:
+        targets["target"] = y[:n]
+        cols = "target"
+    store = Store.create(tmp_path / f"s-{task}", targets, target_cols=cols,
+                         task=task if task in ("softclass", "regression") else None,
+                         test_ids=ids[n:])
+    return store, data
+
+
+@pytest.mark.parametrize("model", ["lgbm", "logreg", "rf", "extratrees", "knn", "mlp", "nb"])
+def test_every_tabular_model_writes_complete_oof_and_test(tmp_path, model):
+    store, data = _table_store(tmp_path)
+    result = train_tabular(store, data, model=model, name=f"{model}_1",
+                           params={"n_estimators": 30} if model in ("rf", "extratrees", "lgbm") else {},
+                           show_progress=False)
+    assert store.validate() == []
+    oof = store.load_oof([f"{model}_1"])
+    assert oof.preds.shape == (1, 1, 240, 3)
+    np.testing.assert_allclose(oof.preds.sum(-1), 1, atol=1e-4)
+    test = store.load_test([f"{model}_1"], folds="all")
+    assert test.preds.shape == (1, 4, 1, 40, 3)
+    assert result.oof_score > 0.6
+    assert result.oof_score == pytest.approx((oof.preds[0, 0].argmax(1) == store.y).mean())
+
+
+def test_oof_fold_is_never_seen_in_training(tmp_path):
+    """1-nearest-neighbour memorises its training rows: on random labels its OOF is chance."""
+    store, data = _table_store(tmp_path, random_labels=True, n=600)
+    result = train_tabular(store, data, model="knn", name="nn1",
+                           params={"n_neighbors": 1}, show_progress=False)
+    assert result.oof_score < 0.45  # chance is 1/3; in-sample it would be 1.0
+
+
+@pytest.mark.parametrize("task", ["regression", "softclass"])
+def test_regression_and_soft_targets(tmp_path, task):
+    store, data = _table_store(tmp_path, task=task)
+    result = train_tabular(store, data, model="lgbm", name="g", params={"n_estimators": 50},
+                           show_progress=False)
+    assert store.validate() == []
+    if task == "regression":
+        assert result.metric == "rmse" and result.oof_score < 1.0
+    else:
+        assert result.oof_score > 0.6
+
+
+def test_resume_trains_only_the_missing_folds(tmp_path):
+    store, data = _table_store(tmp_path)
+    train_tabular(store, data, model="logreg", name="lr", show_progress=False)
+    first = store.load_oof(["lr"]).preds
+    # simulate a run killed after fold 2: manifest gone, fold 3 gone
+    os.remove(os.path.join(store.uri, "models", "lr.json"))
+    for split in ("oof", "test"):
+        os.remove(os.path.join(store.uri, f"preds/split={split}/model=lr/fold=3/tta=0/part-0.parquet"))
+    result = train_tabular(store, data, model="logreg", name="lr", show_progress=False)
+    assert result.trained_folds == [3] and result.skipped_folds == [0, 1, 2]
+    np.testing.assert_allclose(store.load_oof(["lr"]).preds, first, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("change", "kwargs", "message"),
+    [
+        (lambda d: d.drop(columns="id"), {}, "no id column 'id'"),
+        (lambda d: d.iloc[5:], {}, r"5 training id\(s\) of the store have no features.*row0"),
+        (lambda d: d.iloc[:-3], {}, r"3 test id\(s\) of the store have no features"),
+        (lambda d: pd.concat([d, d.iloc[:1]]), {}, "duplicate id"),
+        (lambda d: d, {"model": "xgboost"}, "unknown tabular model 'xgboost'; available: extratrees, knn"),
+        (lambda d: d, {"features": ["nope"]}, r"feature column\(s\) \['nope'\] not found"),
+    ],
+)
+def test_bad_input_is_named(tmp_path, change, kwargs, message):
+    store, data = _table_store(tmp_path)
+    params = {"model": "logreg", "name": "x", "show_progress": False, **kwargs}
+    with pytest.raises(StoreError, match=message):
+        train_tabular(store, change(data), **params)
+    assert store.models(include_incomplete=True) == []
+
+
+def test_base_models_tabular_cli_end_to_end(tmp_path, capsys):
+    store, data = _table_store(tmp_path)
+    data.to_csv(tmp_path / "data.csv", index=False)
+    code = base_models(["tabular", store.uri, "--data", str(tmp_path / "data.csv"), "--model", "lgbm",
+                        "--name", "gbm", "--params", '{"n_estimators": 40}', "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    assert "gbm (lgbm): OOF accuracy" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["name"] == "gbm"
+    assert Store(store.uri).models() == ["gbm"]
+    assert base_models(["tabular", store.uri, "--data", str(tmp_path / "data.csv"), "--model", "lgbm",
+                        "--name", "gbm"]) == 2
+    assert "already in the store" in capsys.readouterr().err
+    assert base_models(["tabular", store.uri, "--data", str(tmp_path / "data.csv"), "--model", "knn",
+                        "--params", "{bad"]) == 2
+    assert "--params must be a JSON object" in capsys.readouterr().err
+
+
+def test_demo_builds_a_complete_store(tmp_path, capsys):
+    assert base_models(["demo", str(tmp_path / "demo"), "--models", "knn,nb,logreg"]) == 0
+    out = capsys.readouterr().out
+    store = Store(tmp_path / "demo")
+    assert store.models() == ["knn", "logreg", "nb"]
+    assert len(store.ids) == 1437 and len(store.test_ids) == 360 and store.n_folds == 5
+    assert "ink" in store.targets.columns
+    assert store.validate() == []
+    assert "blend report" in out
+    labels = pd.read_csv(tmp_path / "demo" / "example" / "test_labels.csv")
+    assert list(labels["id"]) == list(store.test_ids)
+    # the test predictions are real: knn's fold-averaged test accuracy is high
+    test = store.load_test(["knn"]).preds[0, 0]
+    assert (test.argmax(1) == labels["label"].to_numpy()).mean() > 0.9
