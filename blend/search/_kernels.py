@@ -151,8 +151,10 @@ class AccuracyKernel:
         QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
         self.posB = np.maximum(QB, 0).sum(axis=0)
-        TB = _table(QB, np.int32)  # (2**b, K)
-        self.TBt = np.ascontiguousarray(TB[sp.order].T)  # (K, 2**b), inner subsets by size
+        TB = _table(QB, np.int32)[sp.order]  # (2**b, K), inner subsets by size
+        # (K, block) column blocks, so that one block's work stays in the L2 cache
+        self.block = min(1 << sp.b, 256)
+        self.TB_blocks = [np.ascontiguousarray(TB[c : c + self.block].T) for c in range(0, 1 << sp.b, self.block)]
 
     # -- scoring one outer subset ------------------------------------------------------------
     def _score_outer(self, outer_mask: int, av: np.ndarray, buf: np.ndarray):
@@ -190,24 +192,29 @@ class AccuracyKernel:
             pos = np.arange(L) - gstart[grp]
             idx = idx[np.lexsort((grp, -cnt[grp], pos))]
             sizes = np.bincount(pos)  # block sizes: rows with > l live rivals
-        if j0 == 0 and j1 == self.TBt.shape[1]:
-            work = self.TBt[idx]
-        else:
-            work = self.TBt[idx, j0:j1]
-        np.add(work, av[idx].astype(np.int32)[:, None], out=work)
-        if sizes is not None:
-            off = n_groups
-            for n_l in sizes[1:].tolist():
-                np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
-                off += n_l
-            work = work[:n_groups]
-        np.right_shift(work, 31, out=work)
-        wrong = -work.sum(axis=0, dtype=np.int32).astype(np.int64)
+        thr = av[idx].astype(np.int32)[:, None]
+        wrong = np.empty(j1 - j0, dtype=np.int64)
+        blk = self.block
+        for c in range(j0 // blk, (j1 - 1) // blk + 1):
+            lo, hi = max(j0, c * blk), min(j1, (c + 1) * blk)
+            Tc = self.TB_blocks[c]
+            # gather the live margins of this block of inner subsets (fits in L2), add the
+            # outer sums, take row-wise minima, count negatives via the sign bit
+            work = Tc[idx] if hi - lo == Tc.shape[1] else Tc[idx, lo - c * blk : hi - c * blk]
+            np.add(work, thr, out=work)
+            if sizes is not None:
+                off = n_groups
+                for n_l in sizes[1:].tolist():
+                    np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
+                    off += n_l
+                work = work[:n_groups]
+            np.right_shift(work, 31, out=work)
+            wrong[lo - j0 : hi - j0] = -work.sum(axis=0, dtype=np.int32)
         return base + n_groups - wrong, sp.masks(outer_mask, j0, j1)
 
     def _run_range(self, t0, t1, topk: TopK, progress, stop_at):
         sp = self.split
-        buf = np.empty(self.TBt.shape, dtype=np.int32) if self.n_constraints else None
+        buf = None
         g = _gray(t0)
         av = self.base.copy()
         for p in range(sp.a):
@@ -267,7 +274,7 @@ class AccuracyKernel:
         n_outer = 1 << self.split.a
         rng = np.random.default_rng(0)
         ts = rng.permutation(n_outer)[: min(n_outer, 64)]
-        buf = np.empty(self.TBt.shape, dtype=np.int32) if self.n_constraints else None
+        buf = None
         t_start = time.perf_counter()
         n = 0
         for t in ts:

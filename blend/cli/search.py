@@ -1,0 +1,175 @@
+"""``blend search STORE --top 50``: the best subsets of models, exact when it fits the budget.
+
+``search_store(store, ...)`` loads the OOF predictions and calls the pure
+:func:`blend.search.search_subsets`; ``search_cli`` says how many subsets and about how long
+before it starts, shows a progress bar, prints the table and writes the optional ``--json``
+and ``--save-recipe`` files. See ``docs/search.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from blend._errors import BlendError
+from blend.combine import RULES
+from blend.metrics import METRICS, default_metric, get_metric
+from blend.recipe import Recipe, _kind_for, load_output_for
+from blend.search import SearchResult, plan_search, search_subsets
+from blend.search._core import METHODS
+
+__all__ = ["search_store", "search_cli", "register", "recipe_from_result"]
+
+
+def _tta_arg(value: str) -> str | int:
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def _load(store: Any, models, tta, rule):
+    available = store.models()
+    if models:
+        unknown = [m for m in models if m not in available]
+        if unknown:
+            raise BlendError(
+                f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
+                f"{', '.join(available) or '(none)'}"
+            )
+    chosen = list(models) if models else available
+    if len(chosen) < 2:
+        raise BlendError(
+            f"subset search needs at least 2 models; the store {store.uri} holds "
+            f"{len(chosen)} ({', '.join(chosen) or 'none'}); add models or drop --models"
+        )
+    output = load_output_for(rule, store.task)
+    oof = store.load_oof(chosen, tta=tta, output=output)
+    return oof, _kind_for(output)
+
+
+def search_store(
+    store: Any,
+    *,
+    metric: str | None = None,
+    rule: str = "prob",
+    models: list[str] | None = None,
+    tta: str | int = "mean",
+    plan_only: bool = False,
+    **kwargs,
+):
+    """Load the store's OOF predictions and run (or plan) the subset search.
+
+    Returns a :class:`~blend.search.SearchResult` (or a ``SearchPlan`` with ``plan_only``).
+    """
+    metric = metric or default_metric(store.task)
+    get_metric(metric, store.task)  # a metric that does not fit the task fails here, early
+    oof, kind = _load(store, models, tta, rule)
+    args = dict(metric=metric, rule=rule, kind=kind, names=oof.models, **kwargs)
+    if plan_only:
+        keep = {"metric", "rule", "kind", "names", "min_size", "max_size", "must_include",
+                "exclude", "method", "time_budget", "n_jobs"}
+        return plan_search(oof.preds, oof.y, oof.folds, **{k: v for k, v in args.items() if k in keep})
+    return search_subsets(oof.preds, oof.y, oof.folds, **args)
+
+
+def recipe_from_result(result: SearchResult, store: Any, tta: str | int = "mean", rank: int = 1) -> Recipe:
+    """A recipe for the ``rank``-th subset (1 = best) of a search result."""
+    r = result.results[rank - 1]
+    return Recipe(
+        models=r.models,
+        rule=result.rule,
+        tta=tta,
+        metric=result.metric,
+        task=store.task,
+        class_names=tuple(store.class_names),
+        store_fingerprint=store.fingerprint,
+        score=r.score,
+        nested_score=result.nested_score,
+        source="search",
+    )
+
+
+def _table(result: SearchResult):
+    from rich.table import Table
+
+    arrow = "higher is better" if result.greater_is_better else "lower is better"
+    t = Table(title=f"top {len(result.results)} subsets by OOF {result.metric} ({arrow}), rule {result.rule}")
+    t.add_column("#", justify="right")
+    t.add_column(result.metric, justify="right")
+    t.add_column("size", justify="right")
+    for k in result.fold_ids:
+        t.add_column(f"fold {k}", justify="right")
+    t.add_column("models")
+    for i, r in enumerate(result.results, 1):
+        t.add_row(str(i), f"{r.score:.5f}", str(r.size), *(f"{s:.4f}" for s in r.fold_scores),
+                  ", ".join(r.models))
+    return t
+
+
+def search_cli(args: argparse.Namespace) -> int:
+    from oof_store import Store
+    from oof_store.cli_utils import console, err_console, progress_bar
+
+    store = Store(args.store)
+    common = dict(
+        metric=args.metric, rule=args.rule, models=args.models, tta=args.tta,
+        min_size=args.min_size, max_size=args.max_size, must_include=args.must_include or (),
+        exclude=args.exclude or (), method=args.method, time_budget=args.time_budget,
+        n_jobs=args.jobs,
+    )
+    plan = search_store(store, plan_only=True, **common)
+    err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
+    with progress_bar(transient=True) as prog:
+        task = prog.add_task("scoring subsets", total=plan.n_subsets if plan.method == "exhaustive" else None)
+        result = search_store(
+            store, top=args.top, nested=args.nested, beam_width=args.beam_width,
+            progress=lambda n: prog.advance(task, n), **common,
+        )
+    console.print(_table(result))
+    console.print(result.summary(), highlight=False)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result.to_dict(), f, indent=2)
+            f.write("\n")
+        err_console.print(f"wrote {args.json}")
+    if args.save_recipe:
+        recipe_from_result(result, store, tta=args.tta).save(args.save_recipe)
+        err_console.print(f"wrote recipe {args.save_recipe}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from oof_store.cli_utils import add_debug_flag
+
+    p = subparsers.add_parser(
+        "search",
+        help="find the best subsets of models (exhaustive when it fits the time budget)",
+        description=(
+            "Score every subset of the store's models by OOF metric and print the best. "
+            "Exact and exhaustive when the estimated time fits --time-budget; otherwise beam "
+            "search (a heuristic), and the output says so."
+        ),
+    )
+    p.add_argument("store", help="path or URI of the OOF store")
+    p.add_argument("--top", type=int, default=50, help="how many subsets to show (default 50)")
+    p.add_argument("--metric", default=None,
+                   help=f"{', '.join(METRICS)} or module:function (default: by task)")
+    p.add_argument("--rule", choices=list(RULES), default="prob", help="combination rule")
+    p.add_argument("--models", nargs="+", default=None, help="only these models")
+    p.add_argument("--min-size", type=int, default=1)
+    p.add_argument("--max-size", type=int, default=None)
+    p.add_argument("--must-include", nargs="+", default=None, metavar="MODEL")
+    p.add_argument("--exclude", nargs="+", default=None, metavar="MODEL")
+    p.add_argument("--tta", type=_tta_arg, default="mean",
+                   help="TTA views: mean (default), or a view index or name")
+    p.add_argument("--method", choices=list(METHODS), default="auto")
+    p.add_argument("--time-budget", type=float, default=120.0,
+                   help="seconds an exhaustive search may take before --method auto switches to beam search")
+    p.add_argument("--beam-width", type=int, default=None)
+    p.add_argument("--nested", action="store_true",
+                   help="also run the selection inside nested CV and print its held-out score")
+    p.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--save-recipe", default=None, metavar="PATH",
+                   help="save the best subset as a recipe for `blend apply`")
+    add_debug_flag(p)
+    p.set_defaults(func=search_cli)
