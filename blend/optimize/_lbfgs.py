@@ -7,7 +7,7 @@ Two parameterisations of the weights:
 * ``"nonneg"``: ``w = v / sum(v)`` with bounds ``v >= 0``;
   ``d/dv = (g - w.g) / sum(v)``.
 
-``g = d loss / d w`` comes from :meth:`Objective.loss_and_grad` (prob rule:
+``g = d loss / d w`` (already projected through the normalisation) comes from :meth:`Objective.loss_and_grad` (prob rule:
 ``-mean_n sum_c t_nc P_u[n, c] / p_nc``; logit and geo rules: ``mean_n sum_c (q_nc - t_nc)
 X_u[n, c]``). Metrics without a gradient (accuracy, AUC, ...) are refused with a pointer to
 the derivative-free methods.
@@ -78,18 +78,15 @@ def fit_lbfgs(
 
             def fg(theta: np.ndarray) -> tuple[float, np.ndarray]:
                 w = _softmax(theta)
-                f, g = obj.loss_and_grad(w)
-                return f, w * (g - w @ g)
+                f, g = obj.loss_and_grad(w)  # g is orthogonal to w (sum(w) = 1)
+                return f, w * g
 
             sol = minimize(fg, np.zeros(U), jac=True, method="L-BFGS-B", options=opts)
             w = _softmax(sol.x)
         elif param == "nonneg":
 
             def fg(v: np.ndarray) -> tuple[float, np.ndarray]:
-                s = max(v.sum(), 1e-12)
-                w = v / s
-                f, g = obj.loss_and_grad(w)
-                return f, (g - w @ g) / s
+                return obj.loss_and_grad(np.maximum(v, 0.0) + 1e-300)
 
             sol = minimize(fg, np.full(U, 1.0 / U), jac=True, method="L-BFGS-B",
                            bounds=[(0.0, None)] * U, options=opts)

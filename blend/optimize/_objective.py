@@ -258,18 +258,18 @@ class Objective:
         return out - self._ce_shift
 
     def loss_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:
-        """Cross-entropy-family loss of normalised weights and its gradient.
+        """Cross-entropy-family loss of the blend with weights ``w / sum(w)``, and its gradient.
 
         Parameters
         ----------
         w : ndarray of shape (U,)
-            Non-negative weights summing to one.
+            Non-negative weights (not all zero); the loss depends only on ``w / sum(w)``.
 
         Returns
         -------
         loss : float
         grad : ndarray of shape (U,)
-            ``d loss / d w`` (before any parameterisation).
+            ``d loss / d w``; for ``sum(w) = 1`` it is orthogonal to ``w``.
         """
         if self.path != "ce":
             raise BlendError(
@@ -277,22 +277,29 @@ class Objective:
                 f"(without per-class weights); got metric {self.metric.name!r}"
             )
         self.evaluations += 1
+        w = np.asarray(w, dtype=np.float64)
+        s = float(w.sum())
+        wn = w / s
         X, T, N = self.X, self._T, self.n_rows
         if self.rule == "prob":
             if self._hard:
-                p = np.clip(w @ self._py, _EPS, None)
-                return float(-np.log(p).mean() - self._ce_shift), -(self._py / p).mean(axis=1)
-            Z = np.tensordot(w, X, axes=1)
-            Z = np.clip(Z / np.maximum(Z.sum(-1, keepdims=True), _EPS), _EPS, None)
-            loss = float(-(T * np.log(Z)).sum(-1).mean() - self._ce_shift)
-            R = T / Z
-            # p = z / sum(z); with rows of X summing to one, sum(z) = sum(w) = 1.
-            return loss, -np.einsum("unc,nc->u", X, R) / N
-        Z = np.tensordot(w, X, axes=1)
-        Q = _softmax(Z)
-        lse = np.log(np.exp(Z - Z.max(-1, keepdims=True)).sum(-1)) + Z.max(-1)
-        loss = float((lse - (T * Z).sum(-1)).mean() - self._ce_shift)
-        return loss, np.einsum("unc,nc->u", X, Q - T) / N
+                p = np.clip(wn @ self._py, _EPS, None)
+                loss = float(-np.log(p).mean() - self._ce_shift)
+                g = -(self._py / p).mean(axis=1)
+            else:
+                Z = np.clip(np.tensordot(wn, X, axes=1), _EPS, None)
+                Z = Z / Z.sum(-1, keepdims=True)
+                loss = float(-(T * np.log(Z)).sum(-1).mean() - self._ce_shift)
+                g = -np.einsum("unc,nc->u", X, T / Z) / N
+        else:
+            Z = np.tensordot(wn, X, axes=1)
+            Q = _softmax(Z)
+            m = Z.max(-1)
+            lse = np.log(np.exp(Z - m[:, None]).sum(-1)) + m
+            loss = float((lse - (T * Z).sum(-1)).mean() - self._ce_shift)
+            g = np.einsum("unc,nc->u", X, Q - T) / N
+        # chain rule through wn = w / s
+        return loss, (g - wn @ g) / s
 
     # ------------------------------------------------------------------ generic paths
     def _chunks(self, S: int) -> list[tuple[int, int]]:
