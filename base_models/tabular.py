@@ -326,6 +326,12 @@ def train_tabular(
     else:
         y_fit = store.y.astype(int)
     make = TABULAR_MODELS[model]
+    if model == "lgbm" and "n_jobs" not in params:
+        # OpenMP threads cost more than they give on small tables, and collapse when the
+        # cores are shared; use them only for large ones.
+        params_for_fit = {**params, "n_jobs": 1 if len(store.ids) < 20000 else -1}
+    else:
+        params_for_fit = params
     start = time.perf_counter()
     trained, skipped = [], []
     has_test = len(store.test_ids) > 0
@@ -348,7 +354,7 @@ def train_tabular(
                 ytr, wtr = cls, soft[rows, cls]
             else:
                 ytr, wtr = y_fit[tr], None
-            est = make(task if task != "softclass" else "multiclass", params, seed + f)
+            est = make(task if task != "softclass" else "multiclass", params_for_fit, seed + f)
             est = _fit(est, model, task, Xtr, ytr, wtr, seed + f)
             oof_pred = _predict(est, task, take(X, va), C)
             store.write_block("oof", name, f, 0, store.ids[va], oof_pred, overwrite=True)
