@@ -29,6 +29,13 @@ def _tta_arg(value: str) -> str | int:
 def _load(store: Any, models, tta, rule):
     available = store.models()
     if models:
+        partial = [m for m in models if m not in available and m in store.models(include_incomplete=True)]
+        if partial:
+            raise BlendError(
+                f"model(s) {', '.join(map(repr, partial))} are incomplete (OOF for only part of "
+                "the rows or folds, no manifest yet); write the missing folds and finish them, "
+                "or leave them out"
+            )
         unknown = [m for m in models if m not in available]
         if unknown:
             raise BlendError(
