@@ -85,10 +85,17 @@ class FS:
             self.delete_file(tmp)
             raise
 
-    def write_parquet(self, rel: str, table: pa.Table) -> None:
-        """Write a Parquet file under a temporary name and rename it into place."""
+    def write_parquet(self, rel: str, table: pa.Table, *, fast: bool = False) -> None:
+        """Write a Parquet file under a temporary name and rename it into place.
+
+        ``fast`` (prediction blocks): LZ4 and no dictionary encoding. Unique ids and noisy
+        floats gain nothing from a dictionary or zstd, and decode 3-5x faster this way.
+        """
         buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
+        if fast:
+            pq.write_table(table, buf, compression="lz4", use_dictionary=False)
+        else:
+            pq.write_table(table, buf, compression="zstd")
         self._atomic_put(rel, buf.getvalue())
 
     def write_json(self, rel: str, obj: Any) -> None:

@@ -279,6 +279,15 @@ class Store:
     def _fold_fingerprints(self) -> dict[str, str]:
         return {str(k): S.fingerprint(self.ids[rows]) for k, rows in self._fold_rows.items()}
 
+    def _expected_ids(self, split: str, fold: int) -> pa.Array:
+        """The ids a block must hold, in order, as an Arrow array (cached; compared in C++)."""
+        cache = self.__dict__.setdefault("_expected_cache", {})
+        key = (split, fold)
+        if key not in cache:
+            ids = self.ids[self._fold_rows[fold]] if split == "oof" else self.test_ids
+            cache[key] = pa.array(ids, pa.string())
+        return cache[key]
+
     @cached_property
     def _id_pos(self) -> pd.Index:
         return pd.Index(self.ids)
@@ -389,7 +398,7 @@ class Store:
         columns = {self.id_col: pa.array(ids, pa.string())}
         for c, name in enumerate(self.class_names):
             columns[name] = pa.array(values[:, c], pa.float32())
-        self._fs.write_parquet(rel, pa.table(columns))
+        self._fs.write_parquet(rel, pa.table(columns), fast=True)
 
     def check_block(
         self, split: str, model: str, fold: int, tta: int, ids: Iterable[Any], preds: np.ndarray
@@ -612,9 +621,7 @@ class Store:
             expected = self.ids[self._fold_rows[fold]] if fold in self._fold_rows else None
         else:
             expected = self.test_ids
-        if expected is None or len(ids) != len(expected) or not np.array_equal(
-            ids.to_numpy(zero_copy_only=False).astype(str), expected
-        ):
+        if expected is None or not self._expected_ids(split, fold).equals(ids.combine_chunks()):
             # Slow path: say exactly what is wrong.
             raw_ids = ids.to_numpy(zero_copy_only=False).astype(str)
             self._align_block(split, fold, raw_ids, np.zeros((len(raw_ids), 1)), where)

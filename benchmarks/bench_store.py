@@ -1,0 +1,80 @@
+"""Write and reload 28 models x 5 folds x 1 TTA of 21,490 rows x 6 classes.
+
+Prints seconds for the write (140 Parquet blocks + manifests), for ``load_oof`` (cold:
+a new ``Store`` object, so the targets are read too; and warm), and for ``np.load`` of the
+same (28, 1, 21490, 6) float32 array from an ``.npy`` file, with the ratio.
+
+    python benchmarks/bench_store.py [--models 28] [--rows 21490] [--classes 6] [--folds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from oof_store import Store, synthetic
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", type=int, default=28)
+    ap.add_argument("--rows", type=int, default=21490)
+    ap.add_argument("--classes", type=int, default=6)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="bench-store-")
+    try:
+        data = synthetic.make_oof(n_models=args.models, n_rows=args.rows, n_classes=args.classes,
+                                  n_folds=args.folds, seed=0)
+        t = time.perf_counter()
+        synthetic.make_store(os.path.join(tmp, "store"), n_models=args.models, n_rows=args.rows,
+                             n_classes=args.classes, n_folds=args.folds, seed=0)
+        write_s = time.perf_counter() - t
+        uri = os.path.join(tmp, "store")
+        n_files = sum(len(f) for _, _, f in os.walk(os.path.join(uri, "preds")))
+
+        def cold():
+            return Store(uri).load_oof()
+
+        store = Store(uri)
+        store.load_oof()
+
+        def warm():
+            return store.load_oof()
+
+        loaded = cold().preds
+        assert np.array_equal(loaded, data.logits), "the store must return exactly what was written"
+        cold_s = best_of(cold, args.repeat)
+        warm_s = best_of(warm, args.repeat)
+        npy = os.path.join(tmp, "oof.npy")
+        np.save(npy, data.logits)
+        npy_s = best_of(lambda: np.load(npy), args.repeat)
+        mb = data.logits.nbytes / 2**20
+        print(f"shape {data.logits.shape} float32 = {mb:.1f} MiB in {n_files} Parquet files")
+        print(f"write (generate + {n_files} blocks + manifests): {write_s:.2f} s")
+        print(f"load_oof cold (new Store object): {cold_s * 1000:.0f} ms")
+        print(f"load_oof warm (targets cached):   {warm_s * 1000:.0f} ms")
+        print(f"np.load of the same .npy:         {npy_s * 1000:.0f} ms")
+        print(f"ratio load_oof (cold) / np.load:  {cold_s / npy_s:.1f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
