@@ -135,7 +135,7 @@ class ScoreSet:
         return {
             "name": self.name,
             "score": _f(self.score),
-            "fold_scores": {str(k): _f(v) for k, v in zip(fold_ids, self.fold_scores)},
+            "fold_scores": {str(k): _f(v) for k, v in zip(fold_ids, self.fold_scores, strict=False)},
             "fold_mean": _f(self.fold_mean),
             "fold_std": _f(self.fold_std),
             "worst_fold": None if w < 0 else int(fold_ids[w]),
@@ -222,9 +222,9 @@ class Breakdown:
                     "value": v,
                     "n_rows": int(n),
                     "blend": _f(b),
-                    "models": {m: _f(s) for m, s in zip(models, self.scores[:, g])},
+                    "models": {m: _f(s) for m, s in zip(models, self.scores[:, g], strict=False)},
                 }
-                for g, (v, n, b) in enumerate(zip(self.values, self.n_rows, self.blend_scores))
+                for g, (v, n, b) in enumerate(zip(self.values, self.n_rows, self.blend_scores, strict=False))
             ],
         }
 
@@ -298,7 +298,7 @@ class NoiseCandidates:
         k = len(self) if top is None else min(top, len(self))
         return {
             "n_candidates": len(self),
-            "thresholds": {c: _f(t) for c, t in zip(class_names, self.thresholds)},
+            "thresholds": {c: _f(t) for c, t in zip(class_names, self.thresholds, strict=False)},
             "rows": [
                 {
                     "id": str(self.ids[i]),

@@ -232,7 +232,7 @@ def _tta(r: Report) -> str:
     ax = fig.add_subplot(1, 1, 1)
     labels, gains = [], []
     for t in r.tta:
-        for v, g in zip(t.views, t.gains):
+        for v, g in zip(t.views, t.gains, strict=False):
             labels.append(f"{t.model} / {v}")
             gains.append(g)
     gains_a = np.array(gains, dtype=float)
@@ -246,7 +246,7 @@ def _tta(r: Report) -> str:
         f'<tr><td class="l">{_esc(t.model)}</td><td class="l">{_esc(v)}</td><td>{_num(s)}</td>'
         f"<td>{_num(t.mean_score)}</td><td>{_num(g)}</td></tr>"
         for t in r.tta
-        for v, s, g in zip(t.views, t.view_scores, t.gains)
+        for v, s, g in zip(t.views, t.view_scores, t.gains, strict=False)
     )
     table = (f'<table><tr><th class="l">model</th><th class="l">view</th><th>view alone</th>'
              f"<th>mean of views</th><th>gain</th></tr>{rows}</table>")
@@ -260,7 +260,7 @@ def _breakdown(r: Report) -> str:
     for b in r.breakdowns:
         head = (f'<tr><th class="l">model \\ {_esc(b.column)}</th>'
                 + "".join(f"<th>{_esc(v)}<br><small>{int(n)} rows</small></th>"
-                          for v, n in zip(b.values, b.n_rows))
+                          for v, n in zip(b.values, b.n_rows, strict=False))
                 + "</tr>")
         best = np.full(len(b.values), np.nan)
         worst = np.full(len(b.values), np.nan)

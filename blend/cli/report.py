@@ -194,7 +194,7 @@ def _print(report: Report, console, noise_top: int) -> None:
         for col in ["model", "view", "view alone", "mean of views", "gain"]:
             t.add_column(col, justify="left" if col in ("model", "view") else "right")
         for g in r.tta:
-            for v, s, d in zip(g.views, g.view_scores, g.gains):
+            for v, s, d in zip(g.views, g.view_scores, g.gains, strict=False):
                 t.add_row(g.model, v, _fmt(s), _fmt(g.mean_score),
                           f"[{'green' if d >= 0 else 'red'}]{d:+.5f}[/]" if np.isfinite(d) else "-")
         console.print(t)
@@ -309,9 +309,8 @@ def report_cli(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from oof_store.cli_utils import add_debug_flag
-
     from blend.metrics import METRICS
+    from oof_store.cli_utils import add_debug_flag
 
     p = subparsers.add_parser(
         "report",

@@ -46,7 +46,8 @@ def test_cli_writes_json_html_and_noise_csv_that_match_the_store(source_store, t
         rows = source == g["value"]
         assert g["n_rows"] == rows.sum()
         assert g["blend"] == pytest.approx(_acc(blend[rows], y[rows]))
-    assert len(d["tta"]) == 3 and d["tta"][0]["views"] == ["none", "flip1"]
+    assert len(d["tta"]) == 3
+    assert d["tta"][0]["views"] == ["none", "flip1"]
 
     noise = pd.read_csv(out_csv)
     assert list(noise.columns[:4]) == ["image_id", "given_label", "predicted_label", "score"]
@@ -61,7 +62,8 @@ def test_cli_writes_json_html_and_noise_csv_that_match_the_store(source_store, t
     page = out_html.read_text()
     for sid, _ in SECTIONS:
         assert f'id="{sid}"' in page
-    assert "http://" not in page and "https://" not in page
+    assert "http://" not in page
+    assert "https://" not in page
 
 
 def test_models_and_metric_options(source_store, tmp_path):
@@ -70,7 +72,8 @@ def test_models_and_metric_options(source_store, tmp_path):
                  "--metric", "logloss", "--json", str(out), "--quiet"]) == 0
     d = json.loads(out.read_text())
     assert [m["name"] for m in d["models"]] == ["model_2", "model_0"]
-    assert d["metric"] == "logloss" and d["greater_is_better"] is False
+    assert d["metric"] == "logloss"
+    assert d["greater_is_better"] is False
 
 
 @pytest.mark.parametrize(
@@ -136,7 +139,8 @@ def test_one_model_store(tmp_path, capsys):
     out = tmp_path / "one.json"
     assert main(["report", str(store.uri), "--json", str(out), "--html", str(tmp_path / "one.html")]) == 0
     d = json.loads(out.read_text())
-    assert len(d["models"]) == 1 and d["most_correlated"] == []
+    assert len(d["models"]) == 1
+    assert d["most_correlated"] == []
     assert d["blend"]["score"] == d["models"][0]["score"]
     assert "one model" in capsys.readouterr().out
 
@@ -156,4 +160,5 @@ def test_real_assembled_metatask(assembled_dir, tmp_path):
         conf = df[[f"confidence.{c}.{s.name}" for c in classes]].to_numpy()
         # tolerance: exact up to argmax ties (the importer renormalises rounded confidences)
         assert s.secondary["accuracy"] == pytest.approx(_acc(conf, y), abs=2 / len(y))
-    assert r.task == "binary" and len(r.models) == len(store.models())
+    assert r.task == "binary"
+    assert len(r.models) == len(store.models())

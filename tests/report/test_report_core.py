@@ -23,7 +23,8 @@ def _acc(P, y):
 def test_model_and_fold_scores_equal_accuracy_by_hand(make_arrays):
     P, y, folds = make_arrays("multiclass", n_tta=2)
     r = build_report(P, y, folds, task="multiclass", metric="accuracy")
-    assert r.metric == "accuracy" and r.greater_is_better
+    assert r.metric == "accuracy"
+    assert r.greater_is_better
     for m, s in enumerate(r.models):
         pm = P[m].astype(np.float64).mean(axis=0)  # mean of the TTA views
         assert s.score == pytest.approx(_acc(pm, y), abs=1e-12)
@@ -99,7 +100,7 @@ def test_correlation_is_pearson_of_the_true_class_probability(make_arrays):
     jac = np.sum(wrong[a] & wrong[b]) / np.sum(wrong[a] | wrong[b])
     assert r.error_agreement[a, b] == pytest.approx(jac)
     iu = np.triu_indices(5, 1)
-    ranked = sorted(zip(np.corrcoef(p_true)[iu], iu[0], iu[1]), reverse=True)
+    ranked = sorted(zip(np.corrcoef(p_true)[iu], iu[0], iu[1], strict=False), reverse=True)
     top, bottom = ranked[0], ranked[-1]
     assert (r.most_correlated[0].a, r.most_correlated[0].b) == (f"m{top[1]}", f"m{top[2]}")
     assert (r.least_correlated[0].a, r.least_correlated[0].b) == (f"m{bottom[1]}", f"m{bottom[2]}")
@@ -205,7 +206,8 @@ def test_every_task_type_reports_what_applies(make_arrays, task, present, absent
     assert np.isfinite(r.blend.score)
     assert all(np.isfinite(s.score) for s in r.models)
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
-    assert d["task"] == task and len(d["models"]) == P.shape[0]
+    assert d["task"] == task
+    assert len(d["models"]) == P.shape[0]
     assert d["metric"] == {"binary": "auc", "multiclass": "accuracy", "softclass": "kl",
                            "regression": "rmse"}[task]
     expected_secondary = {"rmse", "mae"} if task == "regression" else {"logloss", "accuracy"}
@@ -234,8 +236,10 @@ def test_regression_secondary_metrics_by_hand(make_arrays):
 def test_one_model_report(make_arrays):
     P, y, folds = make_arrays("multiclass", n_models=1)
     r = build_report(P, y, folds, task="multiclass", models=["only"])
-    assert r.correlation.shape == (1, 1) and r.correlation[0, 0] == 1
-    assert r.most_correlated == [] and r.least_correlated == []
+    assert r.correlation.shape == (1, 1)
+    assert r.correlation[0, 0] == 1
+    assert r.most_correlated == []
+    assert r.least_correlated == []
     assert r.blend.score == r.models[0].score
     assert any("one model" in n for n in r.notes)
     json.dumps(r.to_dict(), allow_nan=False)

@@ -50,7 +50,8 @@ def test_page_is_self_contained_with_every_section(make_arrays, task):
     for sid, heading in SECTIONS:
         assert f'<h2 id="{sid}">{heading}</h2>' in page
     urls = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""", page)
-    assert urls and all(u.startswith(("data:", "#")) for u in urls)
+    assert urls
+    assert all(u.startswith(("data:", "#")) for u in urls)
     for b64 in re.findall(r'src="data:image/png;base64,([^"]+)"', page):
         assert base64.b64decode(b64).startswith(b"\x89PNG\r\n\x1a\n")
     assert "<script" not in page
@@ -58,7 +59,8 @@ def test_page_is_self_contained_with_every_section(make_arrays, task):
 
 def test_names_are_escaped_and_numbers_shown(page_multiclass):
     r, page = page_multiclass
-    assert "net&lt;0&gt;" in page and "net<0>" not in page
+    assert "net&lt;0&gt;" in page
+    assert "net<0>" not in page
     assert "<title>test &amp; report</title>" in page
     assert f"{r.blend.score:.5f}" in page
     top = r.noise
