@@ -130,18 +130,31 @@ def optimize_store(
     )
 
 
-def _write_recipe(result: OptimizeResult, store: Any, path: str, tta_weights: bool) -> None:
-    try:
-        from blend.recipe import Recipe
-    except ImportError:  # pragma: no cover - the recipe module lands with the blend core
-        raise BlendError("recipes need blend.recipe, which this installation lacks") from None
-    kwargs: dict[str, Any] = {}
-    if tta_weights and result.unit_weights is not None:
-        kwargs["tta_weights"] = {m: list(v.values()) for m, v in result.unit_weights.items()}
-    recipe = Recipe.from_optimize(result, store, **kwargs) if hasattr(
-        Recipe, "from_optimize") else None
-    if recipe is None:
-        raise BlendError("this version of blend.recipe cannot hold optimised weights")
+def _write_recipe(result: OptimizeResult, store: Any, path: str, *, tta_weights: bool,
+                  per_class: bool, temperature: bool) -> None:
+    from blend.recipe import Recipe
+
+    unsupported = [flag for flag, on in (("--tta-weights", tta_weights),
+                                         ("--per-class", per_class),
+                                         ("--temperature", temperature)) if on]
+    if unsupported:
+        raise BlendError(
+            f"a recipe holds one weight per model; it cannot yet hold the weights of "
+            f"{', '.join(unsupported)}. Drop --recipe (the --json output has them) or those "
+            f"options"
+        )
+    recipe = Recipe(
+        models=tuple(result.models),
+        rule=result.rule,
+        weights=tuple(result.weights[m] for m in result.models),
+        metric=result.metric,
+        task=store.task,
+        class_names=tuple(store.class_names),
+        store_fingerprint=store.fingerprint,
+        score=result.score,
+        nested_score=result.nested_score,
+        source=f"optimize:{result.method}",
+    )
     recipe.save(path)
 
 
@@ -195,6 +208,9 @@ def optimize_cli(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             params[key] = value
+    if args.recipe and (args.tta_weights or args.per_class or args.temperature):
+        _write_recipe(None, None, args.recipe, tta_weights=args.tta_weights,  # raises
+                      per_class=args.per_class, temperature=args.temperature)
     store = Store(args.store)
     result = optimize_store(
         store, method=args.method, metric=args.metric, rule=args.rule, models=models,
@@ -205,7 +221,8 @@ def optimize_cli(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     if args.recipe:
-        _write_recipe(result, store, args.recipe, args.tta_weights)
+        _write_recipe(result, store, args.recipe, tta_weights=args.tta_weights,
+                      per_class=args.per_class, temperature=args.temperature)
     return 0
 
 

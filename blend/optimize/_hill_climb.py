@@ -5,7 +5,10 @@ with replacement, the unit whose addition scores best; the weights are the selec
 of the best ensemble met along the path. To curb overfitting of the selection rows, the
 climb is repeated on ``n_bags`` random subsets holding ``bag_fraction`` of the units
 (*bagged selection*) and the bags' normalised counts are averaged. ``n_bags=1,
-bag_fraction=1.0, n_init=0`` is the plain greedy selection. Every step scores all candidate
+bag_fraction=1.0, n_init=0`` is the plain greedy selection. Bagging pays with large
+libraries (Caruana et al. had ~2,000 models); with few models a half-size bag often lacks the
+best one and dilutes it, so by default bags are used only from 10 units on (below that,
+``bag_fraction`` defaults to 1.0 and one climb is run). Every step scores all candidate
 additions at once (one population call to the objective).
 """
 
@@ -81,7 +84,8 @@ def fit_hill_climb(
     per_class : bool
         Not supported (raises): selection picks whole units.
     **params
-        ``n_init`` (3), ``max_steps`` (50), ``n_bags`` (20), ``bag_fraction`` (0.5),
+        ``n_init`` (3), ``max_steps`` (50), ``n_bags`` (20; 1 below 10 units),
+        ``bag_fraction`` (0.5; 1.0 below 10 units),
         ``tol`` (0.0; an addition must improve the loss by more than this to count).
 
     Returns
@@ -94,8 +98,9 @@ def fit_hill_climb(
                          "optuna or nelder-mead")
     obj = Objective(P, y, metric, rule=rule, kind=kind)
     U = obj.n_units
-    n_bags = int(params.get("n_bags", 20))
-    frac = float(params.get("bag_fraction", 0.5))
+    small = U < 10
+    n_bags = int(params.get("n_bags", 1 if small else 20))
+    frac = float(params.get("bag_fraction", 1.0 if small else 0.5))
     if n_bags < 1 or not 0.0 < frac <= 1.0:
         raise BlendError(f"need n_bags >= 1 and 0 < bag_fraction <= 1; got {n_bags}, {frac}")
     n_init = int(params.get("n_init", 3))

@@ -120,3 +120,23 @@ def test_cli_bad_input_prints_one_red_line_and_exits_2(store, argv, message, cap
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_cli_recipe_reproduces_the_in_sample_score(store, tmp_path):
+    from blend.metrics import get_metric
+    from blend.recipe import Recipe
+
+    out, rec = tmp_path / "w.json", tmp_path / "r.json"
+    assert main(["optimize", str(store.uri), "--method", "lbfgs", "--metric", "logloss",
+                 "--rule", "logit", "--json", str(out), "--recipe", str(rec)]) == 0
+    d = json.loads(out.read_text())
+    recipe = Recipe.load(rec)
+    assert recipe.weights == pytest.approx(tuple(d["weights"][m] for m in recipe.models))
+    score = get_metric("logloss")(store.y, recipe.predict_oof(store))
+    assert score == pytest.approx(d["score"], rel=1e-6)
+
+
+def test_cli_refuses_a_recipe_it_cannot_write_before_fitting(store, tmp_path, capsys):
+    assert main(["optimize", str(store.uri), "--per-class", "--recipe",
+                 str(tmp_path / "r.json")]) == 2
+    assert "cannot yet hold the weights of --per-class" in capsys.readouterr().err
