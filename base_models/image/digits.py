@@ -1,0 +1,152 @@
+"""The built-in example: scikit-learn's 8x8 digits written as an image folder.
+
+``write_digits_images(out_dir)`` writes
+
+- ``out_dir/images/<id>.png``: every digit, upscaled (grey levels 0-16 stretched to 0-255);
+- ``out_dir/train.csv``: columns ``id`` and ``label`` of the training part;
+- ``out_dir/test.csv``: column ``id`` of the test part (labels kept apart in
+  ``out_dir/test_labels.csv`` for scoring).
+
+Ids are ``digit_0000`` ... (the row of ``sklearn.datasets.load_digits``), so a tabular store
+over the same digits can share them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DigitsExample", "write_digits_images", "digits_ids", "make_digits_store"]
+
+
+def digits_ids(n: int) -> list[str]:
+    """The ids given to the first ``n`` digits: ``digit_0000`` ..."""
+    return [f"digit_{i:04d}" for i in range(n)]
+
+
+@dataclass(frozen=True)
+class DigitsExample:
+    """Where :func:`write_digits_images` put things, and the split it made."""
+
+    root: Path
+    images_dir: Path
+    train_csv: Path
+    test_csv: Path
+    test_labels_csv: Path
+    train_ids: list[str]
+    train_labels: list[int]
+    test_ids: list[str]
+    test_labels: list[int]
+
+    def to_dict(self) -> dict:
+        return {
+            "root": str(self.root),
+            "images_dir": str(self.images_dir),
+            "train_csv": str(self.train_csv),
+            "test_csv": str(self.test_csv),
+            "n_train": len(self.train_ids),
+            "n_test": len(self.test_ids),
+        }
+
+    def summary(self) -> str:
+        return (
+            f"wrote {len(self.train_ids) + len(self.test_ids)} digit images to "
+            f"{self.images_dir} ({len(self.train_ids)} train in {self.train_csv.name}, "
+            f"{len(self.test_ids)} test in {self.test_csv.name})"
+        )
+
+
+def write_digits_images(
+    out_dir: str | os.PathLike,
+    *,
+    size: int = 32,
+    test_size: float = 0.2,
+    n: int | None = None,
+    seed: int = 0,
+) -> DigitsExample:
+    """Write scikit-learn's digits as PNG files plus labels CSVs.
+
+    Parameters
+    ----------
+    size : int
+        Side of the written images in pixels (the 8x8 digits are upscaled bilinearly).
+    test_size : float
+        Fraction of the digits held out as the test part (stratified), 0 for none.
+    n : int, optional
+        Use only the first ``n`` digits (small examples for tests).
+    """
+    import pandas as pd
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = digits.images
+    y = digits.target.astype(int)
+    if n is not None:
+        images, y = images[:n], y[:n]
+    ids = np.array(digits_ids(len(y)))
+    root = Path(out_dir)
+    img_dir = root / "images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for i, im in zip(ids, images, strict=True):
+        arr = np.clip(im * (255.0 / 16.0), 0, 255).astype(np.uint8)
+        Image.fromarray(arr, mode="L").resize((size, size), Image.BILINEAR).save(
+            img_dir / f"{i}.png"
+        )
+    if test_size > 0:
+        from sklearn.model_selection import train_test_split
+
+        tr, te = train_test_split(
+            np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y
+        )
+        tr, te = np.sort(tr), np.sort(te)
+    else:
+        tr, te = np.arange(len(y)), np.arange(0)
+    train_csv, test_csv = root / "train.csv", root / "test.csv"
+    test_labels_csv = root / "test_labels.csv"
+    pd.DataFrame({"id": ids[tr], "label": y[tr]}).to_csv(train_csv, index=False)
+    pd.DataFrame({"id": ids[te]}).to_csv(test_csv, index=False)
+    pd.DataFrame({"id": ids[te], "label": y[te]}).to_csv(test_labels_csv, index=False)
+    return DigitsExample(
+        root=root,
+        images_dir=img_dir,
+        train_csv=train_csv,
+        test_csv=test_csv,
+        test_labels_csv=test_labels_csv,
+        train_ids=list(ids[tr]),
+        train_labels=y[tr].tolist(),
+        test_ids=list(ids[te]),
+        test_labels=y[te].tolist(),
+    )
+
+
+def make_digits_store(
+    example: DigitsExample, uri: str, *, n_folds: int = 5, seed: int = 0, overwrite: bool = False
+):
+    """Create a store over the training part of ``example`` (stratified ``n_folds`` folds,
+    classes ``"0"`` ... ``"9"``, the test part's ids as test ids)."""
+    import pandas as pd
+    from sklearn.model_selection import StratifiedKFold
+
+    from oof_store import Store
+
+    y = np.asarray(example.train_labels)
+    fold = np.empty(len(y), dtype=np.int64)
+    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for k, (_, va) in enumerate(skf.split(np.zeros(len(y)), y)):
+        fold[va] = k
+    df = pd.DataFrame({"id": example.train_ids, "label": y.astype(str), "fold": fold})
+    return Store.create(
+        uri,
+        df,
+        id_col="id",
+        target_cols=["label"],
+        fold_col="fold",
+        task="multiclass",
+        class_names=[str(c) for c in range(10)],
+        test_ids=list(example.test_ids),
+        overwrite=overwrite,
+    )
