@@ -73,7 +73,7 @@ def search_store(
     args = dict(metric=metric, rule=rule, kind=kind, names=oof.models, **kwargs)
     if plan_only:
         keep = {"metric", "rule", "kind", "names", "min_size", "max_size", "must_include",
-                "exclude", "method", "time_budget", "n_jobs"}
+                "exclude", "method", "time_budget", "n_jobs", "device"}
         return plan_search(oof.preds, oof.y, oof.folds, **{k: v for k, v in args.items() if k in keep})
     return search_subsets(oof.preds, oof.y, oof.folds, **args)
 
@@ -121,7 +121,7 @@ def search_cli(args: argparse.Namespace) -> int:
         metric=args.metric, rule=args.rule, models=args.models, tta=args.tta,
         min_size=args.min_size, max_size=args.max_size, must_include=args.must_include or (),
         exclude=args.exclude or (), method=args.method, time_budget=args.time_budget,
-        n_jobs=args.jobs,
+        n_jobs=args.jobs, device=args.device,
     )
     plan = search_store(store, plan_only=True, **common)
     err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
@@ -175,6 +175,8 @@ def register(subparsers) -> None:
     p.add_argument("--nested", action="store_true",
                    help="also run the selection inside nested CV and print its held-out score")
     p.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
+    p.add_argument("--device", default=None,
+                   help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
     p.add_argument("--save-recipe", default=None, metavar="PATH",
                    help="save the best subset as a recipe for `blend apply`")

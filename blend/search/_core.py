@@ -222,7 +222,7 @@ def _kernel(prep: _Prepared, rows=None):
                          metric=prep.metric, rule=prep.rule, kind=prep.kind)
 
 
-def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int):
+def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, device=None):
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
     if method not in METHODS:
         raise BlendError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -235,7 +235,17 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int):
             method = "beam"
         else:
             kernel = _kernel(prep)
-            est = kernel.estimate_seconds(n_jobs=n_jobs)
+            if device is not None and prep.fast:
+                # the torch path streams every subset through a matrix product; its time is
+                # not estimated here: it is taken up to 30 candidates (2**30 subsets)
+                est = None
+                if len(prep.cand) > 30 and method == "auto":
+                    method = "beam"
+                    note = f"{n_sub:,} subsets are too many for the {device} path; using beam search instead"
+                elif method == "auto":
+                    method = "exhaustive"
+            else:
+                est = kernel.estimate_seconds(n_jobs=n_jobs)
             if method == "auto":
                 if est <= time_budget:
                     method = "exhaustive"
@@ -244,20 +254,20 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int):
                             f"over the {_fmt_s(time_budget)} budget; using beam search instead "
                             "(a heuristic: the results are good subsets, not proven best)")
                     method = "beam"
+    name = ("accuracy-margins" + (f"-torch-{device}" if device is not None else "")) if prep.fast else "generic"
     plan = SearchPlan(len(prep.names), len(prep.cand), len(prep.forced), n_sub, method,
-                      ("accuracy-margins" if prep.fast else "generic") if method == "exhaustive" else None,
-                      est, note)
+                      name if method == "exhaustive" else None, est, note)
     return plan, kernel
 
 
 def plan_search(P, y, folds=None, *, metric="accuracy", rule="prob", kind="probs", tta_weights=None,
                 min_size=1, max_size=None, must_include=(), exclude=(), names=None,
-                method="auto", time_budget=120.0, n_jobs=2) -> SearchPlan:
+                method="auto", time_budget=120.0, n_jobs=2, device=None) -> SearchPlan:
     """How many subsets a search covers, the method it will use and about how long it takes."""
     prep = _prepare(P, y, folds, metric=metric, rule=rule, kind=kind, tta_weights=tta_weights,
                     min_size=min_size, max_size=max_size, must_include=must_include,
                     exclude=exclude, names=names)
-    return _choose(prep, method, time_budget, n_jobs)[0]
+    return _choose(prep, method, time_budget, n_jobs, device)[0]
 
 
 # -- evaluation of given subsets --------------------------------------------------------------
@@ -324,13 +334,18 @@ def beam_search(prep: _Prepared, top: int, width: int | None = None, rows=None,
 
 
 def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=None, n_jobs=2,
-         beam_width=None):
+         beam_width=None, device=None):
     """Best ``top`` subsets on ``rows`` as ([(indices, score)], n_evaluated)."""
     if method == "beam":
         return beam_search(prep, top, beam_width, rows)
     if kernel is None:
         kernel = _kernel(prep, rows)
-    _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
+    if device is not None and prep.fast:
+        from blend.search._torch import torch_accuracy_search
+
+        _, masks = torch_accuracy_search(kernel, top, device=device, progress=progress)
+    else:
+        _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
     out = []
     for mask in masks.tolist():
         chosen = [prep.cand[p] for p in range(len(prep.cand)) if (mask >> p) & 1]
@@ -361,6 +376,7 @@ def search_subsets(
     nested: bool = False,
     n_jobs: int = 2,
     progress: Callable[[int], None] | None = None,
+    device: str | None = None,
     rng: np.random.Generator | None = None,
 ) -> SearchResult:
     """Find the best subsets of models to blend with equal weights.
@@ -396,6 +412,10 @@ def search_subsets(
         Threads for the accuracy kernel.
     progress : callable, optional
         Called with the number of subsets scored since the last call.
+    device : str, optional
+        A torch device (``"cuda"``) for the accuracy search: every subset's margins in one
+        float64 matrix product per chunk, exact (see ``blend.search._torch``). Other
+        metrics ignore it.
     rng : numpy.random.Generator, optional
         Unused (the search is deterministic); accepted for the common core signature.
 
@@ -413,9 +433,9 @@ def search_subsets(
     prep = _prepare(P, y, folds, metric=metric, rule=rule, kind=kind, tta_weights=tta_weights,
                     min_size=min_size, max_size=max_size, must_include=must_include,
                     exclude=exclude, names=names)
-    plan, kernel = _choose(prep, method, time_budget, n_jobs)
+    plan, kernel = _choose(prep, method, time_budget, n_jobs, device)
     found, n_eval = _run(prep, plan.method, kernel, int(top), progress=progress, n_jobs=n_jobs,
-                         beam_width=beam_width)
+                         beam_width=beam_width, device=device)
     fold_ids = tuple(int(k) for k in np.unique(folds)) if folds is not None else ()
     results = []
     for subset, score in found:
@@ -426,7 +446,7 @@ def search_subsets(
     if nested:
         def fit(train_idx):
             return _run(prep, plan.method, None, 1, rows=train_idx, n_jobs=n_jobs,
-                        beam_width=beam_width)[0][0][0]
+                        beam_width=beam_width, device=device)[0][0][0]
 
         def evaluate(subset, idx):
             return _score(prep, subset, idx)

@@ -148,24 +148,28 @@ class AccuracyKernel:
         Qk = Qc[:, ri, ci]  # (n_cand, K)
         self.base = base[ri, ci]
         self.QA = Qk[: sp.a]
-        QB = Qk[sp.a :]
+        self.QB = QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
         self.posB = np.maximum(QB, 0).sum(axis=0)
         TB = _table(QB, np.int32)[sp.order]  # (2**b, K), inner subsets by size
-        # (K, block) column blocks, so that one block's work stays in the L2 cache
-        self.block = min(1 << sp.b, 256)
+        # (K, block) column blocks: a block stays in cache while a batch of outer subsets uses it
+        self.block = min(1 << sp.b, 128)
         self.TB_blocks = [np.ascontiguousarray(TB[c : c + self.block].T) for c in range(0, 1 << sp.b, self.block)]
 
-    # -- scoring one outer subset ------------------------------------------------------------
-    def _score_outer(self, outer_mask: int, av: np.ndarray, buf: np.ndarray):
+    # -- scoring outer subsets -------------------------------------------------------------
+    def _prepare_outer(self, outer_mask: int, av: np.ndarray):
+        """What one outer subset needs: the undecided margins and the fixed part of the count.
+
+        Returns None (no inner subset of an allowed size), or
+        ``(outer_mask, j0, j1, base, idx, thr, sizes, n_groups)``; with ``idx`` None every
+        inner subset scores ``base``.
+        """
         sp = self.split
         j0, j1 = sp.inner_range(outer_mask)
         if j1 <= j0:
             return None
-        R = self.n_live_rows
         if self.n_constraints == 0:
-            correct = np.full(j1 - j0, self.always_right, dtype=np.int64)
-            return correct, sp.masks(outer_mask, j0, j1)
+            return outer_mask, j0, j1, self.always_right, None, None, None, 0
         sat = av + self.negB >= 0
         vio = av + self.posB < 0
         row_vio = np.logical_or.reduceat(vio, self.row_starts)
@@ -178,66 +182,80 @@ class AccuracyKernel:
             new = np.r_[True, rp[1:] != rp[:-1]]
             gstart = np.flatnonzero(new)
             n_groups = len(gstart)
-        n_right_fixed = R - int(row_vio.sum()) - n_groups
-        base = self.always_right + n_right_fixed
+        # rows with every rival decided in favour of the true class, whatever the inner subset
+        base = self.always_right + self.n_live_rows - int(row_vio.sum()) - n_groups
         if L == 0:
-            return np.full(j1 - j0, base, dtype=np.int64), sp.masks(outer_mask, j0, j1)
+            return outer_mask, j0, j1, base, None, None, None, 0
         sizes = None
         if n_groups < L:
-            # Rows with several live rivals: lay the constraints out in blocks (1st rival of
-            # every row, rows with most rivals first; then 2nd rivals; ...), so the row-wise
-            # minimum is a few contiguous np.minimum calls.
+            # Rows with several live rivals: lay the margins out in blocks (1st rival of every
+            # row, rows with most rivals first; then 2nd rivals; ...), so the row-wise minimum
+            # is a few contiguous np.minimum calls.
             grp = np.cumsum(new) - 1
             cnt = np.diff(np.r_[gstart, L])
             pos = np.arange(L) - gstart[grp]
             idx = idx[np.lexsort((grp, -cnt[grp], pos))]
-            sizes = np.bincount(pos)  # block sizes: rows with > l live rivals
+            sizes = np.bincount(pos)[1:].tolist()  # rows with > l live rivals, l = 1, 2, ...
         thr = av[idx].astype(np.int32)[:, None]
-        wrong = np.empty(j1 - j0, dtype=np.int64)
-        blk = self.block
-        for c in range(j0 // blk, (j1 - 1) // blk + 1):
-            lo, hi = max(j0, c * blk), min(j1, (c + 1) * blk)
-            Tc = self.TB_blocks[c]
-            # gather the live margins of this block of inner subsets (fits in L2), add the
-            # outer sums, take row-wise minima, count negatives via the sign bit
-            work = Tc[idx] if hi - lo == Tc.shape[1] else Tc[idx, lo - c * blk : hi - c * blk]
-            np.add(work, thr, out=work)
-            if sizes is not None:
-                off = n_groups
-                for n_l in sizes[1:].tolist():
-                    np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
-                    off += n_l
-                work = work[:n_groups]
-            np.right_shift(work, 31, out=work)
-            wrong[lo - j0 : hi - j0] = -work.sum(axis=0, dtype=np.int32)
-        return base + n_groups - wrong, sp.masks(outer_mask, j0, j1)
+        return outer_mask, j0, j1, base, idx, thr, sizes, n_groups
 
-    def _run_range(self, t0, t1, topk: TopK, progress, stop_at):
+    def _score_batch(self, states):
+        """Counts of right rows for a batch of prepared outer subsets.
+
+        The loop runs over column blocks of the inner table outermost, so one block
+        (``K x block`` int32) stays in cache while every outer subset of the batch uses it.
+        """
+        blk = self.block
+        counts = [None if st is None else np.full(st[2] - st[1], st[3] + st[7], dtype=np.int64)
+                  for st in states]
+        for c, Tc in enumerate(self.TB_blocks):
+            c0, c1 = c * blk, (c + 1) * blk
+            for st, cnt in zip(states, counts):
+                if st is None or st[4] is None:
+                    continue
+                _, j0, j1, _, idx, thr, sizes, n_groups = st
+                lo, hi = max(j0, c0), min(j1, c1)
+                if lo >= hi:
+                    continue
+                # gather the undecided margins of this block, add the outer sums, row-wise
+                # minimum over rivals, count negatives through the sign bit
+                work = Tc[idx] if hi - lo == blk else Tc[idx, lo - c0 : hi - c0]
+                np.add(work, thr, out=work)
+                if sizes is not None:
+                    off = n_groups
+                    for n_l in sizes:
+                        np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
+                        off += n_l
+                    work = work[:n_groups]
+                np.right_shift(work, 31, out=work)
+                cnt[lo - j0 : hi - j0] += work.sum(axis=0, dtype=np.int32)
+        return counts
+
+    def _run_range(self, t0, t1, topk: TopK, progress, batch: int = 32):
         sp = self.split
-        buf = None
         g = _gray(t0)
         av = self.base.copy()
         for p in range(sp.a):
             if (g >> p) & 1:
                 av += self.QA[p]
-        done = 0
-        for t in range(t0, t1):
-            g = _gray(t)
-            out = self._score_outer(g, av, buf)
-            if out is not None:
-                topk.offer(out[0], out[1])
-                done += len(out[0])
-            if t + 1 < t1:
-                flip = ((t + 1) & -(t + 1)).bit_length() - 1
-                if (g >> flip) & 1:
-                    av -= self.QA[flip]
-                else:
-                    av += self.QA[flip]
-            if progress is not None and (done >= 4096 or t + 1 == t1):
+        for b0 in range(t0, t1, batch):
+            states = []
+            for t in range(b0, min(b0 + batch, t1)):
+                g = _gray(t)
+                states.append(self._prepare_outer(g, av))
+                if t + 1 < t1:  # Gray-code step: one model joins or leaves the outer subset
+                    flip = ((t + 1) & -(t + 1)).bit_length() - 1
+                    if (g >> flip) & 1:
+                        av -= self.QA[flip]
+                    else:
+                        av += self.QA[flip]
+            done = 0
+            for st, cnt in zip(states, self._score_batch(states)):
+                if st is not None:
+                    topk.offer(cnt, sp.masks(st[0], st[1], st[2]))
+                    done += len(cnt)
+            if progress is not None and done:
                 progress(done)
-                done = 0
-            if stop_at is not None and time.perf_counter() > stop_at:
-                break
 
     def run(self, topk_size: int, progress: Callable[[int], None] | None = None, n_jobs: int = 2):
         """Score every subset; return (gains, masks) of the best ``topk_size``, best first.
@@ -256,11 +274,11 @@ class AccuracyKernel:
                     progress(k)
 
         if n_jobs == 1:
-            self._run_range(0, n_outer, tops[0], prog, None)
+            self._run_range(0, n_outer, tops[0], prog)
         else:
             with ThreadPoolExecutor(n_jobs) as ex:
                 futs = [
-                    ex.submit(self._run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog, None)
+                    ex.submit(self._run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog)
                     for k in range(n_jobs)
                 ]
                 for f in futs:
@@ -270,23 +288,23 @@ class AccuracyKernel:
         return tops[0].result()
 
     def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.3) -> float:
-        """Wall time for the whole walk, extrapolated from a short sample of outer subsets."""
+        """Wall time for the whole walk, extrapolated from batches of random outer subsets."""
         n_outer = 1 << self.split.a
         rng = np.random.default_rng(0)
-        ts = rng.permutation(n_outer)[: min(n_outer, 64)]
-        buf = None
+        order = rng.permutation(n_outer)
         t_start = time.perf_counter()
         n = 0
-        for t in ts:
-            g = _gray(int(t))
-            av = self.base.copy()
-            for p in range(self.split.a):
-                if (g >> p) & 1:
-                    av += self.QA[p]
-            self._score_outer(g, av, buf)
-            n += 1
-            if time.perf_counter() - t_start > sample_s:
-                break
+        while n < n_outer and time.perf_counter() - t_start < sample_s:
+            states = []
+            for t in order[n : n + 16]:
+                g = _gray(int(t))
+                av = self.base.copy()
+                for p in range(self.split.a):
+                    if (g >> p) & 1:
+                        av += self.QA[p]
+                states.append(self._prepare_outer(g, av))
+            self._score_batch(states)
+            n += len(states)
         per = (time.perf_counter() - t_start) / max(n, 1)
         return per * n_outer / max(1.0, 0.85 * min(n_jobs, 2))
 

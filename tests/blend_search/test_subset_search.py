@@ -45,6 +45,15 @@ def test_accuracy_search_matches_brute_force_including_ties(case, rule):
     assert _pairs(got) == ref
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=grid_cases())
+def test_torch_path_matches_brute_force_including_ties(case):
+    pytest.importorskip("torch")
+    P, y, kw = case
+    got = search_subsets(P, y, method="exhaustive", device="cpu", **kw)
+    assert _pairs(got) == brute_force_search(P, y, **kw)
+
+
 @pytest.mark.parametrize("rule", ["prob", "logit", "geo", "rank"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_accuracy_search_matches_brute_force_on_continuous_logits(rule, seed):
