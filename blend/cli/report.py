@@ -218,6 +218,15 @@ def _print(report: Report, console, noise_top: int) -> None:
                 t.add_row(*cells)
         console.print(t)
 
+    if 1 < len(r.models) <= _MAX_TERMINAL_MODELS_IN_BREAKDOWN:
+        t = Table(title="Correlation matrix", title_justify="left")
+        t.add_column("", no_wrap=True)
+        for m in r.model_names:
+            t.add_column(m, justify="right")
+        for i, m in enumerate(r.model_names):
+            t.add_row(m, *[_fmt(v, 3) for v in r.correlation[i]])
+        console.print(t)
+
     # breakdowns
     names = r.model_names
     for b in r.breakdowns:

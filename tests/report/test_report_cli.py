@@ -162,3 +162,15 @@ def test_real_assembled_metatask(assembled_dir, tmp_path):
         assert s.secondary["accuracy"] == pytest.approx(_acc(conf, y), abs=2 / len(y))
     assert r.task == "binary"
     assert len(r.models) == len(store.models())
+
+
+def test_noise_csv_without_candidates_has_only_the_header(tmp_path):
+    # separable data: the blend agrees with every label, so no row is a candidate
+    store = synthetic.make_store(tmp_path / "easy", n_models=2, n_rows=200, n_classes=3,
+                                 accuracy=(0.999, 0.9999), seed=4)
+    out = tmp_path / "noise.csv"
+    assert main(["report", str(store.uri), "--noise-csv", str(out), "--quiet"]) == 0
+    noise = pd.read_csv(out)
+    assert len(noise) == 0
+    assert list(noise.columns) == ["id", "given_label", "predicted_label", "score", "p_given",
+                                   "p_predicted", "fold"]

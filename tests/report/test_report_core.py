@@ -298,3 +298,17 @@ def test_bad_input_raises_a_clear_blend_error(arrays, change, message):
     P, y, folds, kw = change(P, y, folds, {"task": "multiclass"})
     with pytest.raises(BlendError, match=message):
         build_report(P, y, folds, **kw)
+
+
+def test_a_fold_with_noisy_labels_is_every_models_worst_fold(make_arrays):
+    P, y, folds = make_arrays("multiclass", n_models=5, n_rows=2000)
+    rng = np.random.default_rng(1)
+    noisy = np.flatnonzero(folds == 2)
+    flip = rng.choice(noisy, size=len(noisy) // 4, replace=False)
+    y = y.copy()
+    y[flip] = (y[flip] + 1 + rng.integers(0, 3, len(flip))) % 4
+    r = build_report(P, y, folds, task="multiclass")
+    assert all(r.fold_ids[s.worst_fold_index] == 2 for s in r.models)
+    assert r.fold_ids[r.blend.worst_fold_index] == 2
+    # and the flipped rows are over-represented among the label-noise candidates
+    assert np.isin(r.noise.rows, flip).mean() > 5 * len(flip) / len(y)
