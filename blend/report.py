@@ -333,7 +333,8 @@ class Report:
     correlation : ndarray of shape (M, M)
     error_agreement : ndarray of shape (M, M) or None
     most_correlated, least_correlated : list of Pair
-        Up to ``n_pairs`` pairs each (empty with one model).
+        Up to ``n_pairs`` pairs each, and at most half of all pairs (at least one) so the
+        lists do not overlap; empty with one model.
     breakdowns : list of Breakdown
         By fold first, then each requested column.
     confusion : ndarray of shape (C, C) or None
@@ -567,7 +568,7 @@ def _pairs(names, corr, agree, n_pairs) -> tuple[list[Pair], list[Pair]]:
         return Pair(names[a], names[b], float(corr[a, b]),
                     None if agree is None else float(agree[a, b]))
 
-    k = min(n_pairs, vals.size)
+    k = min(n_pairs, max(1, vals.size // 2))  # the two lists do not overlap (from 3 models)
     most = [mk(i) for i in order[:k]]
     least = [mk(i) for i in order[::-1][:k]]
     return most, least

@@ -312,3 +312,14 @@ def test_a_fold_with_noisy_labels_is_every_models_worst_fold(make_arrays):
     assert r.fold_ids[r.blend.worst_fold_index] == 2
     # and the flipped rows are over-represented among the label-noise candidates
     assert np.isin(r.noise.rows, flip).mean() > 5 * len(flip) / len(y)
+
+
+@pytest.mark.parametrize(("n_models", "n_listed"), [(2, 1), (3, 1), (4, 3), (6, 3)])
+def test_most_and_least_correlated_lists_do_not_overlap(make_arrays, n_models, n_listed):
+    P, y, folds = make_arrays("multiclass", n_models=n_models, n_rows=300)
+    r = build_report(P, y, folds, task="multiclass")
+    most = {(p.a, p.b) for p in r.most_correlated}
+    least = {(p.a, p.b) for p in r.least_correlated}
+    assert len(most) == len(least) == n_listed
+    assert n_models == 2 or not most & least
+    assert min(p.correlation for p in r.most_correlated) >= max(p.correlation for p in r.least_correlated)
