@@ -22,7 +22,7 @@ METHODS = available_optimizers()
 
 def _fit(method, X, y, metric="logloss", seed=0, rule="prob"):
     return get_optimizer(method)(X, y, metric=get_metric(metric), rule=rule, kind="probs",
-                                 rng=np.random.default_rng(seed), **FAST[method])
+                                 rng=np.random.default_rng(seed), **FAST.get(method, {}))
 
 
 def test_registry_holds_the_five_methods():
@@ -98,7 +98,7 @@ def test_per_class_weights_sum_to_one_per_class(method, oof):
     X = to_scores(oof.logits, rule="logit", kind="logits")
     res = get_optimizer(method)(X, oof.y, metric=get_metric("accuracy"), rule="logit",
                                 kind="logits", rng=np.random.default_rng(0), per_class=True,
-                                **FAST[method])
+                                **FAST.get(method, {}))
     w = np.asarray(res.weights)
     assert w.shape == (5, 4)
     np.testing.assert_allclose(w.sum(axis=0), 1.0)
@@ -108,7 +108,7 @@ def test_per_class_weights_sum_to_one_per_class(method, oof):
 @pytest.mark.parametrize("method", METHODS)
 def test_optimize_reports_in_sample_and_nested_scores(method, oof):
     res = optimize(oof.logits, oof.y, oof.folds, method=method, metric="logloss",
-                   kind="logits", rng=0, params=FAST[method],
+                   kind="logits", rng=0, params=FAST.get(method, {}),
                    models=[f"m{i}" for i in range(5)])
     d = res.to_dict()
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
