@@ -28,6 +28,7 @@ TARGETS_FILE = "targets.parquet"
 TEST_FILE = "test.parquet"
 PREDS_DIR = "preds"
 MODELS_DIR = "models"
+CACHE_DIR = ".cache"  # assembled arrays keyed by the block files' identity; safe to delete
 PART_FILE = "part-0.parquet"
 TMP_PREFIX = ".tmp-"
 

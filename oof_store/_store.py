@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from oof_store._fs import FS
 __all__ = ["Store", "OOFSet", "TestSet"]
 
 PROB_SUM_TOL = 1e-3
+CACHE_KEEP = 16
 LOG_CLIP = 1e-7
 _N_THREADS = min(8, (os.cpu_count() or 2) * 2)
 
@@ -102,6 +104,36 @@ class TestSet:
     class_names: list[str]
     folds: list[int] = field(default_factory=list)
     output: str = "raw"
+
+
+def _read_cache(path: str | None) -> np.ndarray | None:
+    if path is None or not os.path.exists(path):
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # unreadable cache: rebuild it
+
+
+def _write_cache(path: str | None, arr: np.ndarray) -> None:
+    """Save atomically; keep the cache folder to its newest ``CACHE_KEEP`` files."""
+    if path is None:
+        return
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, path)
+        files = sorted(
+            (os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".npy")),
+            key=os.path.getmtime,
+        )
+        for old in files[:-CACHE_KEEP]:
+            os.remove(old)
+    except OSError:
+        pass  # a read-only store still loads, only without the cache
 
 
 class Store:
@@ -768,8 +800,26 @@ class Store:
         jobs = [
             ("oof", m, f, t) for m, views in zip(models, picks) for t in views for f in self.fold_ids
         ]
+        cache = self._cache_file(jobs, mans, (tta, output))
+        out = _read_cache(cache)
+        if out is None:
+            out = self._assemble_oof(models, mans, picks, jobs, len(view_names), tta, output)
+            _write_cache(cache, out)
+        return OOFSet(
+            preds=out,
+            y=self.y,
+            folds=self.folds,
+            ids=self.ids,
+            models=models,
+            tta_views=view_names,
+            kinds=[m["kind"] for m in mans],
+            task=self.task,
+            class_names=self.class_names,
+            output=output,
+        )
+
+    def _assemble_oof(self, models, mans, picks, jobs, n_out_t, tta, output) -> np.ndarray:
         values = iter(self._read_many(jobs))
-        n_out_t = len(view_names)
         out = np.empty((len(models), n_out_t, len(self.ids), self.n_classes), dtype=np.float32)
         for i, (m, man, views) in enumerate(zip(models, mans, picks)):
             acc = np.zeros((len(self.ids), self.n_classes), np.float32) if tta == "mean" else None
@@ -786,18 +836,25 @@ class Store:
             if acc is not None:
                 out[i, 0] = acc / len(views)
             out[i] = convert(out[i], man["kind"], output, self.task)
-        return OOFSet(
-            preds=out,
-            y=self.y,
-            folds=self.folds,
-            ids=self.ids,
-            models=models,
-            tta_views=view_names,
-            kinds=[m["kind"] for m in mans],
-            task=self.task,
-            class_names=self.class_names,
-            output=output,
-        )
+        return out
+
+    def _cache_file(self, jobs, mans, options) -> str | None:
+        """Where an assembled array of these exact block files is cached (local stores).
+
+        The key hashes the options, the manifests and each block file's inode, size and
+        modification time: blocks are replaced by rename, so any rewrite changes the key.
+        ``OOF_STORE_CACHE=0`` turns the cache off.
+        """
+        if not self._fs.local or os.environ.get("OOF_STORE_CACHE", "1") == "0":
+            return None
+        h = hashlib.sha1(repr((options, self.fingerprint, [m["created"] for m in mans])).encode())
+        try:
+            for split, m, f, t in jobs:
+                st = os.stat(self._fs.path(S.block_path(split, m, f, t)))
+                h.update(f"{m}/{f}/{t}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns};".encode())
+        except OSError:
+            return None  # a missing block: let the normal path name it
+        return self._fs.path(f"{S.CACHE_DIR}/{h.hexdigest()}.npy")
 
     def load_test(
         self,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from oof_store import Store, softmax, synthetic
+from oof_store import Store, StoreError, softmax, synthetic
 
 
 def _targets(n=50, k=5, classes=("a", "b", "c"), seed=0):
@@ -107,3 +109,21 @@ def test_store_opens_through_a_pyarrow_uri(tmp_path):
     assert again.models() == ["m00", "m01"]
     assert again.load_oof().preds.shape == (2, 1, 60, 3)
     assert store.validate() == []
+
+
+def test_cache_never_serves_stale_blocks(small_store, tmp_path):
+    first = small_store.load_oof(["m00", "m01"]).preds  # assembles and caches
+    assert os.listdir(os.path.join(small_store.uri, ".cache"))
+    rows = np.flatnonzero(small_store.folds == 2)
+    new = np.full((len(rows), 3), 7.0, np.float32)
+    small_store.write_block("oof", "m01", 2, 1, small_store.ids[rows], new, overwrite=True)
+    again = Store(small_store.uri).load_oof(["m00", "m01"]).preds
+    np.testing.assert_array_equal(again[1, 1, rows], new)
+    np.testing.assert_array_equal(again[0], first[0])
+    # a block corrupted in place after caching is still caught
+    path = os.path.join(small_store.uri, "preds/split=oof/model=m00/fold=0/tta=0/part-0.parquet")
+    with open(path, "r+b") as f:
+        f.seek(30)
+        f.write(b"\x00" * 64)
+    with pytest.raises(StoreError, match="fold=0/tta=0"):
+        Store(small_store.uri).load_oof(["m00", "m01"])
