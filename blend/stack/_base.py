@@ -12,7 +12,8 @@ validation fold drives early stopping (boosting rounds, epochs); the pooled inne
 held-out predictions give the inner-CV score that an Optuna search of the
 hyper-parameters (``hpo`` trials) maximises. The outer-fold stacker is the bag of its
 inner models: its prediction is their mean. With ``seeds > 1`` the bag is refitted with
-each seed and averaged as well.
+each seed and averaged as well. A stacker with nothing to early-stop (``linear``) is
+instead refitted once per seed on all outer training rows with the chosen parameters.
 
 The outer score is computed per fold and combined by ``blend.nested.nested_cv`` (the
 fold-size weighted mean; every row is predicted once, by the stacker that never saw it); it is what ``stack`` prints, beside the best
@@ -117,6 +118,10 @@ class Stacker(ABC):
     name: ClassVar[str] = "?"
     #: whether the stacker needs torch (imported lazily, only inside the methods).
     uses_torch: ClassVar[bool] = False
+    #: whether ``fit_one`` early-stops on its validation set. When False the outer-fold
+    #: stacker is one model refitted on all outer training rows (the inner CV then only
+    #: scores the hyper-parameter search) and ``fit_one`` gets an empty validation set.
+    early_stops: ClassVar[bool] = True
 
     @abstractmethod
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:
@@ -514,6 +519,21 @@ def fit_stacker(
         """The outer-fold stacker: a (seeded) bag of inner-CV models fitted on ``tr_rows``."""
         k = int(np.setdiff1d(fold_ids, folds[tr_rows])[0])
         seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)
+        if not st.early_stops:
+            # Nothing to early-stop: the inner CV only scores the search; the outer-fold
+            # stacker is then refitted once (per seed) on all of the outer training rows.
+            p, inner_score = base, float("nan")
+            if hpo > 0:
+                p, _, inner_score = _search(st, fit_bag, tr_rows, base, hpo, seed_k, met, task, n_classes)
+            empty = tr_rows[:0]
+            models = [
+                st.fit_one(
+                    X[tr_rows], _take(extra, tr_rows), y[tr_rows], X[empty], _take(extra, empty), y[empty],
+                    task=task, n_classes=n_classes, params=p, seed=seed_k + 10_000 * s,
+                )
+                for s in range(seeds)
+            ]
+            return {"fold": k, "models": models, "params": p, "inner": inner_score}
         if hpo > 0:
             p, bag, inner_score = _search(st, fit_bag, tr_rows, base, hpo, seed_k, met, task, n_classes)
             bags = [bag]
@@ -535,11 +555,12 @@ def fit_stacker(
         if X_test is not None:
             fold_test.append(np.mean([st.predict_one(m, X_test, extra_test) for m in models], axis=0))
         per_fold_params.append(_jsonable(fitted["params"]))
-        per_fold_inner.append(fitted["inner"])
+        per_fold_inner.append(None if math.isnan(fitted["inner"]) else fitted["inner"])
         score = float(met(y[te_rows], pred))
         fitted["models"] = None  # free the fold's models once used
         if progress is not None:
-            progress(f"fold {fitted['fold']}: {met.name} {score:.5f} (inner CV {fitted['inner']:.5f})")
+            inner = "" if math.isnan(fitted["inner"]) else f" (inner CV {fitted['inner']:.5f})"
+            progress(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}")
         return score
 
     outer = nested_cv(fit_outer, evaluate_outer, folds)

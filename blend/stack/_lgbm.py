@@ -25,7 +25,7 @@ class LGBMStacker(Stacker):
         return {
             "learning_rate": 0.08,
             "num_leaves": 15,
-            "min_data_in_leaf": 40,
+            "min_data_in_leaf": 20,
             "feature_fraction": 0.7,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,

@@ -13,12 +13,16 @@ __all__ = ["LinearStacker"]
 
 @register_stacker("linear")
 class LinearStacker(Stacker):
-    """Standardised features, then L2-regularised logistic regression (ridge for regression).
+    """Logistic regression (ridge for regression) on standardised features.
+
+    Standardised features, then L2-regularised logistic regression (ridge for regression).
 
     ``C`` is the inverse regularisation strength (ridge: ``alpha = 1 / C``). There is
     nothing to early-stop; the inner CV serves the search of ``C``. Soft targets expand
     rows per class with the soft target as sample weight.
     """
+
+    early_stops = False
 
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:
         return {"C": 1.0, "max_iter": 300}
