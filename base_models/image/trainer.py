@@ -756,8 +756,9 @@ def _train_image_model(
     )
     if cache:
         t0 = time.perf_counter()
-        train_src.fill_cache(num_workers=min(4, os.cpu_count() or 1) if n_workers else 0)
-        test_src.fill_cache(num_workers=min(4, os.cpu_count() or 1) if n_workers else 0)
+        decoders = min(4, os.cpu_count() or 1)  # only used for more than 256 images
+        train_src.fill_cache(num_workers=decoders)
+        test_src.fill_cache(num_workers=decoders)
         say(
             f"decoded {len(train_src) + len(test_src)} images at {config.img_size}px in "
             f"{time.perf_counter() - t0:.1f}s"
