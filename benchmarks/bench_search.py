@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from itertools import chain, combinations
 
 import numpy as np
 
@@ -37,7 +36,7 @@ def seed_pandas_rate(P: np.ndarray, y: np.ndarray, n_subsets: int, rng) -> float
 
     def evaluate_ensemble(df, cols):  # as in the write-up
         return df[[*cols]].apply(
-            lambda x: np.argmax([np.sum(v) for v in zip(*[x[c] for c in cols])]), axis=1
+            lambda x: np.argmax([np.sum(v) for v in zip(*[x[c] for c in cols], strict=False)]), axis=1
         ).values
 
     subsets = [tuple(sorted(rng.choice(columns, size=rng.integers(1, M + 1), replace=False)))

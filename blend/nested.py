@@ -51,7 +51,7 @@ class NestedCVResult:
         }
 
     def summary(self) -> str:
-        folds = ", ".join(f"{k}: {s:.5f}" for k, s in zip(self.fold_ids, self.fold_scores))
+        folds = ", ".join(f"{k}: {s:.5f}" for k, s in zip(self.fold_ids, self.fold_scores, strict=False))
         return f"nested score {self.nested_score:.5f} (held-out folds {folds})"
 
 

@@ -210,7 +210,7 @@ class AccuracyKernel:
                   for st in states]
         for c, Tc in enumerate(self.TB_blocks):
             c0, c1 = c * blk, (c + 1) * blk
-            for st, cnt in zip(states, counts):
+            for st, cnt in zip(states, counts, strict=False):
                 if st is None or st[4] is None:
                     continue
                 _, j0, j1, _, idx, thr, sizes, n_groups = st
@@ -250,7 +250,7 @@ class AccuracyKernel:
                     else:
                         av += self.QA[flip]
             done = 0
-            for st, cnt in zip(states, self._score_batch(states)):
+            for st, cnt in zip(states, self._score_batch(states), strict=False):
                 if st is not None:
                     topk.offer(cnt, sp.masks(st[0], st[1], st[2]))
                     done += len(cnt)

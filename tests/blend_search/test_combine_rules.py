@@ -52,7 +52,8 @@ def test_rank_rule_rows_sum_to_one_and_are_invariant_to_monotone_maps(logits):
 def test_every_rule_returns_probabilities(rule, logits):
     out = combine(logits, rule=rule, kind="logits")
     assert out.shape == (50, 4)
-    assert np.all(out >= 0) and np.allclose(out.sum(1), 1)
+    assert np.all(out >= 0)
+    assert np.allclose(out.sum(1), 1)
 
 
 def test_regression_mean():

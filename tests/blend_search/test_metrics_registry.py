@@ -54,7 +54,9 @@ def test_rmse_and_kl(rng):
 def test_directions():
     assert {n for n, m in METRICS.items() if m.greater_is_better} == {"accuracy", "auc", "f1_macro", "qwk"}
     ll = get_metric("logloss")
-    assert ll.better(0.1, 0.2) and not ll.better(0.2, 0.1) and ll.worst == np.inf
+    assert ll.better(0.1, 0.2)
+    assert not ll.better(0.2, 0.1)
+    assert ll.worst == np.inf
 
 
 @pytest.mark.parametrize(("task", "name"), [("binary", "auc"), ("multiclass", "accuracy"),

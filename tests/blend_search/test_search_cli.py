@@ -32,7 +32,8 @@ def test_search_json_matches_the_reference_and_apply_writes_the_submission(store
     ref = brute_force_search(oof.preds, oof.y, top=7)
     assert [r["models"] for r in data["results"]] == [[oof.models[i] for i in s] for s, _ in ref]
     assert [r["score"] for r in data["results"]] == pytest.approx([v for _, v in ref])
-    assert data["metric"] == "accuracy" and data["nested_score"] is None
+    assert data["metric"] == "accuracy"
+    assert data["nested_score"] is None
     assert len(data["results"][0]["fold_scores"]) == store.n_folds
 
     sub = tmp_path / "sub.csv"
@@ -61,7 +62,8 @@ def test_apply_writes_probabilities_and_the_blend_back_into_the_store(store, tmp
     reopened = Store(store.uri)
     assert "blend_a" in reopened.models()
     man = reopened.manifest("blend_a")
-    assert man["parents"] == ["m00", "m02"] and man["source"] == "blend"
+    assert man["parents"] == ["m00", "m02"]
+    assert man["source"] == "blend"
     oof = reopened.load_oof(["blend_a"], output="probs").preds[0, 0]
     expected = combine(reopened.load_oof(["m00", "m02"], tta="mean", output="logits").preds,
                        rule="logit", kind="logits")
@@ -74,14 +76,16 @@ def test_nested_flag_prints_the_held_out_score(store, tmp_path, capsys):
                  "--metric", "logloss", "--rule", "logit", "--json", str(out)]) == 0
     assert "nested (held-out) score" in capsys.readouterr().out
     data = json.loads(out.read_text())
-    assert data["nested_score"] is not None and len(data["nested_fold_scores"]) == store.n_folds
+    assert data["nested_score"] is not None
+    assert len(data["nested_fold_scores"]) == store.n_folds
 
 
 def test_one_model_store_is_refused_with_a_message(tmp_path, capsys):
     s = synthetic.make_store(tmp_path / "one", n_models=1, n_rows=100, seed=0)
     assert main(["search", str(s.uri)]) == 2
     err = capsys.readouterr().err
-    assert "subset search needs at least 2 models" in err and "m00" in err
+    assert "subset search needs at least 2 models" in err
+    assert "m00" in err
 
 
 @pytest.mark.parametrize(
@@ -96,7 +100,8 @@ def test_one_model_store_is_refused_with_a_message(tmp_path, capsys):
 def test_bad_options_give_one_red_line(store, args, message, capsys):
     assert main(["search", str(store.uri), *args]) == 2
     err = capsys.readouterr().err
-    assert "error:" in err and "Traceback" not in err
+    assert "error:" in err
+    assert "Traceback" not in err
     import re
     assert re.search(message, err)
 

@@ -102,12 +102,14 @@ def test_fold_scores_and_names(rng):
     res = search_subsets(P, y, folds, names=["a", "b", "c", "d"], top=3)
     best = res.best
     pred = combine(P[list(best.indices)])
-    for k, s in zip(res.fold_ids, best.fold_scores):
+    for k, s in zip(res.fold_ids, best.fold_scores, strict=False):
         assert s == pytest.approx(np.mean(pred[folds == k].argmax(1) == y[folds == k]))
     assert best.models == tuple("abcd"[i] for i in best.indices)
     d = res.to_dict()
-    assert d["metric"] == "accuracy" and d["results"][0]["models"] == list(best.models)
-    assert d["results"][0]["size"] == best.size and d["nested_score"] is None
+    assert d["metric"] == "accuracy"
+    assert d["results"][0]["models"] == list(best.models)
+    assert d["results"][0]["size"] == best.size
+    assert d["nested_score"] is None
 
 
 def test_nested_runs_the_selection_inside_the_folds(rng):
@@ -131,7 +133,8 @@ def test_over_budget_switches_to_beam_and_says_so(rng):
     P = rng.dirichlet(np.ones(3), (10, 100))
     res = search_subsets(P, y, time_budget=0.0, top=5)
     assert res.method == "beam"
-    assert "beam search" in res.note and "1,023 subsets" in res.note
+    assert "beam search" in res.note
+    assert "1,023 subsets" in res.note
     ref = {s: v for s, v in brute_force_search(P, y, top=1023)}
     for r in res.results:  # beam scores are real scores of real subsets
         assert r.score == pytest.approx(ref[r.indices])
@@ -145,7 +148,8 @@ def test_beam_finds_the_planted_best_subset(rng):
     L = rng.normal(size=(45, 600, 4))
     L[:3] += 2.0 * signal
     res = search_subsets(L.astype(np.float32), y, kind="logits", rule="logit", top=3, max_size=5)
-    assert res.method == "beam" and "cannot be enumerated" in res.note
+    assert res.method == "beam"
+    assert "cannot be enumerated" in res.note
     assert res.best.indices == (0, 1, 2)
 
 
@@ -154,7 +158,9 @@ def test_plan_counts_subsets_with_size_limits(rng):
     y = rng.integers(0, 3, 50)
     plan = plan_search(P, y, min_size=2, max_size=3, must_include=[0])
     # {0} plus 1 or 2 of the other 5: C(5,1) + C(5,2)
-    assert plan.n_subsets == 15 and plan.method == "exhaustive" and plan.est_seconds >= 0
+    assert plan.n_subsets == 15
+    assert plan.method == "exhaustive"
+    assert plan.est_seconds >= 0
     assert "15 subsets of 6 models" in plan.summary()
 
 
