@@ -9,7 +9,7 @@ broadcast, so every subset is scored exactly once.
   a row is right for a subset when its true class wins the blend's argmax. Per row and
   rival class ``c`` the *margin* ``score[y] - score[c]`` of each model is turned into
   integer fixed point (a power-of-two scale chosen so that the sum over all models fits in
-  int32). Row ``r`` is right iff for every rival ``c`` the summed margin is ``>= 1`` when
+  int32 with a resolution of at least 2**-24 per model, else in int64). Row ``r`` is right iff for every rival ``c`` the summed margin is ``>= 1`` when
   ``c < y`` (argmax takes the first maximum) and ``>= 0`` when ``c > y``. Integer sums have
   no drift and no order dependence, so the outer part is walked in Gray-code order (each
   step adds or removes one model's margins). Rival classes that no subset can make win, and
@@ -18,8 +18,8 @@ broadcast, so every subset is scored exactly once.
   dropped too, so the broadcast touches only the undecided ones.
 
   Exactness: decisions are exact for the fixed-point margins. The rounding is at most
-  ``n_models / 2**(s+1)`` per summed margin, where ``2**s`` is the scale (``s >= 26`` for
-  probabilities of up to 25 models), below float32 input resolution; only an argmax tie
+  ``n_models / 2**(s+1)`` per summed margin, where ``2**s`` is the scale (``s >= 24``;
+  ``s = 26`` for the probabilities of up to 25 models), about float32 input resolution; only an argmax tie
   closer than that can differ from a float64 evaluation.
 
 ``GenericKernel`` (any metric): float64 sums of the models' scores, the outer sums computed
@@ -118,7 +118,13 @@ class AccuracyKernel:
         D = S[:, rows, y][:, :, None] - S  # (M, N, C) margins of the true class
         used = cand + forced
         total = float(np.abs(D[used]).reshape(len(used), -1).max(axis=1).sum()) if used else 0.0
-        self.scale = 2.0 ** np.floor(np.log2(2.0**30 / total)) if total > 0 else 1.0
+        # int32 when that keeps a resolution of 2**-24 per model's margin, else int64
+        # (e.g. logits of very confident models), with at most 2**-40
+        fits32 = total == 0 or np.floor(np.log2(2.0**30 / total)) >= 24
+        self.dtype = np.int32 if fits32 else np.int64
+        self.shift = 31 if fits32 else 63
+        bits = 30 if fits32 else 52  # float64-exact for the torch path too
+        self.scale = min(2.0 ** np.floor(np.log2(2.0**bits / total)), 2.0**40) if total > 0 else 1.0
         Q = np.rint(D * self.scale).astype(np.int64)
         eps = (np.arange(C)[None, :] < y[:, None]).astype(np.int64)
         base = Q[forced].sum(axis=0) - eps if forced else -eps  # (N, C)
@@ -151,7 +157,7 @@ class AccuracyKernel:
         self.QB = QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
         self.posB = np.maximum(QB, 0).sum(axis=0)
-        TB = _table(QB, np.int32)[sp.order]  # (2**b, K), inner subsets by size
+        TB = _table(QB, self.dtype)[sp.order]  # (2**b, K), inner subsets by size
         # (K, block) column blocks: a block stays in cache while a batch of outer subsets uses it
         self.block = min(1 << sp.b, 128)
         self.TB_blocks = [np.ascontiguousarray(TB[c : c + self.block].T) for c in range(0, 1 << sp.b, self.block)]
@@ -196,7 +202,7 @@ class AccuracyKernel:
             pos = np.arange(L) - gstart[grp]
             idx = idx[np.lexsort((grp, -cnt[grp], pos))]
             sizes = np.bincount(pos)[1:].tolist()  # rows with > l live rivals, l = 1, 2, ...
-        thr = av[idx].astype(np.int32)[:, None]
+        thr = av[idx].astype(self.dtype)[:, None]
         return outer_mask, j0, j1, base, idx, thr, sizes, n_groups
 
     def _score_batch(self, states):
@@ -227,8 +233,8 @@ class AccuracyKernel:
                         np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
                         off += n_l
                     work = work[:n_groups]
-                np.right_shift(work, 31, out=work)
-                cnt[lo - j0 : hi - j0] += work.sum(axis=0, dtype=np.int32)
+                np.right_shift(work, self.shift, out=work)
+                cnt[lo - j0 : hi - j0] += work.sum(axis=0, dtype=self.dtype)
         return counts
 
     def _run_range(self, t0, t1, topk: TopK, progress, batch: int = 32):

@@ -186,3 +186,30 @@ def test_bad_input_is_named(P_shape, kwargs, message, rng):
     y = rng.integers(0, 3, 20)
     with pytest.raises(BlendError, match=message):
         search_subsets(P, y, **kwargs)
+
+
+@pytest.mark.parametrize(("metric", "kwargs"), [("accuracy", {}), ("accuracy", {"max_size": 4}),
+                                                ("logloss", {"must_include": [2]})])
+def test_progress_counts_every_subset_once(metric, kwargs, rng):
+    P = rng.dirichlet(np.ones(3), (12, 60)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+    seen = []
+    res = search_subsets(P, y, metric=metric, top=3, method="exhaustive",
+                         progress=seen.append, **kwargs)
+    assert sum(seen) == res.n_subsets == res.n_evaluated
+
+
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_very_confident_logits_switch_to_int64_and_still_match(device, rng):
+    if device:
+        pytest.importorskip("torch")
+    from blend.search._kernels import AccuracyKernel
+
+    M, N, C = 7, 300, 4
+    y = rng.integers(0, C, N)
+    L = (60 * (np.eye(C)[y] + 0.9 * rng.normal(size=(M, N, C)))).astype(np.float32)
+    k = AccuracyKernel(L - L.max(-1, keepdims=True), y, list(range(M)), [], 1, M)
+    assert k.dtype == np.int64
+    got = search_subsets(L, y, rule="logit", kind="logits", top=127, method="exhaustive", device=device)
+    ref = brute_force_search(L, y, rule="logit", kind="logits", top=127)
+    assert [r.indices for r in got.results] == [r[0] for r in ref]
