@@ -123,8 +123,20 @@ def search_cli(args: argparse.Namespace) -> int:
         exclude=args.exclude or (), method=args.method, time_budget=args.time_budget,
         n_jobs=args.jobs, device=args.device,
     )
+    finished = store.models()
+    chosen = [m for m in (args.models or finished) if m in finished]
+    derived = [m for m in chosen if store.manifest(m).get("source") == "blend"]
+    if derived:
+        err_console.print(
+            f"[yellow]note:[/yellow] {', '.join(derived)} were written by `blend apply "
+            "--write-model`: they were chosen on all OOF rows, so scores (nested ones too) "
+            "that include them are optimistic; --exclude them for an honest comparison",
+            highlight=False)
     plan = search_store(store, plan_only=True, **common)
     err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
+    if args.nested:
+        err_console.print(f"--nested: the same search runs again on each of the {store.n_folds} "
+                          "folds' training rows (about that many times longer)", highlight=False)
     with progress_bar(transient=True) as prog:
         task = prog.add_task("scoring subsets", total=plan.n_subsets if plan.method == "exhaustive" else None)
         result = search_store(

@@ -109,7 +109,11 @@ class SearchResult:
             b = self.best
             lines.append(f"best {b.score:.6f} with {b.size} models: {', '.join(b.models)}")
         if self.nested_score is not None:
-            lines.append(f"nested (held-out) score of the selection: {self.nested_score:.6f}")
+            lines.append(f"nested (held-out) score of the selection: {self.nested_score:.6f} "
+                         f"(in-sample best {self.best.score:.6f})")
+            for k, (fid, choice) in enumerate(zip(self.fold_ids, self.nested_choices or (), strict=False)):
+                lines.append(f"  fold {fid}: chose {', '.join(choice)}, held-out "
+                             f"{self.nested_fold_scores[k]:.6f}")
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
