@@ -132,16 +132,21 @@ def search_cli(args: argparse.Namespace) -> int:
             "--write-model`: they were chosen on all OOF rows, so scores (nested ones too) "
             "that include them are optimistic; --exclude them for an honest comparison",
             highlight=False)
-    plan = search_store(store, plan_only=True, **common)
-    err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
-    if args.nested:
-        err_console.print(f"--nested: the same search runs again on each of the {store.n_folds} "
-                          "folds' training rows (about that many times longer)", highlight=False)
     with progress_bar(transient=True) as prog:
-        task = prog.add_task("scoring subsets", total=plan.n_subsets if plan.method == "exhaustive" else None)
+        task = prog.add_task("scoring subsets", total=None)
+
+        def on_plan(plan):  # printed before the expensive work starts
+            err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
+            if args.nested:
+                err_console.print(f"--nested: the same search runs again on each of the "
+                                  f"{store.n_folds} folds' training rows (about that many "
+                                  "times longer)", highlight=False)
+            if plan.method == "exhaustive":
+                prog.update(task, total=plan.n_subsets)
+
         result = search_store(
             store, top=args.top, nested=args.nested, beam_width=args.beam_width,
-            progress=lambda n: prog.advance(task, n), **common,
+            progress=lambda n: prog.advance(task, n), on_plan=on_plan, **common,
         )
     console.print(_table(result))
     console.print(result.summary(), highlight=False)

@@ -381,6 +381,7 @@ def search_subsets(
     n_jobs: int = 2,
     progress: Callable[[int], None] | None = None,
     device: str | None = None,
+    on_plan: Callable[[SearchPlan], None] | None = None,
     rng: np.random.Generator | None = None,
 ) -> SearchResult:
     """Find the best subsets of models to blend with equal weights.
@@ -420,6 +421,9 @@ def search_subsets(
         A torch device (``"cuda"``) for the accuracy search: every subset's margins in one
         float64 matrix product per chunk, exact (see ``blend.search._torch``). Other
         metrics ignore it.
+    on_plan : callable, optional
+        Called with the :class:`SearchPlan` (subsets, method, estimated time) before the
+        search starts.
     rng : numpy.random.Generator, optional
         Unused (the search is deterministic); accepted for the common core signature.
 
@@ -438,6 +442,8 @@ def search_subsets(
                     min_size=min_size, max_size=max_size, must_include=must_include,
                     exclude=exclude, names=names)
     plan, kernel = _choose(prep, method, time_budget, n_jobs, device)
+    if on_plan is not None:
+        on_plan(plan)
     found, n_eval = _run(prep, plan.method, kernel, int(top), progress=progress, n_jobs=n_jobs,
                          beam_width=beam_width, device=device)
     fold_ids = tuple(int(k) for k in np.unique(folds)) if folds is not None else ()
