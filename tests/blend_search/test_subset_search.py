@@ -58,7 +58,7 @@ def test_torch_path_matches_brute_force_including_ties(case):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_accuracy_search_matches_brute_force_on_continuous_logits(rule, seed):
     rng = np.random.default_rng(seed)
-    M, N, C = 8, 400, 5
+    M, N, C = 12, 400, 5  # 12 > 10 inner bits: the outer Gray-code walk is used
     y = rng.integers(0, C, N)
     shared = rng.normal(size=(N, C))
     L = (1.5 * np.eye(C)[y] + 0.8 * shared + 0.6 * rng.normal(size=(M, N, C))).astype(np.float32)
@@ -213,3 +213,35 @@ def test_very_confident_logits_switch_to_int64_and_still_match(device, rng):
     got = search_subsets(L, y, rule="logit", kind="logits", top=127, method="exhaustive", device=device)
     ref = brute_force_search(L, y, rule="logit", kind="logits", top=127)
     assert [r.indices for r in got.results] == [r[0] for r in ref]
+
+
+def _masks_to_subsets(masks, cand, forced):
+    return [tuple(sorted(forced + [cand[p] for p in range(len(cand)) if (int(m) >> p) & 1]))
+            for m in masks]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=grid_cases(), inner_bits=st.integers(0, 6), n_jobs=st.integers(1, 3),
+       device=st.sampled_from([None, "cpu"]))
+def test_gray_walk_and_every_outer_inner_split_match_brute_force(case, inner_bits, n_jobs, device):
+    # the public search uses 10 inner bits, so small cases never walk the outer part:
+    # force every split here (0 inner bits = all models walked in Gray-code order)
+    from blend.combine import to_scores
+    from blend.search._kernels import AccuracyKernel
+
+    P, y, kw = case
+    M = P.shape[0]
+    forced = sorted(kw["must_include"])
+    cand = [i for i in range(M) if i not in forced and i not in kw["exclude"]]
+    S = to_scores(P, rule="prob", kind="probs")
+    k = AccuracyKernel(S, y, cand, forced, kw["min_size"], kw["max_size"], inner_bits=inner_bits)
+    if device is None:
+        gains, masks = k.run(kw["top"], n_jobs=n_jobs)
+    else:
+        pytest.importorskip("torch")
+        from blend.search._torch import torch_accuracy_search
+
+        gains, masks = torch_accuracy_search(k, kw["top"], device=device, chunk=7)
+    ref = brute_force_search(P, y, **kw)
+    assert _masks_to_subsets(masks, cand, forced) == [s for s, _ in ref]
+    assert np.allclose(gains / len(y), [v for _, v in ref])
