@@ -14,10 +14,7 @@ from collections.abc import Sequence
 from oof_store.cli_utils import run_main
 
 # Sub-command modules, in the order ``blend --help`` lists them.
-SUBCOMMANDS: list[str] = []
-SUBCOMMANDS.append("report")
-SUBCOMMANDS.append("optimize")
-SUBCOMMANDS.extend(["search", "apply"])
+SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply"]
 
 
 def build_parser() -> argparse.ArgumentParser:
