@@ -359,15 +359,42 @@ class GenericKernel:
         scores = np.array([self.metric(self.y, P[t]) for t in range(len(P))])
         return self.metric.gain(scores), sp.masks(g, j0, j1)
 
-    def run(self, topk_size: int, progress=None, n_jobs: int = 1):
-        top = TopK(topk_size, self.split.n)
-        for t in range(1 << self.split.a):
+    def _run_range(self, t0: int, t1: int, top: TopK, progress) -> None:
+        for t in range(t0, t1):
             out = self._score_outer(t)
             if out is not None:
                 top.offer(*out)
                 if progress is not None:
                     progress(len(out[0]))
-        return top.result()
+
+    def run(self, topk_size: int, progress=None, n_jobs: int = 2):
+        """Score every subset; (gains, masks) of the best ``topk_size``, best first.
+
+        ``n_jobs`` threads share the outer subsets (numpy releases the GIL in the blend and
+        in most metrics).
+        """
+        n_outer = 1 << self.split.a
+        n_jobs = max(1, min(n_jobs, n_outer))
+        tops = [TopK(topk_size, self.split.n) for _ in range(n_jobs)]
+        lock = threading.Lock()
+
+        def prog(k):
+            if progress is not None:
+                with lock:
+                    progress(k)
+
+        if n_jobs == 1:
+            self._run_range(0, n_outer, tops[0], prog)
+        else:
+            bounds = np.linspace(0, n_outer, n_jobs + 1).astype(int)
+            with ThreadPoolExecutor(n_jobs) as ex:
+                futs = [ex.submit(self._run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog)
+                        for k in range(n_jobs)]
+                for f in futs:
+                    f.result()
+        for other in tops[1:]:
+            tops[0].merge(other)
+        return tops[0].result()
 
     def estimate_seconds(self, n_jobs: int = 1, sample_s: float = 0.3) -> float:
         n_outer = 1 << self.split.a
