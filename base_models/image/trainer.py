@@ -666,10 +666,11 @@ def _train_image_model(
     say = log or (lambda _msg: None)
     identity = {"config": config.to_dict(), "tta_views": views}
 
-    # ---- an existing model of this name
+    # ---- an existing model of this name (removed only once the inputs are checked)
+    remove_existing = False
     if name in store.models(include_incomplete=False):
         if overwrite:
-            store.remove_model(name)
+            remove_existing = True
         else:
             man = store.manifest(name)
             prev = man.get("params") or {}
@@ -681,7 +682,7 @@ def _train_image_model(
                 "pass another --name or --overwrite"
             )
     elif overwrite and name in store.models(include_incomplete=True):
-        store.remove_model(name)
+        remove_existing = True
 
     # ---- inputs, all checked before any training
     from .data import (
@@ -720,6 +721,8 @@ def _train_image_model(
         resolve_image_paths(test_images_dir or images_dir, list(test_ids)) if len(test_ids) else []
     )
     check_readable(train_paths + test_paths)
+    if remove_existing:
+        store.remove_model(name)
 
     if store.task == "softclass":
         targets = np.asarray(store.y, dtype=np.float32)

@@ -49,10 +49,12 @@ def test_fit_fold_learns_an_easy_task_and_keeps_the_best_epoch():
     tr, va = np.arange(72), np.arange(72, 96)
     torch.manual_seed(0)
     model = create_model("test_resnet", 3, 16)
-    cfg = TrainConfig(arch="test_resnet", img_size=16, epochs=4, batch_size=12, lr=3e-3,
-                      augment="none")
-    fit = fit_fold(model, TorchImages(src, tr, y[tr]), TorchImages(src, va, y[va]), cfg,
-                   progress=False)
+    cfg = TrainConfig(
+        arch="test_resnet", img_size=16, epochs=4, batch_size=12, lr=3e-3, augment="none"
+    )
+    fit = fit_fold(
+        model, TorchImages(src, tr, y[tr]), TorchImages(src, va, y[va]), cfg, progress=False
+    )
     accs = [h["val_accuracy"] for h in fit.history]
     assert len(accs) == 4
     assert fit.val_accuracy == max(accs)
@@ -71,6 +73,11 @@ def test_soft_targets_train_too():
     soft[np.arange(24), y] = 0.9
     model = create_model("test_resnet", 3, 16)
     cfg = TrainConfig(arch="test_resnet", img_size=16, epochs=1, batch_size=8)
-    fit = fit_fold(model, TorchImages(src, np.arange(16), soft[:16]),
-                   TorchImages(src, np.arange(16, 24), soft[16:]), cfg, progress=False)
+    fit = fit_fold(
+        model,
+        TorchImages(src, np.arange(16), soft[:16]),
+        TorchImages(src, np.arange(16, 24), soft[16:]),
+        cfg,
+        progress=False,
+    )
     assert np.isfinite(fit.val_loss)

@@ -247,3 +247,19 @@ def test_work_dir_sits_beside_the_store_and_is_cleaned_per_fold(tiny, fast):
     rec = json.loads((wd / "fold0.json").read_text())
     assert rec["best_epoch"] == 1
     assert len(rec["history"]) == 1
+
+
+def test_overwrite_with_bad_input_keeps_the_existing_model(tiny, fast):
+    train_image_model(tiny.store_uri, tiny.images, tiny.labels, name="keep", **fast)
+    (tiny.images / "img001.png").unlink()
+    with pytest.raises(ImageTrainerError, match="missing"):
+        train_image_model(
+            tiny.store_uri, tiny.images, tiny.labels, name="keep", overwrite=True, **fast
+        )
+    assert Store(tiny.store_uri).models() == ["keep"]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_is_refused(tiny, fast):
+    with pytest.raises(ImageTrainerError, match="torch sees no CUDA GPU; use --device cpu"):
+        train_image_model(tiny.store_uri, tiny.images, tiny.labels, **{**fast, "device": "cuda"})

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from base_models.image import ImageTrainerError
-from base_models.image.tta import AUGMENTS, VIEWS, apply_view, get_augment, resolve_views
+from base_models.image.tta import (
+    AUGMENTS,
+    VIEW_GROUPS,
+    VIEWS,
+    apply_view,
+    get_augment,
+    resolve_views,
+)
 
 
 def test_view_zero_is_always_plain_and_duplicates_drop():
@@ -52,3 +61,13 @@ def test_augmentations_repeat_with_a_seed(name):
 def test_unknown_augmentation_lists_the_choices():
     with pytest.raises(ImageTrainerError, match="unknown augmentation 'mixup'; choose from"):
         get_augment("mixup")
+
+
+@given(st.lists(st.sampled_from(sorted(VIEWS) + sorted(VIEW_GROUPS)), max_size=12))
+def test_resolved_views_start_plain_are_unique_and_known(names):
+    views = resolve_views(names)
+    assert views[0] == "plain"
+    assert len(set(views)) == len(views)
+    assert set(views) <= set(VIEWS)
+    for n in names:  # every asked view (or group member) is there
+        assert set(VIEW_GROUPS.get(n, (n,))) <= set(views)
