@@ -21,10 +21,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_softmax, softmax
-from scipy.stats import rankdata
 
 from blend._errors import BlendError
+
+# scipy.special / scipy.stats cost ~0.9 s to import; every ``blend`` command imports this
+# module, so the two small functions are here and rankdata is imported only by the rank rule.
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 __all__ = ["RULES", "KINDS", "Rule", "combine", "to_scores", "finalize"]
 
@@ -119,6 +131,8 @@ def to_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs", tta_wei
     elif rule == "rank":
         # ranks (multiples of 1/2) over a power of two >= N: exact in float64, so equal
         # sums of ranks stay exactly equal (argmax ties are kept, not broken by rounding)
+        from scipy.stats import rankdata
+
         X = rankdata(X, axis=2) / float(2 ** int(np.ceil(np.log2(max(N, 1)))))
     return np.tensordot(tw, X, axes=([0], [1])) if T > 1 else X[:, 0]
 
