@@ -122,6 +122,7 @@ def run_stack(
     overwrite: bool = False,
     seed: int = 0,
     progress: Any = None,
+    n_jobs: int | None = None,
 ) -> tuple[StackResult, str | None]:
     """Fit ``stacker`` with nested CV on ``store`` and write it back as a level-2 model.
 
@@ -185,6 +186,7 @@ def run_stack(
         st, X, oof.y, oof.folds, task=task, metric=metric, params=params, hpo=hpo, seeds=seeds,
         X_test=X_test, extra=extra, extra_test=extra_test, base_preds=oof.preds,
         model_names=chosen, rng=np.random.default_rng(seed), info=info, progress=progress,
+        n_jobs=n_jobs,
     )
     if not write:
         return res, None
@@ -235,7 +237,7 @@ def stack_cli(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise BlendError(f"--threads must be >= 1; got {args.threads}")
-        if "num_threads" in get_stacker(args.stacker).default_params(store.task, store.n_classes):
+        if get_stacker(args.stacker).uses_torch:
             params["num_threads"] = args.threads
     if args.hpo < 0:
         raise BlendError(f"--hpo must be >= 0; got {args.hpo}")
@@ -249,7 +251,7 @@ def stack_cli(args: argparse.Namespace) -> int:
         store, args.stacker, models=args.models, features=args.features, tta=args.tta,
         extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds, metric=args.metric,
         params=params, name=args.name, write=not args.no_write, overwrite=args.overwrite,
-        seed=args.seed, progress=progress,
+        seed=args.seed, progress=progress, n_jobs=args.threads,
     )
     _print_result(res, written)
     if args.json:
@@ -305,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
         p.add_argument("--metric", help="metric (default: the task's default)")
         p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
-        p.add_argument("--threads", type=int, help="CPU threads for LightGBM/torch")
+        p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         p.add_argument("--name", help=f"name of the written model (default: stack_{name})")
         p.add_argument("--overwrite", action="store_true", help="replace a model of that name")

@@ -23,7 +23,9 @@ base model and the plain mean of the base models on the same rows.
 from __future__ import annotations
 
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +124,8 @@ class Stacker(ABC):
     #: stacker is one model refitted on all outer training rows (the inner CV then only
     #: scores the hyper-parameter search) and ``fit_one`` gets an empty validation set.
     early_stops: ClassVar[bool] = True
+    #: whether several ``fit_one`` calls may run at once in threads (the fit releases the GIL).
+    parallel_fits: ClassVar[bool] = False
 
     @abstractmethod
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:
@@ -432,6 +436,7 @@ def fit_stacker(
     rng: np.random.Generator | int | None = None,
     info: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    n_jobs: int | None = None,
 ) -> StackResult:
     """Fit a stacker with nested CV over the given folds.
 
@@ -469,6 +474,11 @@ def fit_stacker(
         Settings recorded under ``params`` (e.g. the CLI's features and TTA handling).
     progress : callable, optional
         Called with a short message after each outer fold.
+    n_jobs : int, optional
+        Inner-CV models fitted at once in threads, for stackers whose fits release the GIL
+        (``parallel_fits``: lgbm, linear); default: the number of CPUs. Each fit uses
+        ``num_threads`` (default 1): on a busy machine, several one-thread fits are much
+        faster than one multi-threaded fit (OpenMP threads spin while they wait).
 
     Returns
     -------
@@ -491,6 +501,7 @@ def fit_stacker(
     seed_base = int(rng.integers(0, 2**31 - 1 - 10_000 * (len(fold_ids) + 1) * (seeds + 1)))
 
     regression = task == "regression"
+    workers = int(n_jobs or os.cpu_count() or 1) if st.parallel_fits else 1
     oof = np.zeros(N if regression else (N, C), dtype=np.float64)
     fold_test: list[np.ndarray] = []
     per_fold_params: list[dict[str, Any]] = []
@@ -499,9 +510,9 @@ def fit_stacker(
     def fit_bag(rows: np.ndarray, p: dict[str, Any], seed: int) -> tuple[list[Any], float]:
         """Inner CV on ``rows``: one model per remaining fold; returns models and inner score."""
         inner_ids = np.unique(folds[rows])
-        models = []
         inner_pred = np.zeros(len(rows) if regression else (len(rows), C))
-        for j, fj in enumerate(inner_ids):
+
+        def one(j: int, fj: int) -> tuple[Any, np.ndarray]:
             va_mask = folds[rows] == fj
             tr, va = rows[~va_mask], rows[va_mask]
             m = st.fit_one(
@@ -509,7 +520,13 @@ def fit_stacker(
                 task=task, n_classes=n_classes, params=p, seed=seed + j,
             )
             inner_pred[va_mask] = st.predict_one(m, X[va], _take(extra, va))
-            models.append(m)
+            return m
+
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                models = list(pool.map(one, range(len(inner_ids)), inner_ids))
+        else:
+            models = [one(j, fj) for j, fj in enumerate(inner_ids)]
         score = float(met(y[rows], inner_pred))
         return models, score
 

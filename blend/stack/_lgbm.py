@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,8 @@ class LGBMStacker(Stacker):
     cross-entropy). Binary uses the ``binary`` objective, regression ``regression`` (L2).
     """
 
+    parallel_fits = True
+
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:
         return {
             "learning_rate": 0.08,
@@ -33,7 +34,7 @@ class LGBMStacker(Stacker):
             "max_bin": 63,
             "num_boost_round": 1000,
             "early_stopping_rounds": 30,
-            "num_threads": min(os.cpu_count() or 1, 8),
+            "num_threads": 1,  # inner fits run in parallel threads instead (see fit_stacker)
         }
 
     def suggest_params(self, trial: Any, task: str, n_classes: int) -> dict[str, Any]:

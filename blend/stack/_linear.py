@@ -22,6 +22,8 @@ class LinearStacker(Stacker):
     rows per class with the soft target as sample weight.
     """
 
+    parallel_fits = True
+
     early_stops = False
 
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:

@@ -9,7 +9,6 @@ fit repeats exactly for a given seed.
 from __future__ import annotations
 
 import copy
-import os
 from abc import abstractmethod
 from typing import Any
 
@@ -52,7 +51,7 @@ class NeuralStacker(Stacker):
             "batch_size": 256,
             "max_epochs": 30,
             "patience": 5,
-            "num_threads": min(os.cpu_count() or 1, 4),
+            "num_threads": 1,  # small networks: one thread avoids OpenMP spinning on busy CPUs
         }
 
     def suggest_params(self, trial: Any, task: str, n_classes: int) -> dict[str, Any]:
