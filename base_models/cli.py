@@ -50,17 +50,18 @@ def demo_cli(args: argparse.Namespace) -> int:
     console.print(result.summary())
     if args.with_image:
         from base_models.image import train_image_model
-
-        console.print("training the image model (resnet10t from scratch on 32 px digits, CPU) ...")
         from base_models.image.digits import write_digits_images
 
-        example = write_digits_images(f"{args.store}/example/digits", size=32, seed=args.seed)
-        manifest = train_image_model(
-            result.store, example.images_dir, example.train_csv, id_col="id", label_col="label",
-            arch=args.image_arch, img_size=32, epochs=args.image_epochs, batch_size=64,
-            tta=["hflip"], name="cnn", seed=args.seed,
+        console.print(
+            f"training the image model 'cnn' ({args.image_arch} from scratch on 32 px digit "
+            f"images, {args.image_epochs} epochs, TTA views plain + hflip) ..."
         )
-        console.print(f"image model 'cnn' written: {manifest.get('params', {}).get('arch', '')}")
+        example = write_digits_images(f"{args.store}/example/digits", size=32, seed=args.seed)
+        train_image_model(
+            result.store, example.images_dir, example.train_csv, id_col="id", label_col="label",
+            arch=args.image_arch, img_size=32, epochs=args.image_epochs, batch_size=64, lr=3e-3,
+            augment="shift", tta="hflip", name="cnn", seed=args.seed, threads=1,
+        )
     ls_cli(argparse.Namespace(store=args.store, json=False))
     console.print(
         "\nnext: [bold]blend report {0}[/bold], [bold]blend search {0} --top 10[/bold], "
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="comma-separated subset of the demo models")
     p.add_argument("--with-image", action="store_true",
                    help="also train a small timm CNN on the digit images (needs the [vision] extra)")
-    p.add_argument("--image-arch", default="resnet10t")
+    p.add_argument("--image-arch", default="test_resnet",
+                   help="timm architecture of the image model (default: test_resnet, tiny)")
     p.add_argument("--image-epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
