@@ -64,8 +64,8 @@ def demo_cli(args: argparse.Namespace) -> int:
         )
     ls_cli(argparse.Namespace(store=args.store, json=False))
     console.print(
-        "\nnext: [bold]blend report {0}[/bold], [bold]blend search {0} --top 10[/bold], "
-        "[bold]blend optimize {0} --method de[/bold], [bold]stack lgbm {0}[/bold]".format(args.store)
+        f"\nnext: [bold]blend report {args.store}[/bold], [bold]blend search {args.store} --top 10[/bold], "
+        f"[bold]blend optimize {args.store} --method de[/bold], [bold]stack lgbm {args.store}[/bold]"
     )
     return 0
 

@@ -758,7 +758,7 @@ class Store:
         if tta == "all":
             counts = {len(v) for v in views}
             if len(counts) > 1:
-                detail = ", ".join(f"{m}: {len(v)}" for m, v in zip(models, views))
+                detail = ", ".join(f"{m}: {len(v)}" for m, v in zip(models, views, strict=False))
                 raise StoreError(
                     f"models have different numbers of TTA views ({detail}); load with "
                     "tta='mean' (--tta mean) or a view index"
@@ -766,7 +766,7 @@ class Store:
             return [list(range(len(v))) for v in views], list(views[0])
         if tta == "mean":
             return [list(range(len(v))) for v in views], ["mean"]
-        picks = [[self._tta_index(tta, v, m)] for m, v in zip(models, views)]
+        picks = [[self._tta_index(tta, v, m)] for m, v in zip(models, views, strict=False)]
         return picks, [str(tta)]  # type: ignore[list-item]
 
     def load_oof(
@@ -798,7 +798,7 @@ class Store:
         mans = self._manifests(models)
         picks, view_names = self._tta_plan(models, mans, tta)
         jobs = [
-            ("oof", m, f, t) for m, views in zip(models, picks) for t in views for f in self.fold_ids
+            ("oof", m, f, t) for m, views in zip(models, picks, strict=False) for t in views for f in self.fold_ids
         ]
         cache = self._cache_file(jobs, mans, (tta, output))
         out = _read_cache(cache)
@@ -821,7 +821,7 @@ class Store:
     def _assemble_oof(self, models, mans, picks, jobs, n_out_t, tta, output) -> np.ndarray:
         values = iter(self._read_many(jobs))
         out = np.empty((len(models), n_out_t, len(self.ids), self.n_classes), dtype=np.float32)
-        for i, (m, man, views) in enumerate(zip(models, mans, picks)):
+        for i, (m, man, views) in enumerate(zip(models, mans, picks, strict=False)):
             acc = np.zeros((len(self.ids), self.n_classes), np.float32) if tta == "mean" else None
             for j, t in enumerate(views):
                 for f in self.fold_ids:
@@ -876,7 +876,7 @@ class Store:
         mans = self._manifests(models)
         picks, view_names = self._tta_plan(models, mans, tta)
         fold_lists = []
-        for m, man in zip(models, mans):
+        for m, man in zip(models, mans, strict=False):
             tf = list(man.get("test_folds", []))
             if not tf:
                 raise IncompleteModelError(
@@ -895,7 +895,7 @@ class Store:
                 fold_lists.append(per_fold if per_fold else [S.FULL_TEST_FOLD])
         jobs = [
             ("test", m, f, t)
-            for m, views, fl in zip(models, picks, fold_lists)
+            for m, views, fl in zip(models, picks, fold_lists, strict=False)
             for t in views
             for f in fl
         ]
@@ -905,7 +905,7 @@ class Store:
             out = np.zeros((len(models), self.n_folds, nv, nt, c), np.float32)
         else:
             out = np.zeros((len(models), nv, nt, c), np.float32)
-        for i, (m, man, views, fl) in enumerate(zip(models, mans, picks, fold_lists)):
+        for i, (m, man, views, fl) in enumerate(zip(models, mans, picks, fold_lists, strict=False)):
             for j, t in enumerate(views):
                 jj = 0 if tta == "mean" else j
                 for k, f in enumerate(fl):

@@ -167,7 +167,7 @@ def import_predictions(
     all_ids = store.ids if split == "oof" else store.test_ids
     if split == "test" and len(all_ids) == 0:
         raise StoreError(
-            f"the store has no test ids; create it with --test FILE to import test predictions"
+            "the store has no test ids; create it with --test FILE to import test predictions"
         )
 
     file_folds: np.ndarray | None = None

@@ -73,7 +73,8 @@ def test_regression_and_soft_targets(tmp_path, task):
                            show_progress=False)
     assert store.validate() == []
     if task == "regression":
-        assert result.metric == "rmse" and result.oof_score < 1.0
+        assert result.metric == "rmse"
+        assert result.oof_score < 1.0
     else:
         assert result.oof_score > 0.6
 
@@ -87,7 +88,8 @@ def test_resume_trains_only_the_missing_folds(tmp_path):
     for split in ("oof", "test"):
         os.remove(os.path.join(store.uri, f"preds/split={split}/model=lr/fold=3/tta=0/part-0.parquet"))
     result = train_tabular(store, data, model="logreg", name="lr", show_progress=False)
-    assert result.trained_folds == [3] and result.skipped_folds == [0, 1, 2]
+    assert result.trained_folds == [3]
+    assert result.skipped_folds == [0, 1, 2]
     np.testing.assert_allclose(store.load_oof(["lr"]).preds, first, atol=1e-6)
 
 
@@ -132,7 +134,9 @@ def test_demo_builds_a_complete_store(tmp_path, capsys):
     out = capsys.readouterr().out
     store = Store(tmp_path / "demo")
     assert store.models() == ["knn", "logreg", "nb"]
-    assert len(store.ids) == 1437 and len(store.test_ids) == 360 and store.n_folds == 5
+    assert len(store.ids) == 1437
+    assert len(store.test_ids) == 360
+    assert store.n_folds == 5
     assert "ink" in store.targets.columns
     assert store.validate() == []
     assert "blend report" in out

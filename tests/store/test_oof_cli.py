@@ -97,7 +97,9 @@ def test_oof_cli_errors_are_one_red_line_and_exit_2(digits_files, capsys):
     code = oof(["import", store, "--model", "RF_10", "--split", "oof", "--file", str(tmp / "bad.csv")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "model 'RF_10'" in err and "NaN" in err and "Traceback" not in err
+    assert "model 'RF_10'" in err
+    assert "NaN" in err
+    assert "Traceback" not in err
     assert oof(["ls", str(tmp / "nowhere")]) == 2
     assert "oof init" in capsys.readouterr().err
 
