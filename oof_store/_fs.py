@@ -112,9 +112,9 @@ class FS:
 
     def read_parquet(self, rel: str, columns: list[str] | None = None) -> pa.Table:
         try:
-            return pq.read_table(
-                self.path(rel), filesystem=self.fs, columns=columns, use_threads=False
-            )
+            # ParquetFile on an open file is ~2x faster than read_table (no dataset layer).
+            with self.fs.open_input_file(self.path(rel)) as f:
+                return pq.ParquetFile(f).read(columns=columns, use_threads=False)
         except FileNotFoundError:
             raise
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:

@@ -283,8 +283,8 @@ class Store:
             return t[self.target_cols[0]].to_numpy(dtype=np.float64)
         if self.task == "softclass":
             return t[self.target_cols].to_numpy(dtype=np.float64)
-        lookup = {name: i for i, name in enumerate(self.class_names)}
-        return t[self.target_cols[0]].astype(str).map(lookup).to_numpy(dtype=np.int64)
+        codes = pd.Categorical(t[self.target_cols[0]].astype(str), categories=self.class_names).codes
+        return codes.astype(np.int64)
 
     @cached_property
     def y_hard(self) -> np.ndarray:
