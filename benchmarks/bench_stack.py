@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from blend.stack import fit_stacker, make_features
 from oof_store import softmax, synthetic
 

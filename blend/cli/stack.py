@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.stack import FEATURES, check_params, StackResult, available_stackers, fit_stacker, get_stacker, make_features
+from blend.stack import (
+    FEATURES,
+    StackResult,
+    available_stackers,
+    check_params,
+    fit_stacker,
+    get_stacker,
+    make_features,
+)
 from oof_store.cli_utils import add_debug_flag, console, err_console, run_main
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
@@ -275,7 +283,7 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if res.mean_blend_score is not None:
         table.add_row("plain mean of the models", f"{res.mean_blend_score:.5f}", f"{res.gain(res.mean_blend_score):+.5f}")
     console.print(table)
-    console.print("fold scores: " + ", ".join(f"{k}: {s:.5f}" for k, s in zip(res.fold_ids, res.fold_scores)))
+    console.print("fold scores: " + ", ".join(f"{k}: {s:.5f}" for k, s in zip(res.fold_ids, res.fold_scores, strict=True)))
     g = res.gain(res.mean_blend_score)
     if g is not None and g <= 0:
         console.print("[yellow]the stacker does not beat the plain mean of the models on these rows[/yellow]")

@@ -21,9 +21,11 @@ from oof_store import ModelNotFoundError, Store, StoreExistsError, synthetic
 def test_written_back_stacker_loads_and_blends(tiny_store, fast_params):
     res, name = run_stack(tiny_store, "lgbm", params=fast_params("lgbm"))
     store = Store(tiny_store.uri)
-    assert name == "stack_lgbm" and name in store.models()
+    assert name == "stack_lgbm"
+    assert name in store.models()
     man = store.manifest(name)
-    assert man["source"] == "stack" and man["kind"] == "probs"
+    assert man["source"] == "stack"
+    assert man["kind"] == "probs"
     assert man["parents"] == ["m00", "m01", "m02", "m03"]
     assert man["params"]["nested_score"] == pytest.approx(res.nested_score)
     assert store.validate() == []
@@ -60,7 +62,8 @@ def test_regression_store_is_written_as_raw(tmp_path):
                                  n_folds=3, n_test=10, seed=0)
     res, name = run_stack(store, "linear")
     man = Store(store.uri).manifest(name)
-    assert man["kind"] == "raw" and res.metric == "rmse"
+    assert man["kind"] == "raw"
+    assert res.metric == "rmse"
     np.testing.assert_allclose(Store(store.uri).load_oof([name]).preds[0, 0, :, 0], res.oof, atol=1e-5)
 
 
@@ -132,12 +135,16 @@ def test_cli_end_to_end_prints_the_comparison_and_writes_the_json(tiny_store, tm
                  "--param", "num_boost_round=100", "--json", str(out), "--name", "lvl2"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "best base model" in text and "plain mean of the models" in text and "lvl2" in text
+    assert "best base model" in text
+    assert "plain mean of the models" in text
+    assert "lvl2" in text
     d = json.loads(out.read_text())
     assert set(d) == {"stacker", "metric", "nested_score", "fold_scores", "best_base",
                       "mean_blend_score", "params", "seconds"}
-    assert d["stacker"] == "lgbm" and len(d["fold_scores"]) == 3
-    assert d["params"]["features"] == "logprobs" and d["params"]["defaults"]["num_boost_round"] == 100
+    assert d["stacker"] == "lgbm"
+    assert len(d["fold_scores"]) == 3
+    assert d["params"]["features"] == "logprobs"
+    assert d["params"]["defaults"]["num_boost_round"] == 100
     assert "lvl2" in Store(tiny_store.uri).models()
 
 
@@ -145,7 +152,9 @@ def test_cli_bad_input_prints_one_red_line_and_exits_2(tiny_store, capsys):
     code = main(["linear", str(tiny_store.uri), "--models", "m00", "ghost"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "error:" in err and "no model 'ghost'" in err and "Traceback" not in err
+    assert "error:" in err
+    assert "no model 'ghost'" in err
+    assert "Traceback" not in err
 
 
 def test_cli_unknown_stacker_lists_the_choices(capsys):

@@ -86,7 +86,8 @@ def test_every_stacker_beats_chance_and_predicts_valid_probabilities(name, make_
     np.testing.assert_allclose(res.test, res.fold_test.mean(0))
     assert len(res.fold_scores) == 3
     assert res.nested_score > 0.6  # chance is 1/3; the base models are 70-85% accurate
-    assert res.best_base["score"] > 0.6 and res.mean_blend_score > 0.6
+    assert res.best_base["score"] > 0.6
+    assert res.mean_blend_score > 0.6
     # the nested score is what the OOF predictions score (fold-size weighted mean)
     from blend.metrics import get_metric
 
@@ -110,8 +111,10 @@ def test_every_stacker_handles_every_task(name, task, make_problem, fast_params)
     X, Xt = make_features(P, task=task), make_features(Pt, task=task)
     res = fit_stacker(name, X, y, folds, task=task, params=fast_params(name), X_test=Xt, base_preds=P, rng=0)
     if task == "regression":
-        assert res.oof.shape == (240,) and res.test.shape == (20,)
-        assert res.metric == "rmse" and res.nested_score < np.std(y)  # better than predicting the mean
+        assert res.oof.shape == (240,)
+        assert res.test.shape == (20,)
+        assert res.metric == "rmse"
+        assert res.nested_score < np.std(y)
     else:
         C = 2 if task == "binary" else 3
         assert res.oof.shape == (240, C)
@@ -217,7 +220,8 @@ def test_result_json_has_exactly_the_schema_of_the_issue(make_problem):
     d = res.to_dict()
     assert set(d) == {"stacker", "metric", "nested_score", "fold_scores", "best_base",
                       "mean_blend_score", "params", "seconds"}
-    assert set(d["best_base"]) == {"model", "score"} and d["best_base"]["model"] in "abcd"
+    assert set(d["best_base"]) == {"model", "score"}
+    assert d["best_base"]["model"] in "abcd"
     import json
 
     json.dumps(d)  # serialisable
