@@ -133,6 +133,17 @@ def blend_per_class(X: np.ndarray, w: np.ndarray, rule: str) -> np.ndarray:
     return _finish(Z, rule, regression=False)
 
 
+def _maybe_duplicates(key: np.ndarray) -> bool:
+    """Whether some rows of ``key`` (R, L) may be equal: a cheap 1-D screen before the exact
+    (sorting) ``np.unique(axis=0)``. Equal rows always get equal hashes; a miss only costs
+    the merge, never correctness, since the exact test decides."""
+    if len(key) < 2:
+        return False
+    h = key @ np.random.default_rng(0).random(key.shape[1])
+    h.sort()
+    return bool((h[1:] == h[:-1]).any())
+
+
 class Objective:
     """Metric of the blend for populations of weight vectors.
 
@@ -195,6 +206,28 @@ class Objective:
 
     # ------------------------------------------------------------------ accuracy kernel
     def _prepare_margins(self) -> None:
+        """Compress the accuracy problem once: margins, dropped rows and columns, float32.
+
+        A row is right iff for every other class ``c`` the margin ``m_c = sum_u w_u D_u[c]``
+        (``D_u[c] = X_u[y] - X_u[c]``) is positive, or zero with ``c > y`` (``np.argmax``
+        takes the first maximum). With ``w >= 0`` (not all zero):
+
+        * a column with every ``D_u[c] > 0`` (or ``>= 0`` and ``c > y``) is always satisfied,
+          one with every ``D_u[c] < 0`` (or ``<= 0`` and ``c < y``) always violated: rows
+          with all columns satisfied are always right, rows with one violated always wrong;
+          both are counted once and dropped;
+        * of two columns with ``D[c] >= D[c']`` for every unit, ``c`` is implied by ``c'``
+          (``m_c >= m_c'``) and is dropped from the fast pass;
+        * a row's sign pattern is unchanged by a positive scale: each row is scaled by a
+          power of two (exact) to max ``|D|`` in ``[0.5, 1)``, so one absolute error bound
+          ``_guard`` covers the float32 pass;
+        * rows are grouped by their number ``k`` of remaining columns, and identical rows
+          are merged with a count.
+
+        The fast pass decides every (vector, row) whose smallest margin is farther than
+        ``_guard`` from zero; the rest (near-ties, exact ties) are recomputed in float64 on
+        all columns, exactly as :meth:`_accuracy_f64` does.
+        """
         X, y = self.X, self.y.astype(np.int64)
         U, N, C = X.shape
         rows = np.arange(N)
@@ -202,15 +235,64 @@ class Objective:
         others = np.array([[c for c in range(C) if c != k] for k in range(C)])[y]  # (N, C-1)
         D = true[:, :, None] - X[:, rows[:, None], others]  # (U, N, C-1)
         gt = others > y[:, None]  # argmax picks the first max: a tie wins only if c > y
-        always_right = (D > 0).all(axis=(0, 2))
-        always_wrong = (D < 0).all(axis=0).any(axis=1)
+        sat = (D > 0).all(axis=0) | ((D >= 0).all(axis=0) & gt)  # (N, C-1)
+        vio = (D < 0).all(axis=0) | ((D <= 0).all(axis=0) & ~gt)
+        always_right = sat.all(axis=1)
+        always_wrong = vio.any(axis=1)
         keep = ~(always_right | always_wrong)
         self.n_always_right = int(always_right.sum())
         self.n_kept = int(keep.sum())
-        self._D = np.ascontiguousarray(D[:, keep, :].reshape(U, -1))  # (U, R*(C-1))
-        self._gt = gt[keep]
+        D, gt, sat = D[:, keep, :], gt[keep], sat[keep]
+        # the float64 twin's data (also the fallback for near-ties)
+        self._D = np.ascontiguousarray(D.reshape(U, -1))  # (U, R*(C-1))
+        self._D3 = self._D.reshape(U, self.n_kept, C - 1)
+        self._gt = gt
+        self._groups: list[tuple[int, int, int, np.ndarray, np.ndarray | None]] = []
+        self._Dfast = np.zeros((U, 0), dtype=np.float32)
+        if self.n_kept == 0:
+            return
+        # drop satisfied and dominated columns from the fast pass
+        active = ~sat
+        if C - 1 <= 16:
+            for c in range(C - 1):
+                for c2 in range(C - 1):
+                    if c2 == c:
+                        continue
+                    dom = active[:, c] & active[:, c2] & (D[:, :, c] >= D[:, :, c2]).all(axis=0)
+                    if c2 > c:  # identical columns: keep the first
+                        dom &= ~(D[:, :, c] == D[:, :, c2]).all(axis=0)
+                    active[:, c] &= ~dom
+        # scale each row by a power of two so that max |D| lies in [0.5, 1)
+        big = np.abs(D).max(axis=(0, 2))
+        _, e = np.frexp(np.where(big > 0, big, 1.0))
+        Ds = D * np.ldexp(1.0, -e)[None, :, None]
+        # guard: float32 rounding of D and w, and the float32 sum of U products, each
+        # bounded by U * 2**-24 * max|D| (< 1); doubled for safety
+        self._guard = np.float32(2.0 * (U + 4) * 2.0**-24)
+        order = np.argsort(~active, axis=1, kind="stable")  # active columns first
+        kcount = active.sum(axis=1)
+        parts, offset = [], 0
+        for k in np.unique(kcount):
+            idx = np.flatnonzero(kcount == k)  # kept-row indices
+            cols = order[idx, :k]  # (R_k, k)
+            key = np.concatenate(
+                [Ds[:, idx, :].transpose(1, 0, 2).reshape(len(idx), -1), y[keep][idx, None]],
+                axis=1,
+            )
+            cnt = None
+            if _maybe_duplicates(key):
+                _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+                if counts.max() > 1:
+                    idx, cols, cnt = idx[first], cols[first], counts.astype(np.float32)
+            Rk = len(idx)
+            seg = Ds[:, idx[:, None], cols]  # (U, R_k, k)
+            parts.append(seg.transpose(0, 2, 1).reshape(U, k * Rk))  # column-major in k
+            self._groups.append((offset, int(k), Rk, idx, cnt))
+            offset += int(k) * Rk
+        self._Dfast = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
-    def _accuracy(self, W: np.ndarray) -> np.ndarray:
+    def _accuracy_f64(self, W: np.ndarray) -> np.ndarray:
+        """The float64 margin kernel on all kept rows and columns (the fast one's twin)."""
         S = W.shape[0]
         if self.n_kept == 0:
             return np.full(S, self.n_always_right / self.n_rows)
@@ -221,6 +303,38 @@ class Objective:
             M = (W[a : a + step] @ self._D).reshape(-1, self.n_kept, self.n_classes - 1)
             ok = (M > 0) | ((M == 0) & self._gt)
             out[a : a + step] = ok.all(axis=2).sum(axis=1)
+        return (out + self.n_always_right) / self.n_rows
+
+    def _exact_rows(self, W: np.ndarray, si: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        """Float64 verdicts for vectors ``W[si]`` on kept rows ``ri`` (all columns)."""
+        M = np.einsum("pu,upc->pc", W[si], self._D3[:, ri, :])
+        return ((M > 0) | ((M == 0) & self._gt[ri])).all(axis=1)
+
+    def _accuracy(self, W: np.ndarray) -> np.ndarray:
+        S = W.shape[0]
+        if self.n_kept == 0:
+            return np.full(S, self.n_always_right / self.n_rows)
+        out = np.zeros(S)
+        W32 = W.astype(np.float32)
+        g = self._guard
+        step = max(1, _CHUNK_BYTES // (4 * self._Dfast.shape[1]))
+        for a in range(0, S, step):
+            b = min(a + step, S)
+            M = W32[a:b] @ self._Dfast  # (s, width): every margin of the fast pass
+            for offset, k, Rk, idx, cnt in self._groups:
+                seg = M[:, offset : offset + k * Rk]
+                mn = seg if k == 1 else np.minimum.reduce(seg.reshape(b - a, k, Rk), axis=1)
+                sure = mn > g  # right beyond any rounding
+                if cnt is None:
+                    out[a:b] += sure.view(np.uint8).sum(axis=1, dtype=np.int64)
+                else:
+                    out[a:b] += sure.astype(np.float32) @ cnt
+                near = np.abs(mn) <= g  # (near-)ties: decide them in float64
+                if near.any():
+                    si, ri = np.divmod(np.flatnonzero(near), Rk)  # 1-D nonzero is fast
+                    ok = self._exact_rows(W, si + a, idx[ri])
+                    add = ok.astype(np.float64) if cnt is None else ok * cnt[ri].astype(np.float64)
+                    np.add.at(out, si + a, add)
         return (out + self.n_always_right) / self.n_rows
 
     # ------------------------------------------------------------------ cross-entropy kernel
