@@ -2,10 +2,15 @@
 
 Two parameterisations of the weights:
 
-* ``"softmax"`` (default): ``w = softmax(theta)``, unconstrained;
-  ``d/dtheta = w * (g - w.g)``.
-* ``"nonneg"``: ``w = v / sum(v)`` with bounds ``v >= 0``;
-  ``d/dv = (g - w.g) / sum(v)``.
+* ``"nonneg"`` (default): ``w = v / sum(v)`` with bounds ``v >= 0``;
+  ``d/dv = (g - w.g) / sum(v)``. The loss is convex in ``w`` (prob rule: ``-log`` of a
+  linear function; logit and geo rules: log-sum-exp of a linear function minus a linear
+  function), and weights that belong at zero sit on a bound, so L-BFGS-B converges in a
+  handful of iterations (7-10 evaluations on 9 models x 16,048 rows, vs 29-50 with softmax)
+  and reaches an equal or lower loss.
+* ``"softmax"``: ``w = softmax(theta)``, unconstrained; ``d/dtheta = w * (g - w.g)``. A
+  zero weight needs ``theta -> -inf``, so the fit crawls towards the boundary and stops
+  on the relative-reduction test with a slightly higher loss (up to ~1e-5 on the benchmark).
 
 ``g = d loss / d w`` (already projected through the normalisation) comes from :meth:`Objective.loss_and_grad` (prob rule:
 ``-mean_n sum_c t_nc P_u[n, c] / p_nc``; logit and geo rules: ``mean_n sum_c (q_nc - t_nc)
@@ -54,7 +59,7 @@ def fit_lbfgs(
     per_class : bool
         Not supported (raises).
     **params
-        ``parameterization`` ("softmax" | "nonneg"), ``maxiter`` (500), ``gtol`` (1e-8).
+        ``parameterization`` ("nonneg" | "softmax"), ``maxiter`` (500), ``gtol`` (1e-8).
 
     Returns
     -------
@@ -70,7 +75,7 @@ def fit_lbfgs(
             f"logit or geo rule; got metric {metric.name!r} with rule {rule!r}. "
             f"Use de, optuna, nelder-mead or hill-climb for it"
         )
-    param = params.get("parameterization", "softmax")
+    param = params.get("parameterization", "nonneg")
     U = obj.n_units
     opts = {"maxiter": int(params.get("maxiter", 500)), "gtol": float(params.get("gtol", 1e-8))}
     with Timer() as t:

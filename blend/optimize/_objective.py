@@ -349,10 +349,20 @@ class Objective:
                 raise BlendError(f"soft targets must have shape {(N, C)}; got {T.shape}")
         self._T = T
         self._hard = hard
-        tlogt = np.where(T > 0, T * np.log(np.where(T > 0, T, 1.0)), 0.0).sum(axis=1)
-        self._ce_shift = -float(tlogt.mean()) if name == "kl" else 0.0
+        self._ce_shift = 0.0  # KL = cross-entropy - entropy of the targets (0 for labels)
+        if name == "kl" and not hard:
+            tlogt = np.where(T > 0, T * np.log(np.where(T > 0, T, 1.0)), 0.0).sum(axis=1)
+            self._ce_shift = -float(tlogt.mean())
         if self.rule == "prob" and hard:
             self._py = np.ascontiguousarray(self.X[:, np.arange(N), self.y.astype(np.int64)])
+            return  # the loss and its gradient need only P_u[n, y_n]
+        # contiguous (U, N*C) once (a fancy-indexed fold's X is not, and tensordot copied it
+        # at every call); logit/geo: sum_c T_nc Z_nc is linear in w, so its mean is w @ xt
+        self._Xflat = np.ascontiguousarray(self.X.reshape(U, N * C))
+        if self.rule != "prob":
+            self._xt = self._Xflat @ T.reshape(-1) / N  # (U,)
+            self._xmax = (max(-float(self._Xflat.min()), float(self._Xflat.max()))
+                          if self._Xflat.size else 0.0)
 
     def _ce(self, Wn: np.ndarray) -> np.ndarray:
         S = Wn.shape[0]
@@ -394,24 +404,31 @@ class Objective:
         w = np.asarray(w, dtype=np.float64)
         s = float(w.sum())
         wn = w / s
-        X, T, N = self.X, self._T, self.n_rows
+        T, N = self._T, self.n_rows
         if self.rule == "prob":
             if self._hard:
                 p = np.clip(wn @ self._py, _EPS, None)
                 loss = float(-np.log(p).mean() - self._ce_shift)
-                g = -(self._py / p).mean(axis=1)
+                g = -(self._py @ (1.0 / p)) / N
             else:
-                Z = np.clip(np.tensordot(wn, X, axes=1), _EPS, None)
+                Z = np.clip((wn @ self._Xflat).reshape(N, self.n_classes), _EPS, None)
                 Z = Z / Z.sum(-1, keepdims=True)
                 loss = float(-(T * np.log(Z)).sum(-1).mean() - self._ce_shift)
-                g = -np.einsum("unc,nc->u", X, T / Z) / N
+                g = -(self._Xflat @ (T / Z).reshape(-1)) / N
         else:
-            Z = np.tensordot(wn, X, axes=1)
-            Q = _softmax(Z)
-            m = Z.max(-1)
-            lse = np.log(np.exp(Z - m[:, None]).sum(-1)) + m
-            loss = float((lse - (T * Z).sum(-1)).mean() - self._ce_shift)
-            g = np.einsum("unc,nc->u", X, Q - T) / N
+            # loss = mean_n logsumexp(Z_n) - w.xt; d/dw_u = mean_n sum_c softmax(Z_n)_c X_u[n, c] - xt_u
+            C = self.n_classes
+            Z = (wn @ self._Xflat).reshape(N, C)
+            if self._xmax <= 300.0:  # |Z| <= max|X|: exp neither overflows nor underflows
+                m = 0.0
+            else:
+                m = Z.max(axis=1)
+                Z -= m[:, None]
+            np.exp(Z, out=Z)
+            den = Z @ np.ones(C)  # a row sum as a product: 10x faster than sum(axis=1)
+            loss = float(np.mean(np.log(den) + m) - wn @ self._xt - self._ce_shift)
+            Z /= den[:, None]  # softmax
+            g = self._Xflat @ Z.reshape(-1) / N - self._xt
         # chain rule through wn = w / s
         return loss, (g - wn @ g) / s
 
