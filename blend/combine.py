@@ -38,7 +38,8 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
-__all__ = ["RULES", "KINDS", "Rule", "combine", "to_scores", "finalize"]
+__all__ = ["RULES", "KINDS", "Rule", "combine", "to_scores", "finalize", "unit_scores",
+           "blend_scores"]
 
 KINDS = ("probs", "logits", "raw")
 _CLIP = 1e-7
@@ -184,11 +185,106 @@ def combine(
         Probabilities (rows sum to 1), or for regression the blended values ``(n_rows, 1)``.
     """
     P = _as_4d(P)
-    M = P.shape[0]
-    _normalise_weights(weights, M, "weights")  # validates
+    _normalise_weights(weights, P.shape[0], "weights")  # validates before the work
+    X = to_scores(P, rule=rule, kind=kind, tta_weights=tta_weights)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    return blend_scores(X, w, rule=rule, kind=kind)
+
+
+def unit_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs",
+                per_view: bool = False) -> np.ndarray:
+    """The blend's units in the rule's additive space: one per model, or per (model, view).
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_models, n_tta, n_rows, n_classes) or (n_models, n_rows, n_classes)
+        Stored predictions (``kind`` says what they hold).
+    per_view : bool
+        False: one unit per model, its TTA views averaged in the rule's space
+        (:func:`to_scores`). True: one unit per (model, view), model-major, so that a
+        weight matrix of shape ``(n_models, n_tta)`` flattened in C order matches.
+
+    Returns
+    -------
+    ndarray of shape (n_units, n_rows, n_classes), float64
+        ``n_units = n_models`` or ``n_models * n_tta``.
+    """
+    P = _as_4d(P)
+    if per_view:
+        M, T, N, C = P.shape
+        P = P.reshape(M * T, 1, N, C)
+    return to_scores(P, rule=rule, kind=kind)
+
+
+def blend_scores(
+    X: np.ndarray,
+    weights=None,
+    *,
+    rule: str = "prob",
+    kind: str = "probs",
+    temperatures=None,
+) -> np.ndarray:
+    """Blend units already in the rule's additive space: the last step of every blend.
+
+    :func:`combine`, :func:`blend.optimize.optimize` (every score it reports) and
+    :class:`blend.recipe.Recipe` (OOF and test predictions) all end here, so a recipe
+    reproduces exactly the blend the optimiser scored.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_units, n_rows, n_classes)
+        Output of :func:`to_scores` / :func:`unit_scores` for this ``rule`` and ``kind``.
+    weights : array-like of shape (n_units,) or (n_units, n_classes), optional
+        Non-negative unit weights (default equal), normalised to sum 1. A matrix gives one
+        weight per (unit, class); each class's column is normalised to sum 1 and the blend
+        is ``blend.optimize._objective.blend_per_class`` (prob, logit and geo rules).
+    rule : {"prob", "logit", "geo", "rank"}
+    kind : {"probs", "logits", "raw"}
+        What the stored predictions held (``"raw"``: regression).
+    temperatures : array-like of shape (n_units,), optional
+        Positive; unit ``u``'s scores are divided by ``temperatures[u]`` before blending
+        (logit and geo rules: ``softmax(X_u / T_u)`` is the tempered model).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes)
+        Probabilities, or for regression the blended values ``(n_rows, 1)``.
+    """
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise BlendError(f"unit scores must have shape (units, rows, classes), got {X.shape}")
+    U, _, C = X.shape
+    if temperatures is not None:
+        t = np.asarray(temperatures, dtype=np.float64).ravel()
+        if t.shape != (U,):
+            raise BlendError(f"temperatures must have {U} entries, got {t.shape[0]}")
+        if not np.all(np.isfinite(t)) or np.any(t <= 0):
+            raise BlendError(f"temperatures must be finite and positive, got {t.tolist()}")
+        X = X / t[:, None, None]
+    if weights is not None and np.ndim(weights) == 2:
+        return _blend_per_class(X, weights, rule=rule, kind=kind)
+    _normalise_weights(weights, U, "weights")  # validates
     # Sum with the raw weights, then divide: with equal weights the sum is exact for
     # float32 inputs, so exact ties between classes stay ties (as in the subset search).
-    w = np.ones(M) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
-    X = to_scores(P, rule=rule, kind=kind, tta_weights=tta_weights)
+    w = np.ones(U) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
     S = np.tensordot(w, X, axes=1) / w.sum()
     return finalize(S, rule=rule, kind=kind)
+
+
+def _blend_per_class(X: np.ndarray, weights, *, rule: str, kind: str) -> np.ndarray:
+    # The optimiser's own per-class blend, imported (not copied) from its module.
+    from blend.optimize._objective import blend_per_class, transform
+
+    U, _, C = X.shape
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (U, C):
+        raise BlendError(f"per-class weights must have shape {(U, C)}, got {w.shape}")
+    if kind == "raw" or C < 2 or rule == "rank":
+        raise BlendError("per-class weights need class probabilities and the prob, logit or geo rule")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise BlendError("per-class weights must be finite and non-negative")
+    s = w.sum(axis=0)
+    if np.any(s <= 0):
+        raise BlendError(f"per-class weights of class(es) {np.flatnonzero(s <= 0).tolist()} are all zero")
+    skind = "probs" if rule == "prob" else "logits"
+    return blend_per_class(transform(X, rule, skind), w / s, rule)

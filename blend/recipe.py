@@ -1,9 +1,14 @@
 """Recipes: a blend described in a JSON file, applied to a store's test predictions.
 
-A recipe names the models, how TTA views are handled, the combination rule, the weights,
-the metric it was chosen by, the store fingerprint it was fitted on and the versions. It is
-written by ``blend search --save-recipe`` (and by optimize and stack), and read by
-``blend apply RECIPE --store STORE --out submission.csv``.
+A recipe names the models, how TTA views are handled, the combination rule, the weights
+(one per model, or one per (model, TTA view), or one per (model, class)), optional per-model
+temperatures, the metric it was chosen by, the store fingerprint it was fitted on and the
+versions. It is written by ``blend search --save-recipe`` and ``blend optimize --recipe``,
+and read by ``blend apply RECIPE --store STORE --out submission.csv``.
+
+Blending goes through :func:`blend.combine.unit_scores` and :func:`blend.combine.blend_scores`,
+the two functions :func:`blend.optimize.optimize` scores with, so a recipe applied to the OOF
+rows reproduces the optimiser's in-sample score.
 
 The store is used only through its public methods (``load_oof``, ``load_test``,
 ``write_block``, ``finish_model``); this module does not import ``oof_store``.
@@ -21,11 +26,15 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.combine import RULES, combine
+from blend.combine import RULES, blend_scores, to_scores, unit_scores
 
 __all__ = ["Recipe", "RECIPE_VERSION", "load_output_for"]
 
-RECIPE_VERSION = 1
+#: 2 added ``view_weights``, ``class_weights`` and ``temperatures`` (absent or None in 1).
+RECIPE_VERSION = 2
+
+#: Fields that are omitted from the JSON when None (a recipe without them reads as before).
+_OPTIONAL = ("view_weights", "class_weights", "temperatures")
 
 
 def load_output_for(rule: str, task: str) -> str:
@@ -65,6 +74,19 @@ class Recipe:
         ``"mean"`` (average the views), ``"all"`` (weight them with ``tta_weights``) or a
         view index.
     tta_weights : tuple of float or None
+        One weight per TTA view, shared by every model (with ``tta="all"``).
+    view_weights : tuple of tuple of float, or None
+        Shape ``(n_models, n_views)``: one weight per (model, TTA view), the views in the
+        store's order (``blend optimize --tta-weights``). Needs ``tta="all"``; replaces
+        ``weights`` and ``tta_weights``.
+    class_weights : tuple of tuple of float, or None
+        Shape ``(n_models, n_classes)``: one weight per (model, class), each class's column
+        normalised to sum 1 (``blend optimize --per-class``); replaces ``weights``. Rules
+        prob, logit and geo.
+    temperatures : tuple of float, tuple of tuple of float, or None
+        Per-model temperatures (``blend optimize --temperature``): shape ``(n_models,)``, or
+        ``(n_models, n_views)`` with ``view_weights``. Each model's logits (log-probabilities)
+        are divided by its temperature before the logit or geo rule blends them.
     metric : str
     task : str
     class_names : tuple of str
@@ -81,6 +103,9 @@ class Recipe:
     weights: tuple[float, ...] | None = None
     tta: str | int = "mean"
     tta_weights: tuple[float, ...] | None = None
+    view_weights: tuple[tuple[float, ...], ...] | None = None
+    class_weights: tuple[tuple[float, ...], ...] | None = None
+    temperatures: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None
     metric: str = "accuracy"
     task: str = "multiclass"
     class_names: tuple[str, ...] = ()
@@ -97,20 +122,80 @@ class Recipe:
             raise BlendError("a recipe needs at least one model")
         if self.rule not in RULES:
             raise BlendError(f"recipe rule {self.rule!r} unknown; choose one of {', '.join(RULES)}")
-        if self.weights is not None and len(self.weights) != len(self.models):
-            raise BlendError(
-                f"recipe has {len(self.weights)} weights for {len(self.models)} models"
-            )
         if not (self.tta in ("mean", "all") or isinstance(self.tta, int)):
             raise BlendError(f"recipe tta must be 'mean', 'all' or a view index, got {self.tta!r}")
+        M = len(self.models)
+        set_ = object.__setattr__  # frozen: canonicalise the arrays once, here
+        set_(self, "models", tuple(str(m) for m in self.models))
+        if self.weights is not None:
+            set_(self, "weights", _vector("weights", self.weights, M, "models"))
+            _check_weights("weights", np.asarray(self.weights))
+        if self.tta_weights is not None:
+            set_(self, "tta_weights", _vector("tta_weights", self.tta_weights))
+            _check_weights("tta_weights", np.asarray(self.tta_weights))
+        if self.view_weights is not None:
+            clash = [k for k in ("weights", "tta_weights", "class_weights")
+                     if getattr(self, k) is not None]
+            if clash:
+                raise BlendError(
+                    f"recipe field 'view_weights' replaces {clash[0]!r}; give only one of them"
+                )
+            if self.tta != "all":
+                raise BlendError(
+                    f"recipe field 'view_weights' weights every TTA view, so tta must be "
+                    f"'all'; got {self.tta!r}"
+                )
+            set_(self, "view_weights", _matrix("view_weights", self.view_weights, M))
+            _check_weights("view_weights", np.asarray(self.view_weights))
+        if self.class_weights is not None:
+            if self.weights is not None:
+                raise BlendError(
+                    "recipe field 'class_weights' replaces 'weights'; give only one of them"
+                )
+            if self.rule == "rank" or self.task == "regression":
+                raise BlendError(
+                    f"recipe field 'class_weights' needs a classification task and the prob, "
+                    f"logit or geo rule; got rule {self.rule!r} for a {self.task} task"
+                )
+            cw = _matrix("class_weights", self.class_weights, M)
+            n_cls = len(cw[0])
+            if self.class_names and n_cls != len(self.class_names):
+                raise BlendError(
+                    f"recipe field 'class_weights' has {n_cls} columns but the recipe names "
+                    f"{len(self.class_names)} classes"
+                )
+            set_(self, "class_weights", cw)
+            _check_weights("class_weights", np.asarray(cw), per_column=True)
+        if self.temperatures is not None:
+            if self.rule not in ("logit", "geo"):
+                raise BlendError(
+                    f"recipe field 'temperatures' scales logits: it needs rule 'logit' or "
+                    f"'geo', got {self.rule!r}"
+                )
+            if self.view_weights is not None:
+                t = _matrix("temperatures", self.temperatures, M)
+                if np.shape(t) != np.shape(self.view_weights):
+                    raise BlendError(
+                        f"recipe field 'temperatures' must have one entry per (model, view) "
+                        f"like 'view_weights', shape {np.shape(self.view_weights)}; got "
+                        f"shape {np.shape(t)}"
+                    )
+            else:
+                t = _vector("temperatures", self.temperatures, M, "models")
+            a = np.asarray(t, dtype=np.float64)
+            if not np.all(np.isfinite(a)) or np.any(a <= 0):
+                raise BlendError(
+                    f"recipe field 'temperatures' must be finite and positive; got {a.tolist()}"
+                )
+            set_(self, "temperatures", t)
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("models", "weights", "tta_weights", "class_names"):
-            if d[k] is not None:
-                d[k] = list(d[k])
-        return d
+        for k in _OPTIONAL:
+            if d[k] is None:
+                del d[k]
+        return {k: _plain(v) for k, v in d.items()}
 
     def save(self, path: str | os.PathLike[str]) -> None:
         with open(path, "w", encoding="utf-8") as f:
@@ -130,8 +215,10 @@ class Recipe:
         if unknown:
             raise BlendError(f"recipe has unknown fields {unknown}")
         d = dict(d)
-        for k in ("models", "weights", "tta_weights", "class_names"):
+        for k in ("models", "class_names"):
             if d.get(k) is not None:
+                if not isinstance(d[k], list | tuple):
+                    raise BlendError(f"recipe field {k!r} must be a list; got {d[k]!r}")
                 d[k] = tuple(d[k])
         return cls(**d)
 
@@ -154,10 +241,58 @@ class Recipe:
             )
         if self.task != store.task:
             raise BlendError(f"recipe is for a {self.task} task, the store is {store.task}")
+        if self.view_weights is not None:
+            for m, row in zip(self.models, self.view_weights, strict=True):
+                views = list(store.manifest(m).get("tta_views") or [])
+                if len(views) != len(row):
+                    raise BlendError(
+                        f"recipe field 'view_weights' has {len(row)} weight(s) for model {m!r}, "
+                        f"which has {len(views)} TTA view(s) in the store {views}"
+                    )
+        if self.class_weights is not None:
+            n_cls = len(self.class_weights[0])
+            if n_cls != store.n_classes:
+                raise BlendError(
+                    f"recipe field 'class_weights' has {n_cls} columns, but the store has "
+                    f"{store.n_classes} classes {list(store.class_names)}"
+                )
+            if self.class_names and list(self.class_names) != list(store.class_names):
+                raise BlendError(
+                    f"recipe field 'class_weights' is for the classes {list(self.class_names)}, "
+                    f"the store's are {list(store.class_names)}"
+                )
 
     def _blend(self, preds: np.ndarray, output: str) -> np.ndarray:
-        return combine(preds, self.weights, rule=self.rule, kind=_kind_for(output),
-                       tta_weights=self.tta_weights if self.tta == "all" else None)
+        """``preds`` ``(M, T, N, C)`` as the store returned it -> the blend ``(N, C)``.
+
+        The same two steps as :func:`blend.optimize.optimize`: units in the rule's additive
+        space (:func:`unit_scores`, or :func:`to_scores` with a shared TTA weight vector),
+        then :func:`blend_scores`.
+        """
+        kind = _kind_for(output)
+        if self.view_weights is not None:
+            X = unit_scores(preds, rule=self.rule, kind=kind, per_view=True)
+            w = np.asarray(self.view_weights, dtype=np.float64).ravel()
+        else:
+            X = to_scores(preds, rule=self.rule, kind=kind,
+                          tta_weights=self.tta_weights if self.tta == "all" else None)
+            w = self.class_weights if self.class_weights is not None else self.weights
+            w = None if w is None else np.asarray(w, dtype=np.float64)
+        t = None if self.temperatures is None else np.asarray(self.temperatures, np.float64).ravel()
+        return blend_scores(X, w, rule=self.rule, kind=kind, temperatures=t)
+
+    def describe(self) -> str:
+        """One line: what the recipe blends and how."""
+        if self.view_weights is not None:
+            how = "a weight per model x TTA view"
+        elif self.class_weights is not None:
+            how = "a weight per model x class"
+        elif self.weights is not None:
+            how = "a weight per model"
+        else:
+            how = "equal weights"
+        temp = ", per-model temperatures" if self.temperatures is not None else ""
+        return f"{self.rule} rule over {', '.join(self.models)} with {how}{temp}"
 
     def predict_test(self, store) -> np.ndarray:
         """Blend the test predictions: ``(Nt, C)`` probabilities (regression ``(Nt, 1)``)."""
@@ -214,3 +349,71 @@ class Recipe:
             source="blend",
             parents=list(self.models),
         )
+
+
+def _plain(v: Any) -> Any:
+    """Tuples (nested) -> lists, for JSON."""
+    if isinstance(v, tuple | list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _floats(name: str, values: Any, of: str = "entry") -> tuple[float, ...]:
+    if isinstance(values, str | dict) or not hasattr(values, "__iter__"):
+        raise BlendError(
+            f"recipe field {name!r} must be a list of numbers (one per {of}); got {values!r}"
+        )
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise BlendError(
+                f"recipe field {name!r} must be a list of numbers (one per {of}); got {v!r} in it"
+            )
+        out.append(float(v))
+    return tuple(out)
+
+
+def _vector(name: str, values: Any, n: int | None = None, of: str = "entry") -> tuple[float, ...]:
+    out = _floats(name, values, of.rstrip("s"))
+    if n is not None and len(out) != n:
+        raise BlendError(f"recipe field {name!r} has {len(out)} entries for {n} {of}")
+    if not out:
+        raise BlendError(f"recipe field {name!r} is empty")
+    return out
+
+
+def _matrix(name: str, rows: Any, n_models: int) -> tuple[tuple[float, ...], ...]:
+    if isinstance(rows, str | dict) or not hasattr(rows, "__iter__"):
+        raise BlendError(f"recipe field {name!r} must be a list of lists (one per model); got {rows!r}")
+    rows = list(rows)
+    if len(rows) != n_models:
+        raise BlendError(
+            f"recipe field {name!r} has {len(rows)} rows for {n_models} models (one row per model)"
+        )
+    out = []
+    for i, r in enumerate(rows):
+        if isinstance(r, str | dict) or not hasattr(r, "__iter__"):
+            raise BlendError(f"recipe field {name!r}: row {i} must be a list of numbers; got {r!r}")
+        out.append(_floats(name, r, "column"))
+    widths = sorted({len(r) for r in out})
+    if len(widths) != 1 or widths[0] == 0:
+        raise BlendError(
+            f"recipe field {name!r} must be a rectangle with the same number of entries in "
+            f"every row; got row lengths {[len(r) for r in out]}"
+        )
+    return tuple(out)
+
+
+def _check_weights(name: str, w: np.ndarray, *, per_column: bool = False) -> None:
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise BlendError(f"recipe field {name!r} must be finite and non-negative; got {w.tolist()}")
+    if per_column:
+        zero = np.flatnonzero(w.sum(axis=0) <= 0)
+        if len(zero):
+            raise BlendError(
+                f"recipe field {name!r}: the weights of class column(s) {zero.tolist()} are all zero"
+            )
+    elif w.sum() <= 0:
+        raise BlendError(f"recipe field {name!r} must not be all zero")

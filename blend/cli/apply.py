@@ -2,7 +2,9 @@
 
 Writes the blended test predictions (labels, or probabilities with ``--probs``) in Kaggle
 style, and with ``--write-model NAME`` stores the blend back into the store as a new model
-(OOF per fold and test), so it can itself be searched, weighted or stacked.
+(OOF per fold and test), so it can itself be searched, weighted or stacked. Every recipe
+``blend optimize --recipe`` writes applies, including per-(model, TTA view) weights,
+per-(model, class) weights and per-model temperatures; see ``docs/commands/apply.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def apply_cli(args: argparse.Namespace) -> int:
     if args.out:
         sub = recipe.submission(store, probabilities=args.probs)
         sub.to_csv(args.out, index=False)
-        console.print(f"wrote {args.out}: {len(sub)} rows, blend of {', '.join(recipe.models)}",
+        console.print(f"wrote {args.out}: {len(sub)} rows, {recipe.describe()}",
                       highlight=False)
     if args.write_model:
         recipe.write_to_store(store, args.write_model, overwrite=args.overwrite)

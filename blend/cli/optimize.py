@@ -18,7 +18,7 @@ from blend._errors import BlendError
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search",
-           "default_storage"]
+           "default_storage", "recipe_from_result"]
 
 
 def models_from_search(path: str | Path, rank: int = 1) -> list[str]:
@@ -27,7 +27,7 @@ def models_from_search(path: str | Path, rank: int = 1) -> list[str]:
         with open(path) as f:
             data = json.load(f)
     except json.JSONDecodeError as exc:
-        raise BlendError(f"{path} is not JSON ({exc}); pass the file `blend search --json` wrote")
+        raise BlendError(f"{path} is not JSON ({exc}); pass the file `blend search --json` wrote") from exc
     results = data.get("results") if isinstance(data, dict) else None
     if not isinstance(results, list) or not results:
         raise BlendError(f"{path} has no 'results' list; pass the file `blend search --json` wrote")
@@ -80,6 +80,13 @@ def _check_models(store: Any, models: list[str] | None) -> list[str]:
     return list(models)
 
 
+def _tta_mode(store: Any, models: list[str], tta_weights: bool) -> str:
+    """How the store is asked for TTA views: every view (averaged or weighted in the rule's
+    space by the blend) when the models have the same number of views, else their mean."""
+    n_views = {len(store.manifest(m).get("tta_views") or [None]) for m in models}
+    return "all" if (tta_weights or len(n_views) == 1) else "mean"
+
+
 def optimize_store(
     store: Any,
     *,
@@ -110,8 +117,7 @@ def optimize_store(
     metric = metric or default_metric(store.task)
     regression = store.task == "regression"
     output = "probs" if rule in ("prob", "rank") else "logits"
-    n_views = {len(store.manifest(m).get("tta_views") or [None]) for m in models}
-    tta = "all" if (tta_weights or len(n_views) == 1) else "mean"
+    tta = _tta_mode(store, models, tta_weights)
     oof = store.load_oof(models, tta=tta, output="raw" if regression else output)
     kind = "raw" if regression else output
     params = dict(params or {})
@@ -130,23 +136,39 @@ def optimize_store(
     )
 
 
-def _write_recipe(result: OptimizeResult, store: Any, path: str, *, tta_weights: bool,
-                  per_class: bool, temperature: bool) -> None:
+def recipe_from_result(result: OptimizeResult, store: Any):
+    """The :class:`blend.recipe.Recipe` of a result of :func:`optimize_store` on ``store``.
+
+    It holds everything the fit produced: one weight per model, or per (model, TTA view)
+    (``tta_weights``), or per (model, class) (``per_class``), and the per-model (or per
+    (model, view)) temperatures. Applied to the store's OOF rows it reproduces
+    ``result.score``: the recipe blends with the same functions as the optimiser.
+    """
     from blend.recipe import Recipe
 
-    unsupported = [flag for flag, on in (("--tta-weights", tta_weights),
-                                         ("--per-class", per_class),
-                                         ("--temperature", temperature)) if on]
-    if unsupported:
-        raise BlendError(
-            f"a recipe holds one weight per model; it cannot yet hold the weights of "
-            f"{', '.join(unsupported)}. Drop --recipe (the --json output has them) or those "
-            f"options"
-        )
-    recipe = Recipe(
-        models=tuple(result.models),
+    models = list(result.models)
+    tta_weighted = result.unit_weights is not None and not result.per_class
+    fields: dict[str, Any] = {}
+    if tta_weighted:
+        views = list(next(iter(result.unit_weights.values())))
+        fields["view_weights"] = tuple(tuple(result.unit_weights[m][v] for v in views)
+                                       for m in models)
+        if result.temperatures is not None:
+            fields["temperatures"] = tuple(tuple(result.temperatures[f"{m}[{v}]"] for v in views)
+                                           for m in models)
+    else:
+        if result.per_class:
+            n_cls = len(store.class_names)
+            fields["class_weights"] = tuple(tuple(result.unit_weights[m][str(c)]
+                                                  for c in range(n_cls)) for m in models)
+        else:
+            fields["weights"] = tuple(result.weights[m] for m in models)
+        if result.temperatures is not None:
+            fields["temperatures"] = tuple(result.temperatures[m] for m in models)
+    return Recipe(
+        models=tuple(models),
         rule=result.rule,
-        weights=tuple(result.weights[m] for m in result.models),
+        tta=_tta_mode(store, models, tta_weighted),
         metric=result.metric,
         task=store.task,
         class_names=tuple(store.class_names),
@@ -154,8 +176,8 @@ def _write_recipe(result: OptimizeResult, store: Any, path: str, *, tta_weights:
         score=result.score,
         nested_score=result.nested_score,
         source=f"optimize:{result.method}",
+        **fields,
     )
-    recipe.save(path)
 
 
 def _print(result: OptimizeResult) -> None:
@@ -208,9 +230,6 @@ def optimize_cli(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             params[key] = value
-    if args.recipe and (args.tta_weights or args.per_class or args.temperature):
-        _write_recipe(None, None, args.recipe, tta_weights=args.tta_weights,  # raises
-                      per_class=args.per_class, temperature=args.temperature)
     store = Store(args.store)
     result = optimize_store(
         store, method=args.method, metric=args.metric, rule=args.rule, models=models,
@@ -221,8 +240,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     if args.recipe:
-        _write_recipe(result, store, args.recipe, tta_weights=args.tta_weights,
-                      per_class=args.per_class, temperature=args.temperature)
+        recipe_from_result(result, store).save(args.recipe)
     return 0
 
 

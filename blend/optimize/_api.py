@@ -3,14 +3,15 @@
 The orchestration every method shares:
 
 1. validate the inputs once, before any fitting;
-2. turn the predictions into *units* in the rule's additive space (:func:`blend.combine.to_scores`):
+2. turn the predictions into *units* in the rule's additive space (:func:`blend.combine.unit_scores`):
    one per model (TTA views averaged), or one per (model, TTA view) with ``tta_weights``;
 3. ``fit(rows)``: optionally fit one temperature per unit on those rows (log loss of
    ``softmax(X / T)``), then call the optimiser on those rows only;
 4. the in-sample fit uses every row; the nested CV (:func:`blend.nested.nested_cv`) refits on
    the rows of K-1 folds and scores the held-out fold;
-5. every reported score is computed by the core (:func:`blend.combine.combine` and the core
-   metric), not by the optimiser's fast kernel.
+5. every reported score is computed by the core (:func:`blend.combine.blend_scores` and the
+   core metric), not by the optimiser's fast kernel. ``blend.recipe.Recipe`` blends with the
+   same two functions, so a recipe written from the result reproduces the in-sample score.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from blend._errors import BlendError
-from blend.combine import RULES, combine, to_scores
+from blend.combine import RULES, blend_scores, unit_scores
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv
 from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
-from blend.optimize._objective import _log_softmax, blend_per_class, transform
+from blend.optimize._objective import _log_softmax
 
 __all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
 
@@ -107,8 +108,11 @@ class OptimizeResult:
         return d
 
     @property
-    def _per_class(self) -> bool:
+    def per_class(self) -> bool:
+        """True when the weights are per (model, class) (``unit_weights`` keyed by class)."""
         return bool(self.fit is not None and np.asarray(self.fit.weights).ndim == 2)
+
+    _per_class = per_class
 
     def summary(self) -> str:
         w = ", ".join(f"{m} {v:.3f}" for m, v in self.weights.items())
@@ -285,20 +289,17 @@ def optimize(
     M, T, N, C = P.shape
     # units in the rule's additive space
     if tta_weights:
-        U4 = P.reshape(M * T, 1, N, C)
         unit_names = [f"{m}[{v}]" for m in models for v in tta_views]
     else:
-        U4 = P
         unit_names = list(models)
-    X = to_scores(U4, rule=rule, kind=kind)  # (U, N, C)
+    X = unit_scores(P, rule=rule, kind=kind, per_view=tta_weights)  # (U, N, C)
     skind = "raw" if (kind == "raw" or C == 1) else ("probs" if rule in ("prob", "rank") else "logits")
     seed_root = as_generator(rng).integers(2**63 - 1)
     fold_ids = [int(k) for k in np.unique(folds)]
 
-    def blend(Xs: np.ndarray, w: np.ndarray) -> np.ndarray:
-        if per_class:
-            return blend_per_class(transform(Xs, rule, skind), w, rule)
-        return combine(Xs, w, rule=rule, kind=skind)
+    def blend(Xs: np.ndarray, w: np.ndarray, temps: np.ndarray | None) -> np.ndarray:
+        # the one blend function, shared with blend.recipe.Recipe
+        return blend_scores(Xs, w, rule=rule, kind=skind, temperatures=temps)
 
     def fit(idx: np.ndarray) -> tuple[WeightsResult, np.ndarray | None]:
         held = sorted(set(fold_ids) - set(np.unique(folds[idx]).tolist()))
@@ -319,13 +320,12 @@ def optimize(
 
     def evaluate(fitted: tuple[WeightsResult, np.ndarray | None], idx: np.ndarray) -> float:
         res, temps = fitted
-        Xi = X[:, idx] if temps is None else X[:, idx] / temps[:, None, None]
-        return float(metric(y[idx], blend(Xi, res.weights)))
+        return float(metric(y[idx], blend(X[:, idx], res.weights, temps)))
 
     def by_model(w: np.ndarray) -> dict[str, float]:
         w = np.asarray(w)
         per_model = w.mean(axis=1) if per_class else (w.reshape(M, T).sum(1) if tta_weights else w)
-        return {m: float(v) for m, v in zip(models, per_model)}
+        return {m: float(v) for m, v in zip(models, per_model, strict=True)}
 
     with _blas_limit(blas_threads), Timer() as t:
         full = fit(np.arange(N))
@@ -356,6 +356,6 @@ def optimize(
         seconds=t.seconds,
         evaluations=int(evaluations),
         unit_weights=unit_weights,
-        temperatures=None if temps is None else dict(zip(unit_names, map(float, temps))),
+        temperatures=None if temps is None else dict(zip(unit_names, map(float, temps), strict=True)),
         fit=res,
     )

@@ -135,8 +135,4 @@ def test_cli_recipe_reproduces_the_in_sample_score(store, tmp_path):
     score = get_metric("logloss")(store.y, recipe.predict_oof(store))
     assert score == pytest.approx(d["score"], rel=1e-6)
 
-
-def test_cli_refuses_a_recipe_it_cannot_write_before_fitting(store, tmp_path, capsys):
-    assert main(["optimize", str(store.uri), "--per-class", "--recipe",
-                 str(tmp_path / "r.json")]) == 2
-    assert "cannot yet hold the weights of --per-class" in capsys.readouterr().err
+    # (recipes with --tta-weights / --per-class / --temperature: tests/optimize/test_recipe_full.py)
