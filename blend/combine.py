@@ -38,8 +38,8 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
-__all__ = ["RULES", "KINDS", "Rule", "combine", "to_scores", "finalize", "unit_scores",
-           "blend_scores"]
+__all__ = ["RULES", "KINDS", "LINEAR_RULES", "Rule", "combine", "to_scores", "finalize",
+           "unit_scores", "blend_scores", "transform", "finish_linear", "blend_per_class"]
 
 KINDS = ("probs", "logits", "raw")
 _CLIP = 1e-7
@@ -136,6 +136,75 @@ def to_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs", tta_wei
 
         X = rankdata(X, axis=2) / float(2 ** int(np.ceil(np.log2(max(N, 1)))))
     return np.tensordot(tw, X, axes=([0], [1])) if T > 1 else X[:, 0]
+
+
+# -- linear rules: the blend is g(sum_u w_u X_u) for per-unit scores X and a row-wise g -----
+#: Rules whose blend is ``g(sum_u w_u X_u)`` for a per-unit transform ``X`` and a
+#: row-wise monotone ``g``; the optimiser's fast kernels apply to these.
+LINEAR_RULES = ("prob", "logit", "geo")
+_EPS = 1e-15
+
+
+def transform(P: np.ndarray, rule: str, kind: str) -> np.ndarray:
+    """Per-unit scores ``X`` whose weighted sum the linear ``rule`` maps to probabilities.
+
+    Parameters
+    ----------
+    P : ndarray of shape (U, N, C)
+        Probabilities (``kind="probs"``) or logits (``kind="logits"``).
+    rule : {"prob", "logit", "geo"}
+    kind : {"probs", "logits", "raw"}
+
+    Returns
+    -------
+    X : ndarray of shape (U, N, C), float64
+        prob: probabilities; logit: logits (log-probabilities when given probabilities);
+        geo: log-probabilities.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    if kind == "raw" or P.shape[-1] == 1:
+        return P
+    if rule == "prob":
+        return softmax(P) if kind == "logits" else P
+    if rule == "logit":
+        return P if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
+    if rule == "geo":
+        return log_softmax(P) if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
+    raise BlendError(f"rule {rule!r} has no linear form; choose one of {LINEAR_RULES}")
+
+
+def finish_linear(Z: np.ndarray, rule: str, regression: bool) -> np.ndarray:
+    """Blended scores ``(..., N, C)`` -> probabilities (or predictions for regression)."""
+    if regression:
+        return Z[..., 0]
+    if rule == "prob":
+        return Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
+    return softmax(Z)
+
+
+def blend_per_class(X: np.ndarray, w: np.ndarray, rule: str) -> np.ndarray:
+    """Blend with one weight per unit and class (the plain reference loop).
+
+    Parameters
+    ----------
+    X : ndarray of shape (U, N, C)
+        Output of :func:`transform`.
+    w : ndarray of shape (U, C)
+        Non-negative; each column sums to one.
+
+    Returns
+    -------
+    ndarray of shape (N, C)
+        Probabilities: ``z[:, c] = sum_u w[u, c] X[u, :, c]``, then row-normalised (prob
+        rule) or softmaxed (logit, geo).
+    """
+    U, N, C = X.shape
+    Z = np.zeros((N, C))
+    for c in range(C):
+        for u in range(U):
+            Z[:, c] += w[u, c] * X[u, :, c]
+    return finish_linear(Z, rule, regression=False)
+
 
 
 def finalize(S: np.ndarray, *, rule: str = "prob", kind: str = "probs") -> np.ndarray:
@@ -237,7 +306,7 @@ def blend_scores(
     weights : array-like of shape (n_units,) or (n_units, n_classes), optional
         Non-negative unit weights (default equal), normalised to sum 1. A matrix gives one
         weight per (unit, class); each class's column is normalised to sum 1 and the blend
-        is ``blend.optimize._objective.blend_per_class`` (prob, logit and geo rules).
+        is :func:`blend_per_class` (prob, logit and geo rules).
     rule : {"prob", "logit", "geo", "rank"}
     kind : {"probs", "logits", "raw"}
         What the stored predictions held (``"raw"``: regression).
@@ -272,9 +341,6 @@ def blend_scores(
 
 
 def _blend_per_class(X: np.ndarray, weights, *, rule: str, kind: str) -> np.ndarray:
-    # The optimiser's own per-class blend, imported (not copied) from its module.
-    from blend.optimize._objective import blend_per_class, transform
-
     U, _, C = X.shape
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (U, C):

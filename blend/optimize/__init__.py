@@ -9,14 +9,14 @@ the in-sample score, and the nested-CV score (fitted on K-1 folds, scored on the
 fold), optionally with per-model temperatures, per-TTA-view or per-class weights.
 """
 
+from blend.optimize import _de, _hill_climb, _lbfgs, _optuna, _simplex  # noqa: F401  (register)
+from blend.optimize._api import OptimizeResult, fit_temperatures, optimize
 from blend.optimize._base import (
     WeightsResult,
     available_optimizers,
     get_optimizer,
     register_optimizer,
 )
-from blend.optimize import _de, _hill_climb, _lbfgs, _optuna, _simplex  # noqa: F401  (register)
-from blend.optimize._api import OptimizeResult, fit_temperatures, optimize
 from blend.optimize._objective import Objective, reference_scores
 
 __all__ = [

@@ -25,10 +25,10 @@ from scipy.optimize import minimize_scalar
 
 from blend._errors import BlendError
 from blend.combine import RULES, blend_scores, unit_scores
+from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv
 from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
-from blend.optimize._objective import _log_softmax
 
 __all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
 

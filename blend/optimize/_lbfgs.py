@@ -26,8 +26,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from blend._errors import BlendError
+from blend.combine import softmax as _softmax
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
-from blend.optimize._objective import Objective, _softmax
+from blend.optimize._objective import Objective
 
 __all__ = ["fit_lbfgs"]
 

@@ -28,64 +28,14 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend.combine import LINEAR_RULES, blend_per_class, finish_linear, transform
 
 __all__ = ["Objective", "reference_scores", "blend_per_class", "CE_METRICS", "LINEAR_RULES"]
 
-#: Rules whose blend is ``g(sum_u w_u X_u)`` for a per-unit transform ``X`` and a
-#: row-wise monotone ``g``; the fast kernels apply to these.
-LINEAR_RULES = ("prob", "logit", "geo")
 #: Metrics that are (shifts of) the cross-entropy of the blended probabilities.
 CE_METRICS = ("logloss", "log_loss", "kl", "cross_entropy", "crossentropy", "ce")
 _EPS = 1e-15
 _CHUNK_BYTES = 64 * 2**20
-
-
-def _log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = z - z.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-
-
-def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def transform(P: np.ndarray, rule: str, kind: str) -> np.ndarray:
-    """Per-unit scores ``X`` whose weighted sum the linear ``rule`` maps to probabilities.
-
-    Parameters
-    ----------
-    P : ndarray of shape (U, N, C)
-        Probabilities (``kind="probs"``) or logits (``kind="logits"``).
-    rule : {"prob", "logit", "geo"}
-    kind : {"probs", "logits", "raw"}
-
-    Returns
-    -------
-    X : ndarray of shape (U, N, C), float64
-        prob: probabilities; logit: logits (log-probabilities when given probabilities);
-        geo: log-probabilities.
-    """
-    P = np.asarray(P, dtype=np.float64)
-    if kind == "raw" or P.shape[-1] == 1:
-        return P
-    if rule == "prob":
-        return _softmax(P) if kind == "logits" else P
-    if rule == "logit":
-        return P if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
-    if rule == "geo":
-        return _log_softmax(P) if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
-    raise BlendError(f"rule {rule!r} has no linear form; choose one of {LINEAR_RULES}")
-
-
-def _finish(Z: np.ndarray, rule: str, regression: bool) -> np.ndarray:
-    """Blended scores ``(..., N, C)`` -> probabilities (or predictions for regression)."""
-    if regression:
-        return Z[..., 0]
-    if rule == "prob":
-        return Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
-    return _softmax(Z)
 
 
 def normalise(W: np.ndarray, n_units: int, per_class: bool, n_classes: int) -> np.ndarray:
@@ -107,30 +57,6 @@ def normalise(W: np.ndarray, n_units: int, per_class: bool, n_classes: int) -> n
         return np.where(s > 0, W / np.where(s > 0, s, 1.0), 1.0 / n_units)
     s = W.sum(axis=1, keepdims=True)
     return np.where(s > 0, W / np.where(s > 0, s, 1.0), 1.0 / n_units)
-
-
-def blend_per_class(X: np.ndarray, w: np.ndarray, rule: str) -> np.ndarray:
-    """Blend with one weight per unit and class (the plain reference loop).
-
-    Parameters
-    ----------
-    X : ndarray of shape (U, N, C)
-        Output of :func:`transform`.
-    w : ndarray of shape (U, C)
-        Non-negative; each column sums to one.
-
-    Returns
-    -------
-    ndarray of shape (N, C)
-        Probabilities: ``z[:, c] = sum_u w[u, c] X[u, :, c]``, then row-normalised (prob
-        rule) or softmaxed (logit, geo).
-    """
-    U, N, C = X.shape
-    Z = np.zeros((N, C))
-    for c in range(C):
-        for u in range(U):
-            Z[:, c] += w[u, c] * X[u, :, c]
-    return _finish(Z, rule, regression=False)
 
 
 def _maybe_duplicates(key: np.ndarray) -> bool:
@@ -460,7 +386,7 @@ class Objective:
             if fast_acc:  # argmax is unchanged by the row-wise normalisation or softmax
                 out[a:b] = (Z.argmax(axis=-1) == self.y).mean(axis=-1)
                 continue
-            B = _finish(Z, self.rule, self.regression)
+            B = finish_linear(Z, self.rule, self.regression)
             for i in range(b - a):
                 out[a + i] = self.metric(self.y, B[i])
         return out

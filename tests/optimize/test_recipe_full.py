@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 
 from blend import BlendError
 from blend.cli import main
-from blend.combine import blend_scores, combine, to_scores, unit_scores
+from blend.combine import blend_per_class, blend_scores, combine, to_scores, transform, unit_scores
 from blend.metrics import get_metric
-from blend.optimize._objective import blend_per_class, transform
 from blend.recipe import Recipe
 from oof_store import synthetic
 
