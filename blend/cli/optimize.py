@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from blend._errors import BlendError
+from blend.cli._common import resolve_models
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search",
@@ -59,27 +60,6 @@ def _default_study_name(store: Any, models: list[str], metric: str, rule: str,
     return f"blend-optimize-{fp}-{metric}-{rule}{flags}-{h}"
 
 
-def _check_models(store: Any, models: list[str] | None) -> list[str]:
-    available = store.models()
-    if models is None:
-        if len(available) < 2:
-            raise BlendError(
-                f"the store {store.uri} holds {len(available)} finished model(s); weights need "
-                f"at least 2"
-            )
-        return available
-    unknown = [m for m in models if m not in available]
-    if unknown:
-        raise BlendError(
-            f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
-            f"{', '.join(available) or '(none)'}"
-        )
-    dup = sorted({m for m in models if models.count(m) > 1})
-    if dup:
-        raise BlendError(f"model(s) named more than once: {', '.join(dup)}")
-    return list(models)
-
-
 def _tta_mode(store: Any, models: list[str], tta_weights: bool) -> str:
     """How the store is asked for TTA views: every view (averaged or weighted in the rule's
     space by the blend) when the models have the same number of views, else their mean."""
@@ -113,7 +93,7 @@ def optimize_store(
         raise BlendError(
             f"unknown method {method!r}; choose one of: {', '.join(available_optimizers())}"
         )
-    models = _check_models(store, models)
+    models = resolve_models(store, models, need=2, what="weight optimisation")
     metric = metric or default_metric(store.task)
     regression = store.task == "regression"
     output = "probs" if rule in ("prob", "rank") else "logits"

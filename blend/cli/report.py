@@ -15,30 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from blend._errors import BlendError
+from blend.cli._common import resolve_models
 from blend.report import Report, build_report
 
 __all__ = ["report", "report_cli", "register", "write_noise_csv"]
 
 _MAX_TERMINAL_MODELS_IN_BREAKDOWN = 8
 _MAX_TERMINAL_CLASSES = 10
-
-
-def _check_models(store, models: Sequence[str] | None) -> list[str]:
-    available = store.models()
-    if models is None:
-        if not available:
-            raise BlendError(f"the store {store.uri} holds no finished model; add one with `oof import`")
-        return available
-    unknown = [m for m in models if m not in available]
-    if unknown:
-        raise BlendError(
-            f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
-            f"{', '.join(available) or '(none)'}"
-        )
-    dup = sorted({m for m in models if list(models).count(m) > 1})
-    if dup:
-        raise BlendError(f"model(s) named more than once: {', '.join(dup)}")
-    return list(models)
 
 
 def _by_columns(store, by: Sequence[str]) -> dict[str, np.ndarray]:
@@ -101,7 +84,7 @@ def report(
     """
     from blend.metrics import default_metric, get_metric
 
-    models = _check_models(store, models)
+    models = resolve_models(store, models, need=1, what="the report")
     by_values = _by_columns(store, by)
     get_metric(metric if metric is not None else default_metric(store.task), store.task)  # fail early
     views, tta_names = _load_views(store, models)

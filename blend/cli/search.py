@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from blend._errors import BlendError
+from blend.cli._common import resolve_models
 from blend.combine import RULES
 from blend.metrics import METRICS, default_metric, get_metric
 from blend.recipe import Recipe, _kind_for, load_output_for
@@ -27,27 +27,7 @@ def _tta_arg(value: str) -> str | int:
 
 
 def _load(store: Any, models, tta, rule):
-    available = store.models()
-    if models:
-        partial = [m for m in models if m not in available and m in store.models(include_incomplete=True)]
-        if partial:
-            raise BlendError(
-                f"model(s) {', '.join(map(repr, partial))} are incomplete (OOF for only part of "
-                "the rows or folds, no manifest yet); write the missing folds and finish them, "
-                "or leave them out"
-            )
-        unknown = [m for m in models if m not in available]
-        if unknown:
-            raise BlendError(
-                f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
-                f"{', '.join(available) or '(none)'}"
-            )
-    chosen = list(models) if models else available
-    if len(chosen) < 2:
-        raise BlendError(
-            f"subset search needs at least 2 models; the store {store.uri} holds "
-            f"{len(chosen)} ({', '.join(chosen) or 'none'}); add models or drop --models"
-        )
+    chosen = resolve_models(store, models, need=2, what="subset search")
     output = load_output_for(rule, store.task)
     oof = store.load_oof(chosen, tta=tta, output=output)
     return oof, _kind_for(output)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend.cli._common import resolve_models
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -92,25 +93,11 @@ def read_extra_features(
 
 
 def _resolve_models(store: Any, models: Sequence[str] | None) -> list[str]:
-    from oof_store import ModelNotFoundError
-
-    have = store.models()
-    if models:
-        unknown = [m for m in models if m not in have]
-        if unknown:
-            raise ModelNotFoundError(
-                f"no model {unknown[0]!r} in the store {store.uri}; available: {', '.join(have) or '(none)'}"
-            )
-        chosen = list(dict.fromkeys(models))
-    else:
-        # level-2 models are left out by default: stacking a stack over the same folds leaks
-        chosen = [m for m in have if store.manifest(m).get("source") != "stack"]
-    if len(chosen) < 2:
-        raise BlendError(
-            f"stacking needs at least 2 base models; got {len(chosen)} ({', '.join(chosen) or 'none'}). "
-            "Add models to the store or name them with --models"
-        )
-    return chosen
+    # level-2 models are left out by default: stacking a stack over the same folds leaks
+    return resolve_models(
+        store, models, need=2, what="stacking",
+        default=lambda have: [m for m in have if store.manifest(m).get("source") != "stack"],
+    )
 
 
 def run_stack(

@@ -42,7 +42,8 @@ def test_weights_are_non_negative_and_sum_to_one(method, oof):
     assert w.shape == (X.shape[0],)
     assert (w >= 0).all()
     assert w.sum() == pytest.approx(1.0, abs=1e-9)
-    assert res.evaluations > 0 and res.seconds >= 0
+    assert res.evaluations > 0
+    assert res.seconds >= 0
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -113,7 +114,8 @@ def test_optimize_reports_in_sample_and_nested_scores(method, oof):
     d = res.to_dict()
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
                        "fold_weights", "seconds", "evaluations"]
-    assert len(d["fold_scores"]) == 4 and len(d["fold_weights"]) == 4
+    assert len(d["fold_scores"]) == 4
+    assert len(d["fold_weights"]) == 4
     assert all(set(fw) == set(d["weights"]) for fw in d["fold_weights"])
     assert sum(d["weights"].values()) == pytest.approx(1.0)
     # the reported score is the core metric of the core blend with the reported weights

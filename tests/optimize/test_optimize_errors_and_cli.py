@@ -65,7 +65,8 @@ def test_cli_writes_the_json_facts(store, tmp_path):
     d = json.loads(out.read_text())
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
                        "fold_weights", "seconds", "evaluations"]
-    assert d["method"] == "de" and d["metric"] == "accuracy"
+    assert d["method"] == "de"
+    assert d["metric"] == "accuracy"
     assert set(d["weights"]) == set(store.models())
     assert len(d["fold_scores"]) == store.n_folds == len(d["fold_weights"])
     assert d["evaluations"] > 0
@@ -102,7 +103,8 @@ def test_cli_optuna_study_is_stored_and_resumed(store, tmp_path):
     assert journal.exists()
     assert main([*args, "--json", str(out2)]) == 0  # resumed: the 12 trials are there
     a, b = json.loads(out1.read_text()), json.loads(out2.read_text())
-    assert a["evaluations"] == 12 and b["evaluations"] == 0
+    assert a["evaluations"] == 12
+    assert b["evaluations"] == 0
     assert a["weights"] == b["weights"]
 
 

@@ -13,7 +13,7 @@ from blend.cli.stack import main, run_stack
 from blend.combine import combine
 from blend.metrics import get_metric
 from blend.stack import available_stackers
-from oof_store import ModelNotFoundError, Store, StoreExistsError, synthetic
+from oof_store import Store, StoreExistsError, synthetic
 
 # --------------------------------------------------------------------------- write-back
 
@@ -100,8 +100,8 @@ def _extra_csv(tmp_path, store, drop=0, col="id", extra_cols=None):
     ("make_kwargs", "error", "message"),
     [
         (lambda s, t: {"stacker": "xgb"}, BlendError, "choose one of: cnn1d, cnn2d, lgbm, linear, mlp"),
-        (lambda s, t: {"models": ["m00", "nope"]}, ModelNotFoundError, "no model 'nope'.*available: m00"),
-        (lambda s, t: {"models": ["m00"]}, BlendError, "at least 2 base models; got 1 \\(m00\\)"),
+        (lambda s, t: {"models": ["m00", "nope"]}, BlendError, "unknown model\\(s\\) 'nope'; the store holds: m00"),
+        (lambda s, t: {"models": ["m00"]}, BlendError, "stacking needs at least 2 models; got 1 \\(m00\\)"),
         (lambda s, t: {"extra_features": _extra_csv(t, s, drop=5)}, BlendError, "lacks 5 training id\\(s\\) \\(first: r000000"),
         (lambda s, t: {"extra_features": _extra_csv(t, s, col="key")}, BlendError, "has no id column 'id'"),
         (lambda s, t: {"extra_features": _extra_csv(t, s, extra_cols=["target"])}, BlendError, "would leak the labels"),
@@ -153,7 +153,7 @@ def test_cli_bad_input_prints_one_red_line_and_exits_2(tiny_store, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "error:" in err
-    assert "no model 'ghost'" in err
+    assert "unknown model(s) 'ghost'" in err
     assert "Traceback" not in err
 
 
