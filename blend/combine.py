@@ -39,7 +39,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 __all__ = ["RULES", "KINDS", "LINEAR_RULES", "Rule", "combine", "to_scores", "finalize",
-           "unit_scores", "blend_scores", "transform", "finish_linear", "blend_per_class"]
+           "unit_scores", "blend_scores", "as_4d", "transform", "finish_linear", "blend_per_class"]
 
 KINDS = ("probs", "logits", "raw")
 _CLIP = 1e-7
@@ -75,7 +75,8 @@ def _check_rule(rule: str, kind: str, n_classes: int) -> None:
         raise BlendError(f"rule {rule!r} needs class probabilities; for regression use prob or rank")
 
 
-def _as_4d(P: np.ndarray) -> np.ndarray:
+def as_4d(P: np.ndarray) -> np.ndarray:
+    """``(M, N, C)`` or ``(M, T, N, C)`` predictions as ``(M, T, N, C)``; anything else is a BlendError."""
     P = np.asarray(P)
     if P.ndim == 3:
         P = P[:, None]
@@ -117,7 +118,7 @@ def to_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs", tta_wei
     -------
     ndarray of shape (n_models, n_rows, n_classes), float64
     """
-    P = _as_4d(P)
+    P = as_4d(P)
     M, T, N, C = P.shape
     _check_rule(rule, kind, C)
     tw = _normalise_weights(tta_weights, T, "tta_weights")
@@ -253,7 +254,7 @@ def combine(
     ndarray of shape (n_rows, n_classes)
         Probabilities (rows sum to 1), or for regression the blended values ``(n_rows, 1)``.
     """
-    P = _as_4d(P)
+    P = as_4d(P)
     _normalise_weights(weights, P.shape[0], "weights")  # validates before the work
     X = to_scores(P, rule=rule, kind=kind, tta_weights=tta_weights)
     w = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
@@ -278,7 +279,7 @@ def unit_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs",
     ndarray of shape (n_units, n_rows, n_classes), float64
         ``n_units = n_models`` or ``n_models * n_tta``.
     """
-    P = _as_4d(P)
+    P = as_4d(P)
     if per_view:
         M, T, N, C = P.shape
         P = P.reshape(M * T, 1, N, C)

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend.combine import as_4d
 
 __all__ = [
     "Report",
@@ -426,13 +427,7 @@ class Report:
 def _ensure_views(P: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     """Turn ``(M, T, N, C)`` or a list of ``(T_m, N, C)`` into a list of float arrays."""
     if isinstance(P, np.ndarray):
-        if P.ndim == 3:
-            P = P[:, None]
-        if P.ndim != 4:
-            raise BlendError(
-                f"P must have shape (n_models, n_tta, n_rows, n_classes) or (n_models, n_rows, "
-                f"n_classes), got shape {P.shape}"
-            )
+        P = as_4d(P)
         return [P[m] for m in range(P.shape[0])]
     views = [np.asarray(p) for p in P]
     for m, p in enumerate(views):

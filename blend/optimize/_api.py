@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from blend._errors import BlendError
-from blend.combine import RULES, blend_scores, unit_scores
+from blend.combine import RULES, as_4d, blend_scores, unit_scores
 from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv
@@ -170,14 +170,7 @@ def fit_temperatures(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights,
               per_class, temperature, nested):
-    P = np.asarray(P)
-    if P.ndim == 3:
-        P = P[:, None]
-    if P.ndim != 4:
-        raise BlendError(
-            f"predictions must have shape (models, tta, rows, classes) or (models, rows, "
-            f"classes); got shape {P.shape}"
-        )
+    P = as_4d(P)
     M, T, N, C = P.shape
     if M < 2:
         raise BlendError(f"weights need at least 2 models; got {M}. Pass more --models")

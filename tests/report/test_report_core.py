@@ -290,7 +290,7 @@ def arrays(make_arrays):
          "model 'm2' has non-finite predictions"),
         (lambda P, y, f, kw: (P, y + 10, f, kw), r"labels must lie in \[0, 3\]"),
         (lambda P, y, f, kw: ([], y, f, kw), "at least one model"),
-        (lambda P, y, f, kw: (P[0, 0], y, f, kw), "P must have shape"),
+        (lambda P, y, f, kw: (P[0, 0], y, f, kw), "predictions must have shape"),
     ],
 )
 def test_bad_input_raises_a_clear_blend_error(arrays, change, message):
