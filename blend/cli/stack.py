@@ -238,6 +238,8 @@ def stack_cli(args: argparse.Namespace) -> int:
         raise BlendError(f"--hpo must be >= 0; got {args.hpo}")
     if args.seeds < 1:
         raise BlendError(f"--seeds must be >= 1; got {args.seeds}")
+    if args.recipe and args.no_write:
+        raise BlendError("--recipe needs the stacker written back into the store; drop --no-write")
 
     def progress(msg: str) -> None:
         err_console.print(f"[dim]{msg}[/dim]", highlight=False)
@@ -251,7 +253,31 @@ def stack_cli(args: argparse.Namespace) -> int:
     _print_result(res, written)
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
+    if args.recipe:
+        stack_recipe(store, res, written).save(args.recipe)
+        console.print(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`")
     return 0
+
+
+def stack_recipe(store: Any, res: StackResult, written: str) -> Any:
+    """A recipe whose blend is the written-back stacker alone, for ``blend apply``.
+
+    The stacker's OOF predictions are outer-fold ones, so its in-sample and nested scores
+    are the same number.
+    """
+    from blend.recipe import Recipe
+
+    return Recipe(
+        models=(written,),
+        rule="prob",
+        metric=res.metric,
+        task=store.task,
+        class_names=tuple(store.class_names),
+        store_fingerprint=store.fingerprint,
+        score=res.nested_score,
+        nested_score=res.nested_score,
+        source=f"stack:{res.stacker}",
+    )
 
 
 def _print_result(res: StackResult, written: str | None) -> None:
@@ -297,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--models", nargs="+", metavar="MODEL", help="models to stack (default: every base model, level-2 ones left out)")
         p.add_argument("--features", choices=FEATURES, default="probs", help="stacker input (default: probs)")
         p.add_argument("--tta", choices=("mean", "all"), default="mean", help="average TTA views, or give each view to the stacker")
+        p.add_argument("--recipe", metavar="OUT", help="write a recipe for `blend apply` (the stacker alone)")
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")

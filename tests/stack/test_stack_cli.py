@@ -181,3 +181,23 @@ def test_stacking_the_assembled_digits_metatask(assembled_dir, tmp_path):
     assert res.nested_score > 0.96
     assert len(res.fold_scores) == 10
     assert Store(store.uri).manifest(name)["parents"] == ["GB_10", "GB_100", "RF_10", "RF_100", "RF_200"]
+
+
+def test_stack_recipe_applies_to_a_submission_of_the_stacker(tiny_store, tmp_path, capsys):
+    import pandas as pd
+
+    from blend.cli import main as blend_main
+
+    recipe = tmp_path / "stack.json"
+    assert main(["linear", str(tiny_store.uri), "--recipe", str(recipe), "--json", str(tmp_path / "r.json")]) == 0
+    facts = json.loads((tmp_path / "r.json").read_text())
+    saved = json.loads(recipe.read_text())
+    assert saved["models"] == ["stack_linear"]
+    assert saved["nested_score"] == pytest.approx(facts["nested_score"])
+    out = tmp_path / "sub.csv"
+    assert blend_main(["apply", str(recipe), "--store", str(tiny_store.uri), "--out", str(out), "--probs"]) == 0
+    sub = pd.read_csv(out)
+    test = Store(tiny_store.uri).load_test(["stack_linear"], folds="mean").preds[0, 0]
+    np.testing.assert_allclose(sub[Store(tiny_store.uri).class_names].to_numpy(), test, atol=1e-5)
+    assert main(["linear", str(tiny_store.uri), "--recipe", str(recipe), "--no-write"]) == 2
+    assert "--recipe needs the stacker written back" in capsys.readouterr().err
