@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -23,9 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "track", "add_debug_flag"]
-
-T = TypeVar("T")
+__all__ = ["console", "err_console", "run_main", "progress_bar", "add_debug_flag"]
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
@@ -89,18 +85,3 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
     """A rich progress bar on stderr (silent when stderr is not a terminal)."""
     with _make_progress(transient) as prog:
         yield prog
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate over ``items`` with a progress bar on stderr."""
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with progress_bar() as prog:
-        task = prog.add_task(description, total=total)
-        for item in items:
-            yield item
-            prog.advance(task)
-
-
-def main_guard(main: Callable[[], int]) -> None:  # pragma: no cover - thin
-    sys.exit(main())
