@@ -71,6 +71,7 @@ def demo_cli(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``base-models`` parser: ``tabular``, ``demo`` and the extra sub-commands."""
     from base_models.tabular import available_tabular_models
 
     parser = argparse.ArgumentParser(
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``base-models`` command on ``argv`` and return its exit code."""
     return run_main(build_parser(), argv)
 
 

@@ -78,12 +78,29 @@ def digits_features() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class DemoResult:
+    """What :func:`make_demo_store` built.
+
+    Attributes
+    ----------
+    store : Store
+        The demo store.
+    features_csv : Path
+        ``<store>/example/features.csv``: id, ink group and pixel features of every training
+        and test row (no label).
+    test_labels_csv : Path
+        ``<store>/example/test_labels.csv``: id and label of the test rows.
+    results : list of TabularResult
+        One per model trained by this call (models already in the store are skipped unless
+        ``overwrite``).
+    """
+
     store: Store
     features_csv: Path
     test_labels_csv: Path
     results: list[Any] = field(default_factory=list)
 
     def summary(self) -> str:
+        """Rows, folds and test rows of the store, then one line per trained model."""
         lines = [f"demo store at {self.store.uri}: {len(self.store.ids)} training rows, "
                  f"{self.store.n_folds} folds, {len(self.store.test_ids)} test rows"]
         lines += [f"  {r.summary()}" for r in self.results]

@@ -1,5 +1,7 @@
-"""``base-models image`` and ``base-models digits-images``: thin wrappers over
-:func:`base_models.image.train_image_model` and :func:`base_models.image.write_digits_images`.
+"""``base-models image`` and ``base-models digits-images`` commands.
+
+Thin wrappers over :func:`base_models.image.train_image_model` and
+:func:`base_models.image.write_digits_images`.
 
 ``register(subparsers)`` adds both sub-commands to the ``base-models`` parser. torch and
 timm are imported only when a command runs.
@@ -137,6 +139,7 @@ def register(subparsers) -> None:
 
 
 def image_cli(args: argparse.Namespace) -> int:
+    """Train an image model into the store (``base-models image``); print its mean fold accuracy."""
     from oof_store.cli_utils import console, err_console
 
     from .image import train_image_model
@@ -186,6 +189,7 @@ def image_cli(args: argparse.Namespace) -> int:
 
 
 def digits_images_cli(args: argparse.Namespace) -> int:
+    """Write the digits images (``base-models digits-images``), and with ``--store`` a store over them."""
     from oof_store.cli_utils import console
 
     from .image.digits import make_digits_store, write_digits_images

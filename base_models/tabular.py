@@ -45,6 +45,7 @@ def register_tabular_model(name: str) -> Callable[[Callable[..., Any]], Callable
 
 
 def available_tabular_models() -> list[str]:
+    """The names of the registered tabular models, sorted."""
     return sorted(TABULAR_MODELS)
 
 
@@ -151,6 +152,7 @@ class TabularResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the result (fold ids as string keys; the manifest left out)."""
         return {
             "name": self.name,
             "model": self.model,
@@ -163,6 +165,7 @@ class TabularResult:
         }
 
     def summary(self) -> str:
+        """One line: OOF score, fold scores, time and the folds skipped."""
         folds = ", ".join(f"{k}: {v:.4f}" for k, v in self.fold_scores.items())
         skipped = f" (folds {self.skipped_folds} already in the store, skipped)" if self.skipped_folds else ""
         return (

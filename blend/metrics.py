@@ -147,6 +147,19 @@ class Metric:
     func: Callable[[np.ndarray, np.ndarray], float] = field(repr=False, compare=False)
 
     def __call__(self, y: np.ndarray, P: np.ndarray) -> float:
+        """Score predictions ``P`` against targets ``y`` with ``func``.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_rows,) or (n_rows, n_classes)
+            Class indices, regression targets, or soft targets (softclass).
+        P : ndarray of shape (n_rows, n_classes), (n_rows,) or (n_rows, 1)
+            Probabilities (classification) or predictions (regression).
+
+        Returns
+        -------
+        float
+        """
         return float(self.func(y, P))
 
     def better(self, a: float, b: float) -> bool:
@@ -155,6 +168,7 @@ class Metric:
 
     @property
     def worst(self) -> float:
+        """The worst possible score: ``-inf`` when greater is better, else ``inf``."""
         return -np.inf if self.greater_is_better else np.inf
 
     def gain(self, score):
@@ -184,8 +198,10 @@ def list_metrics() -> list[str]:
 
 
 def default_metric(task: str) -> str:
-    """The metric used when none is named: binary ``auc``, multiclass ``accuracy``,
-    softclass ``kl``, regression ``rmse``."""
+    """The metric used when none is named.
+
+    Binary ``auc``, multiclass ``accuracy``, softclass ``kl``, regression ``rmse``.
+    """
     if task not in _DEFAULTS:
         raise BlendError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     return _DEFAULTS[task]

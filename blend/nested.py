@@ -43,6 +43,7 @@ class NestedCVResult:
     fold_results: tuple[Any, ...] = field(repr=False)
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the fields, without ``fold_results``."""
         return {
             "fold_ids": list(self.fold_ids),
             "fold_scores": list(self.fold_scores),
@@ -51,6 +52,7 @@ class NestedCVResult:
         }
 
     def summary(self) -> str:
+        """One line: nested score and the score of each held-out fold."""
         folds = ", ".join(f"{k}: {s:.5f}" for k, s in zip(self.fold_ids, self.fold_scores, strict=False))
         return f"nested score {self.nested_score:.5f} (held-out folds {folds})"
 

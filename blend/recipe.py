@@ -191,6 +191,7 @@ class Recipe:
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields; unset optional weight fields are left out."""
         d = asdict(self)
         for k in _OPTIONAL:
             if d[k] is None:
@@ -198,12 +199,18 @@ class Recipe:
         return {k: _plain(v) for k, v in d.items()}
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` to ``path`` as indented JSON."""
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=2)
             f.write("\n")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Recipe:
+        """A checked recipe from a dict such as :meth:`to_dict` returns.
+
+        Raises :class:`BlendError` when ``d`` has no ``models`` field, a newer version, unknown
+        fields or invalid values.
+        """
         if not isinstance(d, dict) or "models" not in d:
             raise BlendError("not a blend recipe: no 'models' field")
         if d.get("version", RECIPE_VERSION) > RECIPE_VERSION:
@@ -224,6 +231,7 @@ class Recipe:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recipe:
+        """Read a recipe JSON file; raises :class:`BlendError` when it is not a valid recipe."""
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)

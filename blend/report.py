@@ -117,10 +117,12 @@ class ScoreSet:
 
     @property
     def fold_mean(self) -> float:
+        """Mean of ``fold_scores`` ignoring NaN; NaN when no fold has a score."""
         return float(np.nanmean(self.fold_scores)) if np.isfinite(self.fold_scores).any() else np.nan
 
     @property
     def fold_std(self) -> float:
+        """Standard deviation of ``fold_scores`` ignoring NaN; NaN when no fold has a score."""
         return float(np.nanstd(self.fold_scores)) if np.isfinite(self.fold_scores).any() else np.nan
 
     @property
@@ -132,6 +134,17 @@ class ScoreSet:
         return int(np.nanargmin(s) if self.greater_is_better else np.nanargmax(s))
 
     def to_dict(self, fold_ids: Sequence[int]) -> dict[str, Any]:
+        """A JSON-ready dict, with the fold scores keyed by fold id and NaN as ``None``.
+
+        Parameters
+        ----------
+        fold_ids : sequence of int, length n_folds
+            The fold ids, in the order of ``fold_scores``.
+
+        Returns
+        -------
+        dict
+        """
         w = self.worst_fold_index
         return {
             "name": self.name,
@@ -168,6 +181,7 @@ class TTAGain:
     gains: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields (NaN as ``None``)."""
         return {
             "model": self.model,
             "views": list(self.views),
@@ -187,6 +201,7 @@ class Pair:
     error_agreement: float | None
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields (NaN as ``None``)."""
         return {
             "a": self.a,
             "b": self.b,
@@ -216,6 +231,17 @@ class Breakdown:
     blend_scores: np.ndarray
 
     def to_dict(self, models: Sequence[str]) -> dict[str, Any]:
+        """A JSON-ready dict: the column and, per group, its rows, blend score and model scores.
+
+        Parameters
+        ----------
+        models : sequence of str, length n_models
+            The model names, in the order of the rows of ``scores``.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "column": self.column,
             "groups": [
@@ -253,6 +279,7 @@ class Reliability:
     ece: float
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields (NaN as ``None``)."""
         return {
             "bin_edges": _flist(self.bin_edges),
             "confidence": _flist(self.confidence),
@@ -296,6 +323,19 @@ class NoiseCandidates:
         return int(self.rows.shape[0])
 
     def to_dict(self, class_names: Sequence[str], top: int | None = None) -> dict[str, Any]:
+        """A JSON-ready dict: the count, per-class thresholds and the most suspicious rows.
+
+        Parameters
+        ----------
+        class_names : sequence of str, length n_classes
+            Names of the class indices in ``given``, ``predicted`` and ``thresholds``.
+        top : int or None
+            Keep only the first ``top`` rows; ``None`` keeps all. ``n_candidates`` counts all.
+
+        Returns
+        -------
+        dict
+        """
         k = len(self) if top is None else min(top, len(self))
         return {
             "n_candidates": len(self),
@@ -365,6 +405,7 @@ class Report:
 
     @property
     def model_names(self) -> list[str]:
+        """The models' names, in the order given."""
         return [s.name for s in self.models]
 
     def best_model(self) -> ScoreSet:

@@ -183,6 +183,7 @@ def export_cli(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``oof`` parser with its store sub-commands."""
     parser = argparse.ArgumentParser(
         prog="oof", description="Create, fill, list and check a store of OOF predictions."
     )
@@ -254,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``oof`` command on ``argv`` and return its exit code."""
     return run_main(build_parser(), argv)
 
 

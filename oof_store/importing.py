@@ -25,6 +25,23 @@ __all__ = ["ImportResult", "import_predictions", "read_table", "export_predictio
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What :func:`import_predictions` wrote.
+
+    Attributes
+    ----------
+    model : str
+    split : str
+        ``"oof"`` or ``"test"``.
+    blocks : list of tuple of (int, int)
+        The (fold, TTA view index) blocks written.
+    tta_view : str
+        Name of the TTA view written.
+    complete : bool
+        Whether every OOF (fold, view) block is now stored, so the model was finished.
+    missing : list of str
+        The OOF blocks still missing when not complete.
+    """
+
     model: str
     split: str
     blocks: list[tuple[int, int]]  # (fold, tta) written
@@ -33,6 +50,7 @@ class ImportResult:
     missing: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        """One line: blocks written, TTA view, and whether the model is complete."""
         state = "complete" if self.complete else "incomplete: still missing " + ", ".join(self.missing)
         return (
             f"model {self.model!r}: wrote {len(self.blocks)} {self.split} block(s) "

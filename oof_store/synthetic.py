@@ -44,6 +44,12 @@ class SyntheticOOF:
 
     @property
     def y_hard(self) -> np.ndarray:
+        """Hard targets: the argmax of soft targets, else ``y`` itself.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
         return self.y.argmax(axis=1) if self.y.ndim == 2 else self.y
 
 

@@ -6,6 +6,8 @@ __all__ = ["ImageTrainerError"]
 
 
 class ImageTrainerError(ValueError):
-    """Bad input to the image trainer: a missing or unreadable image, a label that the store
-    does not know, an unknown architecture or TTA view. The message names the file, id or
-    value and says what to do."""
+    """Bad input to the image trainer.
+
+    A missing or unreadable image, a label that the store does not know, an unknown
+    architecture or TTA view. The message names the file, id or value and says what to do.
+    """

@@ -252,11 +252,23 @@ class ImageSource:
         return len(self.paths)
 
     def get(self, i: int) -> np.ndarray:
+        """Image ``i``, from the cache when filled, else decoded from its file.
+
+        Parameters
+        ----------
+        i : int
+            Position in ``paths``.
+
+        Returns
+        -------
+        ndarray of shape (3, size, size), uint8
+        """
         if self.cache is not None:
             return self.cache[i]
         return _load_image(self.paths[i], self.size)
 
     def nbytes(self) -> int:
+        """Bytes the cache takes (or would take): ``n * 3 * size * size`` uint8 values."""
         return len(self.paths) * 3 * self.size * self.size
 
     def fill_cache(self, num_workers: int = 0) -> None:

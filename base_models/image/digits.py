@@ -42,6 +42,7 @@ class DigitsExample:
     test_labels: list[int]
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the paths and the number of training and test images."""
         return {
             "root": str(self.root),
             "images_dir": str(self.images_dir),
@@ -52,6 +53,7 @@ class DigitsExample:
         }
 
     def summary(self) -> str:
+        """One line: how many images were written where, and the two CSVs."""
         return (
             f"wrote {len(self.train_ids) + len(self.test_ids)} digit images to "
             f"{self.images_dir} ({len(self.train_ids)} train in {self.train_csv.name}, "
@@ -126,8 +128,11 @@ def write_digits_images(
 def make_digits_store(
     example: DigitsExample, uri: str, *, n_folds: int = 5, seed: int = 0, overwrite: bool = False
 ):
-    """Create a store over the training part of ``example`` (stratified ``n_folds`` folds,
-    classes ``"0"`` ... ``"9"``, the test part's ids as test ids)."""
+    """Create a store over the training part of ``example``.
+
+    The store gets stratified ``n_folds`` folds, classes ``"0"`` ... ``"9"``, and the test
+    part's ids as test ids.
+    """
     import pandas as pd
     from sklearn.model_selection import StratifiedKFold
 

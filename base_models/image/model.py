@@ -26,8 +26,11 @@ def check_arch(arch: str) -> None:
 
 
 def create_model(arch: str, num_classes: int, img_size: int, pretrained: str | None = None):
-    """``timm.create_model(arch, pretrained=False, num_classes=C)`` (with ``img_size`` for
-    the architectures that take it, such as ViTs), then the local checkpoint if given."""
+    """Build a timm model and load the local checkpoint if given.
+
+    Calls ``timm.create_model(arch, pretrained=False, num_classes=C)`` (with ``img_size`` for
+    the architectures that take it, such as ViTs), then loads ``pretrained`` if given.
+    """
     import timm
 
     check_arch(arch)
@@ -50,8 +53,10 @@ def _unwrap(obj):
 
 
 def load_checkpoint(model, path: str | os.PathLike) -> dict:
-    """Load a local state dict into ``model``; tensors whose shape differs (the classifier
-    head of a checkpoint trained for other classes) are skipped.
+    """Load a local state dict into ``model``.
+
+    Tensors whose shape differs (the classifier head of a checkpoint trained for other
+    classes) are skipped.
 
     Returns
     -------

@@ -88,6 +88,7 @@ class TrainConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields."""
         return asdict(self)
 
 
@@ -104,11 +105,13 @@ class FoldFit:
     state: dict = field(repr=False, default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields, without the state dict."""
         d = asdict(self)
         d.pop("state")
         return d
 
     def summary(self) -> str:
+        """One line: kept epoch, its validation accuracy and loss, and training throughput."""
         return (
             f"best epoch {self.best_epoch}: val accuracy {self.val_accuracy:.4f}, "
             f"val loss {self.val_loss:.4f} ({self.train_images_per_s:.0f} train images/s)"

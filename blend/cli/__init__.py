@@ -18,6 +18,7 @@ SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``blend`` parser with the sub-commands listed in ``SUBCOMMANDS``."""
     parser = argparse.ArgumentParser(
         prog="blend",
         description="Report on, search, weight and apply blends of the models in an OOF store.",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``blend`` command on ``argv`` and return its exit code."""
     return run_main(build_parser(), argv)
 
 

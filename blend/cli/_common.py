@@ -18,8 +18,10 @@ def resolve_models(
     what: str = "this command",
     default: Callable[[list[str]], list[str]] | None = None,
 ) -> list[str]:
-    """The models a command works on: ``models`` checked against the store, or by default
-    every finished model (filtered by ``default``).
+    """The models a command works on.
+
+    ``models`` checked against the store, or by default every finished model (filtered by
+    ``default``).
 
     Raises a :class:`BlendError` naming the models that are named twice, incomplete (blocks
     but no manifest) or unknown (listing the store's), or when fewer than ``need`` remain.

@@ -17,6 +17,7 @@ __all__ = ["apply_cli", "register"]
 
 
 def apply_cli(args: argparse.Namespace) -> int:
+    """Write a submission from a recipe and/or write the blend into the store (``blend apply``)."""
     from oof_store import Store
     from oof_store.cli_utils import console
 
@@ -34,6 +35,7 @@ def apply_cli(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    """Add the ``apply`` sub-command to the ``blend`` parser."""
     from oof_store.cli_utils import add_debug_flag
 
     p = subparsers.add_parser("apply", help="write a submission (and optionally a store model) from a recipe")

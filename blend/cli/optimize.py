@@ -45,7 +45,8 @@ def default_storage(store: Any) -> str | None:
 
     A journal file is Optuna's own multi-process storage; it is ten times faster than SQLite
     for these small trials (see ``blend.optimize._optuna``). Pass ``--storage
-    sqlite:///...`` or ``postgresql://...`` for an RDB."""
+    sqlite:///...`` or ``postgresql://...`` for an RDB.
+    """
     uri = str(store.uri)
     if "://" in uri and not uri.startswith("file://"):
         return None
@@ -61,8 +62,11 @@ def _default_study_name(store: Any, models: list[str], metric: str, rule: str,
 
 
 def _tta_mode(store: Any, models: list[str], tta_weights: bool) -> str:
-    """How the store is asked for TTA views: every view (averaged or weighted in the rule's
-    space by the blend) when the models have the same number of views, else their mean."""
+    """How the store is asked for TTA views.
+
+    ``"all"`` (every view, averaged or weighted in the rule's space by the blend) when TTA
+    weights are asked for or the models have the same number of views, else ``"mean"``.
+    """
     n_views = {len(store.manifest(m).get("tta_views") or [None]) for m in models}
     return "all" if (tta_weights or len(n_views) == 1) else "mean"
 
@@ -199,6 +203,7 @@ def _parse_param(text: str) -> tuple[str, Any]:
 
 
 def optimize_cli(args: argparse.Namespace) -> int:
+    """Fit blend weights on the store and print, and optionally save, the result (``blend optimize``)."""
     from oof_store import Store
 
     if args.models and args.from_search:
@@ -225,6 +230,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
+    """Add the ``optimize`` sub-command to the ``blend`` parser."""
     from oof_store.cli_utils import add_debug_flag
 
     p = subparsers.add_parser(

@@ -272,6 +272,7 @@ def _print(report: Report, console, noise_top: int) -> None:
 
 
 def report_cli(args: argparse.Namespace) -> int:
+    """Report on the store's models and write the JSON, HTML and noise CSV asked for (``blend report``)."""
     from oof_store import Store
     from oof_store.cli_utils import console
 
@@ -301,6 +302,7 @@ def report_cli(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    """Add the ``report`` sub-command to the ``blend`` parser."""
     from blend.metrics import METRICS
     from oof_store.cli_utils import add_debug_flag
 

@@ -93,6 +93,7 @@ def _table(result: SearchResult):
 
 
 def search_cli(args: argparse.Namespace) -> int:
+    """Search the best subsets of models and print, and optionally save, them (``blend search``)."""
     from oof_store import Store
     from oof_store.cli_utils import console, err_console, progress_bar
 
@@ -142,6 +143,7 @@ def search_cli(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    """Add the ``search`` sub-command to the ``blend`` parser."""
     from oof_store.cli_utils import add_debug_flag
 
     p = subparsers.add_parser(

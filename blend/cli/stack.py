@@ -225,6 +225,7 @@ def _parse_param(text: str) -> tuple[str, Any]:
 
 
 def stack_cli(args: argparse.Namespace) -> int:
+    """Fit a stacker with nested CV, print it, and write it into the store unless ``--no-write``."""
     from oof_store import Store
 
     store = Store(args.store)
@@ -307,6 +308,7 @@ def _print_result(res: StackResult, written: str | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``stack`` parser with one sub-command per registered stacker."""
     parser = argparse.ArgumentParser(
         prog="stack",
         description=(
@@ -341,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``stack`` command on ``argv`` and return its exit code."""
     return run_main(build_parser(), argv)
 
 

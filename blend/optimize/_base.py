@@ -133,7 +133,7 @@ def get_optimizer(name: str) -> FitWeights:
 
 
 class Timer:
-    """``with Timer() as t: ...; t.seconds``"""
+    """Wall-clock timer as a context manager: ``with Timer() as t: ...; t.seconds``."""
 
     def __enter__(self) -> Timer:
         self._t0 = time.perf_counter()

@@ -60,9 +60,12 @@ def normalise(W: np.ndarray, n_units: int, per_class: bool, n_classes: int) -> n
 
 
 def _maybe_duplicates(key: np.ndarray) -> bool:
-    """Whether some rows of ``key`` (R, L) may be equal: a cheap 1-D screen before the exact
-    (sorting) ``np.unique(axis=0)``. Equal rows always get equal hashes; a miss only costs
-    the merge, never correctness, since the exact test decides."""
+    """Whether some rows of ``key`` (R, L) may be equal.
+
+    A cheap 1-D screen before the exact (sorting) ``np.unique(axis=0)``. Equal rows always get
+    equal hashes; a false alarm only costs the exact test, never correctness, since the exact
+    test decides.
+    """
     if len(key) < 2:
         return False
     h = key @ np.random.default_rng(0).random(key.shape[1])

@@ -28,8 +28,11 @@ SAMPLERS = ("tpe", "cmaes")
 
 
 def resolve_storage(spec: Any) -> Any:
-    """``None`` -> in memory; ``"scheme://..."`` -> that RDB URL; any other string -> a
-    journal file at that path; a storage object -> itself."""
+    """Turn a storage spec into what Optuna accepts.
+
+    ``None`` -> in memory; ``"scheme://..."`` -> that RDB URL; any other string -> a journal
+    file at that path; a storage object -> itself.
+    """
     if spec is None or not isinstance(spec, (str, bytes)) and not hasattr(spec, "__fspath__"):
         return spec
     spec = str(spec)
