@@ -94,6 +94,36 @@ def _gray(t: int) -> int:
     return t ^ (t >> 1)
 
 
+def _walk_in_threads(run_range, n_outer: int, topk_size: int, n_models: int, progress,
+                     n_jobs: int):
+    """Walk the outer subsets ``[0, n_outer)`` in ``n_jobs`` threads and merge their top-k.
+
+    Each thread calls ``run_range(t0, t1, topk, progress)`` on its share with its own top-k.
+    Returns ``(gains, masks)``, best first.
+    """
+    n_jobs = max(1, min(n_jobs, n_outer))
+    tops = [TopK(topk_size, n_models) for _ in range(n_jobs)]
+    lock = threading.Lock()
+
+    def prog(k):
+        if progress is not None:
+            with lock:
+                progress(k)
+
+    if n_jobs == 1:
+        run_range(0, n_outer, tops[0], prog)
+    else:
+        bounds = np.linspace(0, n_outer, n_jobs + 1).astype(int)
+        with ThreadPoolExecutor(n_jobs) as ex:
+            futs = [ex.submit(run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog)
+                    for k in range(n_jobs)]
+            for f in futs:
+                f.result()
+    for other in tops[1:]:
+        tops[0].merge(other)
+    return tops[0].result()
+
+
 class AccuracyKernel:
     """Exact exhaustive accuracy over all subsets (see the module docstring).
 
@@ -268,30 +298,8 @@ class AccuracyKernel:
 
         Gains are numbers of correctly predicted rows.
         """
-        n_outer = 1 << self.split.a
-        n_jobs = max(1, min(n_jobs, n_outer))
-        bounds = np.linspace(0, n_outer, n_jobs + 1).astype(int)
-        tops = [TopK(topk_size, self.split.n) for _ in range(n_jobs)]
-        lock = threading.Lock()
-
-        def prog(k):
-            if progress is not None:
-                with lock:
-                    progress(k)
-
-        if n_jobs == 1:
-            self._run_range(0, n_outer, tops[0], prog)
-        else:
-            with ThreadPoolExecutor(n_jobs) as ex:
-                futs = [
-                    ex.submit(self._run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog)
-                    for k in range(n_jobs)
-                ]
-                for f in futs:
-                    f.result()
-        for other in tops[1:]:
-            tops[0].merge(other)
-        return tops[0].result()
+        return _walk_in_threads(self._run_range, 1 << self.split.a, topk_size, self.split.n,
+                                progress, n_jobs)
 
     def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.3) -> float:
         """Wall time for the whole walk, extrapolated from batches of random outer subsets."""
@@ -373,28 +381,8 @@ class GenericKernel:
         ``n_jobs`` threads share the outer subsets (numpy releases the GIL in the blend and
         in most metrics).
         """
-        n_outer = 1 << self.split.a
-        n_jobs = max(1, min(n_jobs, n_outer))
-        tops = [TopK(topk_size, self.split.n) for _ in range(n_jobs)]
-        lock = threading.Lock()
-
-        def prog(k):
-            if progress is not None:
-                with lock:
-                    progress(k)
-
-        if n_jobs == 1:
-            self._run_range(0, n_outer, tops[0], prog)
-        else:
-            bounds = np.linspace(0, n_outer, n_jobs + 1).astype(int)
-            with ThreadPoolExecutor(n_jobs) as ex:
-                futs = [ex.submit(self._run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog)
-                        for k in range(n_jobs)]
-                for f in futs:
-                    f.result()
-        for other in tops[1:]:
-            tops[0].merge(other)
-        return tops[0].result()
+        return _walk_in_threads(self._run_range, 1 << self.split.a, topk_size, self.split.n,
+                                progress, n_jobs)
 
     def estimate_seconds(self, n_jobs: int = 1, sample_s: float = 0.3) -> float:
         n_outer = 1 << self.split.a
