@@ -189,6 +189,21 @@ class Recipe:
                 )
             set_(self, "temperatures", t)
 
+    @classmethod
+    def for_store(cls, store, models, **fields: Any) -> Recipe:
+        """A recipe of ``models`` chosen on ``store``.
+
+        The task, class names and fingerprint come from the store; ``fields`` give the rest
+        (rule, weights, scores, source ...).
+        """
+        return cls(
+            models=tuple(models),
+            task=store.task,
+            class_names=tuple(store.class_names),
+            store_fingerprint=store.fingerprint,
+            **fields,
+        )
+
     # -- JSON ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields; unset optional weight fields are left out."""

@@ -149,14 +149,12 @@ def recipe_from_result(result: OptimizeResult, store: Any):
             fields["weights"] = tuple(result.weights[m] for m in models)
         if result.temperatures is not None:
             fields["temperatures"] = tuple(result.temperatures[m] for m in models)
-    return Recipe(
-        models=tuple(models),
+    return Recipe.for_store(
+        store,
+        models,
         rule=result.rule,
         tta=_tta_mode(store, models, tta_weighted),
         metric=result.metric,
-        task=store.task,
-        class_names=tuple(store.class_names),
-        store_fingerprint=store.fingerprint,
         score=result.score,
         nested_score=result.nested_score,
         source=f"optimize:{result.method}",

@@ -61,14 +61,12 @@ def search_store(
 def recipe_from_result(result: SearchResult, store: Any, tta: str | int = "mean", rank: int = 1) -> Recipe:
     """A recipe for the ``rank``-th subset (1 = best) of a search result."""
     r = result.results[rank - 1]
-    return Recipe(
-        models=r.models,
+    return Recipe.for_store(
+        store,
+        r.models,
         rule=result.rule,
         tta=tta,
         metric=result.metric,
-        task=store.task,
-        class_names=tuple(store.class_names),
-        store_fingerprint=store.fingerprint,
         score=r.score,
         nested_score=result.nested_score,
         source="search",

@@ -268,13 +268,11 @@ def stack_recipe(store: Any, res: StackResult, written: str) -> Any:
     """
     from blend.recipe import Recipe
 
-    return Recipe(
-        models=(written,),
+    return Recipe.for_store(
+        store,
+        (written,),
         rule="prob",
         metric=res.metric,
-        task=store.task,
-        class_names=tuple(store.class_names),
-        store_fingerprint=store.fingerprint,
         score=res.nested_score,
         nested_score=res.nested_score,
         source=f"stack:{res.stacker}",
