@@ -20,7 +20,15 @@ import pandas as pd
 
 from oof_store import Store
 
-__all__ = ["DEMO_MODELS", "DemoResult", "digits_split", "digits_features", "make_demo_store"]
+__all__ = [
+    "DEMO_MODELS",
+    "DemoResult",
+    "digits_features",
+    "digits_split",
+    "holdout_split",
+    "make_demo_store",
+    "stratified_folds",
+]
 
 #: (store name, registered tabular model, params): deliberately diverse
 DEMO_MODELS: list[tuple[str, str, dict[str, Any]]] = [
@@ -34,31 +42,45 @@ DEMO_MODELS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+def holdout_split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train_rows, test_rows)`` of a stratified ``test_size`` hold-out (none at 0)."""
+    rows = np.arange(len(y))
+    if test_size <= 0:
+        return rows, rows[:0]
+    from sklearn.model_selection import train_test_split
+
+    tr, te = train_test_split(rows, test_size=test_size, random_state=seed, stratify=y)
+    return np.sort(tr), np.sort(te)
+
+
+def stratified_folds(y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """The fold id ``(len(y),)`` of each row under shuffled stratified K-fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    fold = np.empty(len(y), dtype=np.int64)
+    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for k, (_, va) in enumerate(skf.split(np.zeros(len(y)), y)):
+        fold[va] = k
+    return fold
+
+
 def digits_split(
     seed: int = 0, test_size: float = 0.2, n_folds: int = 5, n: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The demo's split of the digits: ``(train_rows, test_rows, fold_of_train_rows, y)``.
 
     Rows index ``sklearn.datasets.load_digits()``; ids are ``digit_0000`` ... by row.
-    The test part is a stratified ``test_size`` share; the folds are stratified too.
+    The test part is a stratified ``test_size`` share; the folds are stratified too. The
+    image example (``base_models.image.digits``) uses the same split, so its models fit
+    the demo store.
     """
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import StratifiedKFold, train_test_split
 
     y = load_digits().target.astype(int)
     if n is not None:
         y = y[:n]
-    rows = np.arange(len(y))
-    if test_size > 0:
-        tr, te = train_test_split(rows, test_size=test_size, random_state=seed, stratify=y)
-        tr, te = np.sort(tr), np.sort(te)
-    else:
-        tr, te = rows, rows[:0]
-    fold = np.empty(len(tr), dtype=np.int64)
-    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for k, (_, va) in enumerate(skf.split(np.zeros(len(tr)), y[tr])):
-        fold[va] = k
-    return tr, te, fold, y
+    tr, te = holdout_split(y, test_size, seed)
+    return tr, te, stratified_folds(y[tr], n_folds, seed), y
 
 
 def digits_features() -> pd.DataFrame:
@@ -134,7 +156,10 @@ def make_demo_store(
                             "fold": fold, "ink": train["ink"]})
     if os.path.exists(os.path.join(os.fspath(uri), "store.json")) and not overwrite:
         store = Store(uri)
-        if list(store.ids) != list(targets["id"]) or store.fingerprint == "":
+        same = np.array_equal(store.ids, targets["id"].to_numpy(dtype=str)) and np.array_equal(
+            store.folds, fold
+        )
+        if not same:
             raise ValueError(
                 f"{uri} holds another store; pass --overwrite or choose another directory"
             )

@@ -649,11 +649,8 @@ class Store:
                 f"{where}: {self._fs.display(rel)} has columns {names}, expected {wanted}"
             )
         ids = table.column(0)
-        if split == "oof":
-            expected = self.ids[self._fold_rows[fold]] if fold in self._fold_rows else None
-        else:
-            expected = self.test_ids
-        if expected is None or not self._expected_ids(split, fold).equals(ids.combine_chunks()):
+        known = split == "test" or fold in self._fold_rows
+        if not known or not self._expected_ids(split, fold).equals(ids.combine_chunks()):
             # Slow path: say exactly what is wrong.
             raw_ids = ids.to_numpy(zero_copy_only=False).astype(str)
             self._align_block(split, fold, raw_ids, np.zeros((len(raw_ids), 1)), where)
@@ -676,7 +673,8 @@ class Store:
             rows = np.flatnonzero(bad.any(axis=1))
             raise StoreError(
                 f"{where}: {int(bad.sum())} NaN or infinite value(s) (ids "
-                f"{_first(expected[rows])}); re-import the block or leave the model out"
+                f"{_first(ids.to_numpy(zero_copy_only=False)[rows])}); re-import the block or "
+                "leave the model out"
             )
         return values
 

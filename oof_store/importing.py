@@ -289,7 +289,7 @@ def import_predictions(
             )
         aligned_ids, aligned = store.check_block(split, model, f, t, bids, bvals)
         if kind == "probs":
-            _check_sums(store, split, model, f, t, aligned_ids, aligned)
+            store.check_prob_sums(split, model, f, t, aligned)
         checked.append((f, aligned_ids, aligned))
     for f, bids, bvals in checked:
         store.write_block(split, model, f, t, bids, bvals, overwrite=True)
@@ -314,19 +314,6 @@ def import_predictions(
     else:
         store._fs.write_json(S.pending_path(model), {"tta_views": views, "kind": kind})
     return ImportResult(model, split, [(f, t) for f, _, _ in checked], views[t], complete, missing)
-
-
-def _check_sums(store: Store, split, model, fold, tta, ids, values) -> None:
-    if store.task == "regression":
-        return
-    sums = values.sum(axis=1)
-    bad = np.abs(sums - 1.0) > 1e-3
-    if bad.any():
-        raise StoreError(
-            f"model {model!r}, split {split}, fold {fold}, TTA view {tta}: --kind probs, but "
-            f"{int(bad.sum())} row(s) do not sum to 1 (e.g. id {ids[bad][0]!r} sums to "
-            f"{sums[bad][0]:.4f}); import them with --kind logits, or normalise them"
-        )
 
 
 def export_predictions(

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from base_models.demo import holdout_split, stratified_folds
+
 __all__ = ["DigitsExample", "write_digits_images", "digits_ids", "make_digits_store"]
 
 
@@ -98,15 +100,7 @@ def write_digits_images(
         Image.fromarray(arr, mode="L").resize((size, size), Image.BILINEAR).save(
             img_dir / f"{i}.png"
         )
-    if test_size > 0:
-        from sklearn.model_selection import train_test_split
-
-        tr, te = train_test_split(
-            np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y
-        )
-        tr, te = np.sort(tr), np.sort(te)
-    else:
-        tr, te = np.arange(len(y)), np.arange(0)
+    tr, te = holdout_split(y, test_size, seed)
     train_csv, test_csv = root / "train.csv", root / "test.csv"
     test_labels_csv = root / "test_labels.csv"
     pd.DataFrame({"id": ids[tr], "label": y[tr]}).to_csv(train_csv, index=False)
@@ -134,15 +128,11 @@ def make_digits_store(
     part's ids as test ids.
     """
     import pandas as pd
-    from sklearn.model_selection import StratifiedKFold
 
     from oof_store import Store
 
     y = np.asarray(example.train_labels)
-    fold = np.empty(len(y), dtype=np.int64)
-    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for k, (_, va) in enumerate(skf.split(np.zeros(len(y)), y)):
-        fold[va] = k
+    fold = stratified_folds(y, n_folds, seed)
     df = pd.DataFrame({"id": example.train_ids, "label": y.astype(str), "fold": fold})
     return Store.create(
         uri,

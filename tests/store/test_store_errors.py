@@ -212,3 +212,18 @@ def test_manifest_records_the_fold_fingerprint(small_store):
     assert man["fingerprint"] == small_store.fingerprint
     assert set(man["fold_fingerprints"]) == {str(f) for f in small_store.fold_ids}
     json.dumps(man)
+
+
+def test_nan_written_behind_the_stores_back_is_named_on_load(small_store):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.path.join(small_store.uri, "preds/split=oof/model=m02/fold=4/tta=0/part-0.parquet")
+    table = pq.read_table(path)
+    values = table.column("c1").to_numpy().copy()
+    values[2] = np.nan
+    table = table.set_column(2, "c1", pa.array(values, pa.float32()))
+    pq.write_table(table, path)
+    third_id = table.column("id")[2].as_py()
+    with pytest.raises(StoreError, match=rf"model 'm02', split oof, fold 4.*NaN.*'{third_id}'"):
+        small_store.load_oof(["m02"])
