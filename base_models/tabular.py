@@ -200,7 +200,7 @@ def load_features(
     if len(dup):
         raise StoreError(f"{path}: duplicate id(s) {list(dup[:5])}")
     indexed = data.set_index(ids)
-    blocked = {store.id_col, "fold", "group", *store.target_cols, *(["target"] if store.task else [])}
+    blocked = {store.id_col, "fold", "group", "target", *store.target_cols}
     if features is None:
         features = [c for c in data.columns if c not in blocked]
     else:
@@ -258,22 +258,28 @@ def _fit(est, model: str, task: str, X, y, w, seed: int):
     idx = np.arange(len(y))
     strat = y if _is_clf(task) and np.bincount(y.astype(int)).min() >= 2 else None
     tr, va = train_test_split(idx, test_size=0.1, random_state=seed, stratify=strat)
-    take = (lambda a, i: a.iloc[i]) if isinstance(X, pd.DataFrame) else (lambda a, i: a[i])
     import inspect
 
     # LightGBM >= 4.6 names the validation data eval_X / eval_y; older ones eval_set.
     if "eval_X" in inspect.signature(est.fit).parameters:
-        evals = {"eval_X": (take(X, va),), "eval_y": (y[va],)}
+        evals = {"eval_X": (_rows(X, va),), "eval_y": (y[va],)}
     else:
-        evals = {"eval_set": [(take(X, va), y[va])]}
+        evals = {"eval_set": [(_rows(X, va), y[va])]}
     est.fit(
-        take(X, tr), y[tr],
+        _rows(X, tr), y[tr],
         sample_weight=None if w is None else w[tr],
         eval_sample_weight=None if w is None else [w[va]],
         callbacks=[lgb.early_stopping(100, verbose=False)],
         **evals,
     )
     return est
+
+
+def _rows(X, idx: np.ndarray):
+    """Rows of a DataFrame or an array by position (integer) or boolean mask."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[np.flatnonzero(idx) if idx.dtype == bool else idx]
+    return X[idx]
 
 
 def _weight_key(est) -> str:
@@ -348,18 +354,17 @@ def train_tabular(
                 continue
             tr = store.folds != f
             va = ~tr
-            take = (lambda a, m: a.iloc[np.flatnonzero(m)]) if isinstance(X, pd.DataFrame) else (lambda a, m: a[m])
-            Xtr = take(X, tr)
+            Xtr = _rows(X, tr)
             if task == "softclass":
                 soft = store.y[tr]
                 rows, cls = np.nonzero(soft > 0)
-                Xtr = Xtr.iloc[rows] if isinstance(Xtr, pd.DataFrame) else Xtr[rows]
+                Xtr = _rows(Xtr, rows)
                 ytr, wtr = cls, soft[rows, cls]
             else:
                 ytr, wtr = y_fit[tr], None
             est = make(task if task != "softclass" else "multiclass", params_for_fit, seed + f)
             est = _fit(est, model, task, Xtr, ytr, wtr, seed + f)
-            oof_pred = _predict(est, task, take(X, va), C)
+            oof_pred = _predict(est, task, _rows(X, va), C)
             store.write_block("oof", name, f, 0, store.ids[va], oof_pred, overwrite=True)
             if has_test:
                 store.write_block("test", name, f, 0, store.test_ids, _predict(est, task, X_test, C),
