@@ -200,7 +200,7 @@ def part1(seed_maxiter: int) -> None:
 def part3() -> None:
     from oof_store.assembled import import_metatask
 
-    d = ROOT.parent / "shared" / "data" / "assembled_metatasks"
+    d = ROOT / "tests" / "data" / "assembled_metatasks"
     store = import_metatask(d / "metatask_-2.csv", d / "metatask_-2.json",
                             Path(tempfile.mkdtemp()) / "digits")
     o = store.load_oof(output="probs")

@@ -22,7 +22,7 @@ from pathlib import Path
 from blend.stack import fit_stacker, make_features
 from oof_store import softmax, synthetic
 
-ASSEMBLED = Path(__file__).resolve().parents[2] / "shared" / "data" / "assembled_metatasks"
+ASSEMBLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "assembled_metatasks"
 
 
 def bench_time(stackers, rows, epochs, threads):

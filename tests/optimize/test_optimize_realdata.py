@@ -21,9 +21,9 @@ from oof_store.assembled import import_metatask
 def digits(tmp_path_factory):
     from pathlib import Path
 
-    d = Path(__file__).resolve().parents[3] / "shared" / "data" / "assembled_metatasks"
+    d = Path(__file__).resolve().parents[1] / "data" / "assembled_metatasks"
     if not (d / "metatask_-2.csv").exists():
-        pytest.skip(f"real OOF data not found at {d}")
+        raise FileNotFoundError(f"real OOF data missing from the repository: {d}")
     store = import_metatask(d / "metatask_-2.csv", d / "metatask_-2.json",
                             tmp_path_factory.mktemp("digits") / "store")
     return store.load_oof(output="probs")
