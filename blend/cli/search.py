@@ -94,6 +94,7 @@ def search_cli(args: argparse.Namespace) -> int:
     """Search the best subsets of models and print, and optionally save, them (``blend search``)."""
     from oof_store import Store
     from oof_store.cli_utils import console, err_console, progress_bar
+    from oof_store.distributed import get_executor
 
     store = Store(args.store)
     common = dict(
@@ -111,6 +112,7 @@ def search_cli(args: argparse.Namespace) -> int:
             "--write-model`: they were chosen on all OOF rows, so scores (nested ones too) "
             "that include them are optimistic; --exclude them for an honest comparison",
             highlight=False)
+    executor = get_executor(args.ray) if args.ray else None
     with progress_bar(transient=True) as prog:
         task = prog.add_task("scoring subsets", total=None)
 
@@ -123,10 +125,17 @@ def search_cli(args: argparse.Namespace) -> int:
             if plan.method == "exhaustive":
                 prog.update(task, total=plan.n_subsets)
 
-        result = search_store(
-            store, top=args.top, nested=args.nested, beam_width=args.beam_width,
-            progress=lambda n: prog.advance(task, n), on_plan=on_plan, **common,
-        )
+        try:
+            result = search_store(
+                store, top=args.top, nested=args.nested, beam_width=args.beam_width,
+                progress=lambda n: prog.advance(task, n), on_plan=on_plan, executor=executor,
+                **common,
+            )
+        finally:
+            if executor is not None:
+                executor.close()
+    if executor is not None:
+        err_console.print(executor.summary(), highlight=False)
     console.print(_table(result))
     console.print(result.summary(), highlight=False)
     if args.json:
@@ -143,6 +152,7 @@ def search_cli(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
     from oof_store.cli_utils import add_debug_flag
+    from oof_store.distributed import add_ray_flag
 
     p = subparsers.add_parser(
         "search",
@@ -174,6 +184,7 @@ def register(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
+    add_ray_flag(p)
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
     p.add_argument("--save-recipe", default=None, metavar="PATH",
                    help="save the best subset as a recipe for `blend apply`")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from blend._errors import BlendError
 from blend.combine import RULES, finalize, to_scores
 from blend.metrics import METRICS, Metric, get_metric
 from blend.nested import nested_cv
-from blend.search._kernels import AccuracyKernel, GenericKernel, count_subsets
+from blend.search._kernels import AccuracyKernel, GenericKernel, count_subsets, run_sharded
 
 __all__ = ["SearchPlan", "SearchResult", "SubsetScore", "plan_search", "search_subsets", "beam_search"]
 
@@ -226,7 +227,8 @@ def _kernel(prep: _Prepared, rows=None):
                          metric=prep.metric, rule=prep.rule, kind=prep.kind)
 
 
-def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, device=None):
+def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, device=None,
+            executor=None):
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
     if method not in METHODS:
         raise BlendError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -248,6 +250,9 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, devic
                     note = f"{n_sub:,} subsets are too many for the {device} path; using beam search instead"
                 elif method == "auto":
                     method = "exhaustive"
+            elif executor is not None and executor.n_workers > 1:
+                # shards on the executor's workers, one thread each
+                est = kernel.estimate_seconds(n_jobs=1) / executor.n_workers
             else:
                 est = kernel.estimate_seconds(n_jobs=n_jobs)
             if method == "auto":
@@ -338,7 +343,7 @@ def beam_search(prep: _Prepared, top: int, width: int | None = None, rows=None,
 
 
 def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=None, n_jobs=2,
-         beam_width=None, device=None):
+         beam_width=None, device=None, executor=None, stats=None):
     """Best ``top`` subsets on ``rows`` as ([(indices, score)], n_evaluated)."""
     if method == "beam":
         return beam_search(prep, top, beam_width, rows)
@@ -348,6 +353,8 @@ def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=Non
         from blend.search._torch import torch_accuracy_search
 
         _, masks = torch_accuracy_search(kernel, top, device=device, progress=progress)
+    elif executor is not None:
+        _, masks = run_sharded(kernel, top, executor, progress=progress, stats=stats)
     else:
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
     out = []
@@ -383,6 +390,7 @@ def search_subsets(
     device: str | None = None,
     on_plan: Callable[[SearchPlan], None] | None = None,
     rng: np.random.Generator | None = None,
+    executor: Any = None,
 ) -> SearchResult:
     """Find the best subsets of models to blend with equal weights.
 
@@ -426,6 +434,11 @@ def search_subsets(
         search starts.
     rng : numpy.random.Generator, optional
         Unused (the search is deterministic); accepted for the common core signature.
+    executor : oof_store.distributed.Executor, optional
+        Runs the exhaustive walk as shards (ranges of the outer Gray-code walk) on its
+        workers, e.g. Ray tasks, and merges their top-k: the same results, ties included
+        (see ``blend.search._kernels.shard_bounds``). The nested CV's searches are
+        sharded too. The result's ``extra["shards"]`` has the shard and merge times.
 
     Returns
     -------
@@ -441,11 +454,12 @@ def search_subsets(
     prep = _prepare(P, y, folds, metric=metric, rule=rule, kind=kind, tta_weights=tta_weights,
                     min_size=min_size, max_size=max_size, must_include=must_include,
                     exclude=exclude, names=names)
-    plan, kernel = _choose(prep, method, time_budget, n_jobs, device)
+    plan, kernel = _choose(prep, method, time_budget, n_jobs, device, executor)
     if on_plan is not None:
         on_plan(plan)
+    stats: dict = {}
     found, n_eval = _run(prep, plan.method, kernel, int(top), progress=progress, n_jobs=n_jobs,
-                         beam_width=beam_width, device=device)
+                         beam_width=beam_width, device=device, executor=executor, stats=stats)
     fold_ids = tuple(int(k) for k in np.unique(folds)) if folds is not None else ()
     results = []
     for subset, score in found:
@@ -456,7 +470,7 @@ def search_subsets(
     if nested:
         def fit(train_idx):
             return _run(prep, plan.method, None, 1, rows=train_idx, n_jobs=n_jobs,
-                        beam_width=beam_width, device=device)[0][0][0]
+                        beam_width=beam_width, device=device, executor=executor)[0][0][0]
 
         def evaluate(subset, idx):
             return _score(prep, subset, idx)
@@ -479,4 +493,5 @@ def search_subsets(
         nested_fold_scores=nested_folds,
         nested_choices=nested_choices,
         note=plan.note,
+        extra={"shards": stats} if stats else {},
     )

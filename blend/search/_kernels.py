@@ -39,7 +39,7 @@ from blend.combine import finalize
 from blend.metrics import Metric
 from blend.search._topk import TopK, popcount
 
-__all__ = ["AccuracyKernel", "GenericKernel", "count_subsets"]
+__all__ = ["AccuracyKernel", "GenericKernel", "count_subsets", "shard_bounds", "run_sharded"]
 
 
 def count_subsets(n_cand: int, n_forced: int, min_size: int, max_size: int) -> int:
@@ -122,6 +122,59 @@ def _walk_in_threads(run_range, n_outer: int, topk_size: int, n_models: int, pro
     for other in tops[1:]:
         tops[0].merge(other)
     return tops[0].result()
+
+
+def shard_bounds(n_outer: int, n_shards: int) -> list[tuple[int, int]]:
+    """Split the outer walk ``[0, n_outer)`` into ``n_shards`` contiguous Gray-code ranges.
+
+    A shard starts its walk at its own first outer subset (no state carries over from the
+    previous shard) and keeps its own top-k; the best ``k`` of the union is the best ``k``
+    of the shards' best ``k`` under the total order of :func:`~blend.search._topk.order_key`,
+    so the merged result (ties included) is the single-process one for any boundaries.
+    """
+    n_shards = max(1, min(int(n_shards), n_outer))
+    b = np.linspace(0, n_outer, n_shards + 1).astype(np.int64)
+    return [(int(b[i]), int(b[i + 1])) for i in range(n_shards) if b[i + 1] > b[i]]
+
+
+def _shard(kernel, t0: int, t1: int, topk_size: int) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """One shard as a task: ``(gains, masks, subsets scored, seconds)`` of outer range [t0, t1)."""
+    start = time.perf_counter()
+    top = TopK(topk_size, kernel.split.n)
+    done = [0]
+
+    def count(k):
+        done[0] += k
+
+    kernel._run_range(t0, t1, top, count)
+    g, m = top.result()
+    return g, m, done[0], time.perf_counter() - start
+
+
+def run_sharded(kernel, topk_size: int, executor, n_shards: int | None = None,
+                progress: Callable[[int], None] | None = None, stats: dict | None = None):
+    """The whole walk of ``kernel`` as shard tasks on ``executor``; merged (gains, masks).
+
+    The kernel (its tables) is shared once with every task (``executor.map(shared=...)``);
+    each task gets only its range. ``n_shards`` defaults to four per worker. ``stats``,
+    when given, receives the shard count, per-shard seconds and the merge time.
+    """
+    n_outer = 1 << kernel.split.a
+    shards = shard_bounds(n_outer, n_shards or 4 * executor.n_workers)
+    outs = executor.map(_shard, [(t0, t1, topk_size) for t0, t1 in shards], shared=kernel)
+    t0 = time.perf_counter()
+    top = TopK(topk_size, kernel.split.n)
+    for g, m, _, _ in outs:
+        part = TopK(topk_size, kernel.split.n)
+        part.offer(g, m)
+        top.merge(part)
+    result = top.result()
+    if progress is not None:
+        progress(sum(o[2] for o in outs))
+    if stats is not None:
+        stats.update(shards=len(shards), shard_s=[o[3] for o in outs],
+                     merge_s=time.perf_counter() - t0)
+    return result
 
 
 class AccuracyKernel:
