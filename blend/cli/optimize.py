@@ -84,12 +84,14 @@ def optimize_store(
     seed: int = 0,
     nested: bool = True,
     params: dict[str, Any] | None = None,
+    executor: Any = None,
 ) -> OptimizeResult:
     """Load ``store``'s OOF predictions and fit weights (see :func:`blend.optimize.optimize`).
 
     With ``method="optuna"`` and no ``storage`` in ``params``, the study is kept in
     ``<store>/optuna.journal`` (local stores) under a name derived from the store, the models, the
-    metric and the rule, so that re-running the same command resumes it.
+    metric and the rule, so that re-running the same command resumes it. ``executor`` runs
+    the fits as tasks (see :func:`blend.optimize.optimize`).
     """
     from blend.metrics import default_metric
 
@@ -117,6 +119,7 @@ def optimize_store(
         method=method, metric=metric, rule=rule, kind=kind, task=store.task,
         models=list(oof.models), tta_views=list(oof.tta_views), tta_weights=tta_weights,
         per_class=per_class, temperature=temperature, nested=nested, rng=seed, params=params,
+        executor=executor,
     )
 
 
@@ -209,17 +212,26 @@ def optimize_cli(args: argparse.Namespace) -> int:
     models = args.models or (models_from_search(args.from_search, args.rank)
                              if args.from_search else None)
     params: dict[str, Any] = dict(_parse_param(p) for p in args.param or [])
-    for key in ("maxiter", "popsize", "trials", "timeout", "sampler", "storage", "study_name"):
+    for key in ("maxiter", "popsize", "trials", "timeout", "sampler", "storage", "study_name",
+                "workers"):
         value = getattr(args, key)
         if value is not None:
             params[key] = value
     store = Store(args.store)
-    result = optimize_store(
-        store, method=args.method, metric=args.metric, rule=args.rule, models=models,
-        tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
-        seed=args.seed, nested=not args.no_nested, params=params,
-    )
+    from oof_store.distributed import get_executor
+
+    with get_executor(args.ray) as executor:
+        result = optimize_store(
+            store, method=args.method, metric=args.metric, rule=args.rule, models=models,
+            tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
+            seed=args.seed, nested=not args.no_nested, params=params,
+            executor=executor if args.ray else None,
+        )
     _print(result)
+    if args.ray:
+        from oof_store.cli_utils import err_console
+
+        err_console.print(executor.summary(), highlight=False)
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     if args.recipe:
@@ -259,8 +271,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--sampler", choices=["tpe", "cmaes"], help="optuna: sampler (default tpe)")
     g.add_argument("--storage", help="optuna: RDB URL or journal file path (default <store>/optuna.journal)")
     g.add_argument("--study-name", dest="study_name", help="optuna: study name prefix")
+    g.add_argument("--workers", type=int,
+                   help="optuna: workers sharing each fit's study (Ray tasks with --ray; default 1)")
     g.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="any method parameter, e.g. n_bags=10 (repeatable)")
+    from oof_store.distributed import add_ray_flag
+
+    add_ray_flag(p)
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.add_argument("--recipe", metavar="OUT", help="write a recipe for blend apply")
     add_debug_flag(p)

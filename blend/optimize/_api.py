@@ -168,6 +168,24 @@ def fit_temperatures(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array([_temperature_one(np.asarray(x, np.float64), y) for x in X])
 
 
+def _limited_fit(fit_and_threads: tuple, idx: np.ndarray) -> Any:
+    fit, threads = fit_and_threads
+    with _blas_limit(threads):
+        return fit(idx)
+
+
+def _fits_as_tasks(fit, N, folds, fold_ids, nested, executor, blas_threads):
+    """Run ``fit`` on all rows and on each fold's training rows as tasks; a lookup in their place."""
+    jobs = [np.arange(N)] + ([np.flatnonzero(folds != k) for k in fold_ids] if nested else [])
+    done = executor.map(_limited_fit, [(idx,) for idx in jobs], shared=(fit, blas_threads))
+    table = {idx.tobytes(): out for idx, out in zip(jobs, done, strict=True)}
+
+    def lookup(idx: np.ndarray) -> Any:
+        return table[np.asarray(idx, dtype=jobs[0].dtype).tobytes()]
+
+    return lookup
+
+
 def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights,
               per_class, temperature, nested):
     P = as_4d(P)
@@ -232,6 +250,7 @@ def optimize(
     rng: np.random.Generator | int | None = None,
     params: dict[str, Any] | None = None,
     blas_threads: int | None = 1,
+    executor: Any = None,
 ) -> OptimizeResult:
     """Fit blend weights with a registered method and score them in-sample and nested.
 
@@ -268,6 +287,12 @@ def optimize(
     blas_threads : int or None
         BLAS threads during the fits (default 1: the kernels are many small matrix products,
         for which thread start-up costs more than it saves; None leaves BLAS alone).
+    executor : oof_store.distributed.Executor, optional
+        Runs the in-sample fit and the nested-CV fits as independent tasks (e.g. Ray
+        tasks). Each fit's seed is derived from ``rng`` and the fold, never from the worker,
+        so the weights and scores are those of the plain run. With ``method="optuna"`` and
+        ``params["workers"] > 1`` the fits run one after the other instead, each as that
+        many Optuna workers sharing one study (see :func:`blend.optimize.fit_optuna`).
 
     Returns
     -------
@@ -320,10 +345,15 @@ def optimize(
         per_model = w.mean(axis=1) if per_class else (w.reshape(M, T).sum(1) if tta_weights else w)
         return {m: float(v) for m, v in zip(models, per_model, strict=True)}
 
+    run_fit = fit
+    if executor is not None and method == "optuna" and int(params.get("workers", 1)) > 1:
+        params["executor"] = executor
+    elif executor is not None:
+        run_fit = _fits_as_tasks(fit, N, folds, fold_ids, nested, executor, blas_threads)
     with _blas_limit(blas_threads), Timer() as t:
-        full = fit(np.arange(N))
+        full = run_fit(np.arange(N))
         score = evaluate(full, np.arange(N))
-        cv = nested_cv(fit, evaluate, folds) if nested else None
+        cv = nested_cv(run_fit, evaluate, folds) if nested else None
     res, temps = full
     unit_weights = None
     if tta_weights:

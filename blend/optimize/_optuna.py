@@ -23,7 +23,8 @@ from blend.optimize._objective import Objective
 
 __all__ = ["fit_optuna", "resolve_storage", "SAMPLERS"]
 
-_PARAMS = {"trials", "timeout", "sampler", "storage", "study_name", "n_startup_trials"}
+_PARAMS = {"trials", "timeout", "sampler", "storage", "study_name", "n_startup_trials", "workers",
+           "executor"}
 SAMPLERS = ("tpe", "cmaes")
 
 
@@ -88,7 +89,13 @@ def fit_optuna(
     **params
         ``trials`` (200), ``timeout`` (seconds, None), ``sampler`` ("tpe" | "cmaes"),
         ``storage`` (None = in memory, an RDB URL, a journal file path or a storage object), ``study_name``
-        (required with a storage to resume; default a fresh name), ``n_startup_trials``.
+        (required with a storage to resume; default a fresh name), ``n_startup_trials``,
+        ``workers`` (1) and ``executor``: with ``workers > 1`` that many Optuna workers
+        (tasks on the executor, e.g. Ray; in this process, one after the other, without one)
+        share the study through its storage until it holds ``trials`` finished trials;
+        worker ``w`` seeds its sampler with ``seed + w``. Concurrent workers see each
+        other's trials in the order they finish, so their weights can differ from run to
+        run; ``workers=1`` repeats exactly.
 
     Returns
     -------
@@ -124,8 +131,24 @@ def fit_optuna(
         return float(obj.scores(w))
 
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    workers = int(params.get("workers", 1))
+    if workers < 1:
+        raise BlendError(f"workers must be >= 1; got {workers}")
+    if workers > 1 and storage is None:
+        raise BlendError("Optuna workers share one study through a storage; pass --storage "
+                         "(a journal file path or an RDB URL)")
     with Timer() as t:
-        if done < trials:
+        if workers > 1 and done < trials:
+            from oof_store.distributed import SerialExecutor
+
+            executor = params.get("executor") or SerialExecutor()
+            job = (obj, names, params.get("storage"), study.study_name, params.get("sampler", "tpe"),
+                   params.get("n_startup_trials"), trials, timeout)
+            before = obj.evaluations  # the serial executor counts on obj itself, Ray on copies
+            evals = executor.map(_worker, [(seed + w,) for w in range(workers)], shared=job)
+            obj.evaluations = before + sum(evals)
+            study = optuna.load_study(study_name=study.study_name, storage=storage)
+        elif done < trials:
             study.optimize(
                 objective,
                 n_trials=trials - done,
@@ -147,5 +170,27 @@ def fit_optuna(
         evaluations=obj.evaluations,
         seconds=t.seconds,
         info={"study_name": study.study_name, "sampler": params.get("sampler", "tpe"),
-              "trials_in_study": len(study.trials), "best_trial": best.number},
+              "trials_in_study": len(study.trials), "best_trial": best.number,
+              "workers": workers},
     )
+
+
+def _worker(job: tuple, seed: int) -> int:
+    """One Optuna worker of a shared study; returns how many weight vectors it scored."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    obj, names, storage, study_name, sampler, n_startup, trials, timeout = job
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=study_name, storage=resolve_storage(storage),
+                              sampler=_make_sampler(sampler, seed, n_startup))
+    before = obj.evaluations
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if done < trials:
+        study.optimize(
+            lambda trial: float(obj.scores(np.array([trial.suggest_float(n, 0.0, 1.0) for n in names]))),
+            n_trials=trials - done, timeout=timeout,
+            callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))],
+        )
+    return obj.evaluations - before
