@@ -29,6 +29,7 @@ from blend.stack import (
     make_features,
 )
 from oof_store.cli_utils import add_debug_flag, console, err_console, run_main
+from oof_store.distributed import add_ray_flag
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
 
@@ -118,6 +119,7 @@ def run_stack(
     seed: int = 0,
     progress: Any = None,
     n_jobs: int | None = None,
+    executor: Any = None,
 ) -> tuple[StackResult, str | None]:
     """Fit ``stacker`` with nested CV on ``store`` and write it back as a level-2 model.
 
@@ -181,7 +183,7 @@ def run_stack(
         st, X, oof.y, oof.folds, task=task, metric=metric, params=params, hpo=hpo, seeds=seeds,
         X_test=X_test, extra=extra, extra_test=extra_test, base_preds=oof.preds,
         model_names=chosen, rng=np.random.default_rng(seed), info=info, progress=progress,
-        n_jobs=n_jobs,
+        n_jobs=n_jobs, executor=executor,
     )
     if not write:
         return res, None
@@ -245,13 +247,19 @@ def stack_cli(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         err_console.print(f"[dim]{msg}[/dim]", highlight=False)
 
-    res, written = run_stack(
-        store, args.stacker, models=args.models, features=args.features, tta=args.tta,
-        extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds, metric=args.metric,
-        params=params, name=args.name, write=not args.no_write, overwrite=args.overwrite,
-        seed=args.seed, progress=progress, n_jobs=args.threads,
-    )
+    from oof_store.distributed import get_executor
+
+    with get_executor(args.ray) as executor:
+        res, written = run_stack(
+            store, args.stacker, models=args.models, features=args.features, tta=args.tta,
+            extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds, metric=args.metric,
+            params=params, name=args.name, write=not args.no_write, overwrite=args.overwrite,
+            seed=args.seed, progress=progress, n_jobs=args.threads,
+            executor=executor if args.ray else None,
+        )
     _print_result(res, written)
+    if args.ray:
+        err_console.print(executor.summary(), highlight=False)
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
     if args.recipe:
@@ -334,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--name", help=f"name of the written model (default: stack_{name})")
         p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
         p.add_argument("--no-write", action="store_true", help="do not write the stacker back into the store")
+        add_ray_flag(p)
         p.add_argument("--json", metavar="OUT", help="write the result as JSON")
         add_debug_flag(p)
         p.set_defaults(func=stack_cli, stacker=name)

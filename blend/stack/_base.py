@@ -437,6 +437,7 @@ def fit_stacker(
     info: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     n_jobs: int | None = None,
+    executor: Any = None,
 ) -> StackResult:
     """Fit a stacker with nested CV over the given folds.
 
@@ -479,6 +480,10 @@ def fit_stacker(
         (``parallel_fits``: lgbm, linear); default: the number of CPUs. Each fit uses
         ``num_threads`` (default 1): on a busy machine, several one-thread fits are much
         faster than one multi-threaded fit (OpenMP threads spin while they wait).
+    executor : oof_store.distributed.Executor, optional
+        Fits the outer folds' stackers as independent tasks (e.g. Ray tasks; the inputs are
+        shared once). Seeds are derived per fold, so the result is the plain run's. Each
+        task uses ``n_jobs`` threads (default 1 with an executor).
 
     Returns
     -------
@@ -501,7 +506,8 @@ def fit_stacker(
     seed_base = int(rng.integers(0, 2**31 - 1 - 10_000 * (len(fold_ids) + 1) * (seeds + 1)))
 
     regression = task == "regression"
-    workers = int(n_jobs or os.cpu_count() or 1) if st.parallel_fits else 1
+    default_jobs = 1 if executor is not None else os.cpu_count()
+    workers = int(n_jobs or default_jobs or 1) if st.parallel_fits else 1
     oof = np.zeros(N if regression else (N, C), dtype=np.float64)
     fold_test: list[np.ndarray] = []
     per_fold_params: list[dict[str, Any]] = []
@@ -580,7 +586,18 @@ def fit_stacker(
             progress(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}")
         return score
 
-    outer = nested_cv(fit_outer, evaluate_outer, folds)
+    run_outer = fit_outer
+    if executor is not None:
+        from oof_store.distributed import call
+
+        trains = [np.flatnonzero(folds != k) for k in fold_ids]
+        fitted = executor.map(call, [(tr,) for tr in trains], shared=fit_outer)
+        by_fold = {int(f["fold"]): f for f in fitted}
+
+        def run_outer(tr_rows: np.ndarray) -> dict[str, Any]:
+            return by_fold[int(np.setdiff1d(fold_ids, folds[tr_rows])[0])]
+
+    outer = nested_cv(run_outer, evaluate_outer, folds)
     fold_scores = list(outer.fold_scores)
     best_base, mean_score = None, None
     if base_preds is not None:
