@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from oof_store import Store
 from oof_store.cli_utils import add_debug_flag, console, run_main
+from oof_store.distributed import add_ray_flag
 
 __all__ = ["main", "build_parser"]
 
@@ -18,19 +19,24 @@ EXTRA_SUBCOMMAND_MODULES = ["base_models.image_cli"]
 
 def tabular_cli(args: argparse.Namespace) -> int:
     from base_models.tabular import parse_params, train_tabular
+    from oof_store.distributed import get_executor
 
     store = Store(args.store)
-    result = train_tabular(
-        store,
-        args.data,
-        model=args.model,
-        name=args.name or args.model,
-        params=parse_params(args.params),
-        features=args.features.split(",") if args.features else None,
-        seed=args.seed,
-        overwrite=args.overwrite,
-    )
+    with get_executor(args.ray) as executor:
+        result = train_tabular(
+            store,
+            args.data,
+            model=args.model,
+            name=args.name or args.model,
+            params=parse_params(args.params),
+            features=args.features.split(",") if args.features else None,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            executor=executor if args.ray else None,
+        )
     console.print(result.summary())
+    if args.ray:
+        console.print(executor.summary(), highlight=False)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result.to_dict(), f, indent=2)
@@ -98,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="retrain a model already stored")
     p.add_argument("--json", help="write the result as JSON here")
+    add_ray_flag(p)
     add_debug_flag(p)
     p.set_defaults(func=tabular_cli)
 

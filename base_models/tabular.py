@@ -309,10 +309,15 @@ def train_tabular(
     seed: int = 0,
     overwrite: bool = False,
     show_progress: bool = True,
+    executor: Any = None,
 ) -> TabularResult:
     """Train ``model`` on each fold of the store and write its OOF and test predictions.
 
     Folds whose blocks are already in the store are skipped (resume), unless ``overwrite``.
+    With an ``executor`` (``oof_store.distributed``, e.g. Ray) the folds are trained as
+    independent tasks: the features are shared once, each task opens the store from its URI
+    and writes its fold's blocks through the store's API; the manifest is written here once
+    every fold is in. Seeds are per fold, so the predictions are the serial run's.
     """
     if model not in TABULAR_MODELS:
         raise StoreError(
@@ -344,33 +349,28 @@ def train_tabular(
     start = time.perf_counter()
     trained, skipped = [], []
     has_test = len(store.test_ids) > 0
+    job = {"store": store, "name": name, "model": model, "make": make, "task": task, "C": C,
+           "X": X, "X_test": X_test, "y_fit": y_fit, "params": params_for_fit, "seed": seed}
     with progress_bar() as prog:
         bar = prog.add_task(f"{name}: training {model}", total=store.n_folds, visible=show_progress)
+        todo = []
         for f in store.fold_ids:
             done = store.has_block("oof", name, f, 0) and (not has_test or store.has_block("test", name, f, 0))
             if done and not overwrite:
                 skipped.append(f)
                 prog.advance(bar)
-                continue
-            tr = store.folds != f
-            va = ~tr
-            Xtr = _rows(X, tr)
-            if task == "softclass":
-                soft = store.y[tr]
-                rows, cls = np.nonzero(soft > 0)
-                Xtr = _rows(Xtr, rows)
-                ytr, wtr = cls, soft[rows, cls]
             else:
-                ytr, wtr = y_fit[tr], None
-            est = make(task if task != "softclass" else "multiclass", params_for_fit, seed + f)
-            est = _fit(est, model, task, Xtr, ytr, wtr, seed + f)
-            oof_pred = _predict(est, task, _rows(X, va), C)
-            store.write_block("oof", name, f, 0, store.ids[va], oof_pred, overwrite=True)
-            if has_test:
-                store.write_block("test", name, f, 0, store.test_ids, _predict(est, task, X_test, C),
-                                  overwrite=True)
-            trained.append(f)
-            prog.advance(bar)
+                todo.append(int(f))
+        if executor is None:
+            for f in todo:
+                trained.append(_train_fold(job, f))
+                prog.advance(bar)
+        elif todo:
+            job["store"] = str(store.uri)  # each task opens the store itself
+            gpu = str(params.get("device", params.get("device_type", "cpu"))).lower() in ("gpu", "cuda")
+            trained = executor.map(_train_fold, [(f,) for f in todo], shared=job,
+                                   num_gpus=1 if gpu else 0)
+            prog.advance(bar, len(todo))
     manifest = store.finish_model(
         name,
         kind="raw" if task == "regression" else "probs",
@@ -384,6 +384,31 @@ def train_tabular(
         name, model, fold_scores, overall, metric, trained, skipped,
         time.perf_counter() - start, manifest,
     )
+
+
+def _train_fold(job: dict[str, Any], f: int) -> int:
+    """Train fold ``f``'s model on the other folds; write its OOF and test blocks; return ``f``."""
+    store = job["store"] if isinstance(job["store"], Store) else Store(job["store"])
+    task, C, X, X_test = job["task"], job["C"], job["X"], job["X_test"]
+    tr = store.folds != f
+    va = ~tr
+    Xtr = _rows(X, tr)
+    if task == "softclass":
+        soft = store.y[tr]
+        rows, cls = np.nonzero(soft > 0)
+        Xtr = _rows(Xtr, rows)
+        ytr, wtr = cls, soft[rows, cls]
+    else:
+        ytr, wtr = job["y_fit"][tr], None
+    seed = job["seed"] + f
+    est = job["make"](task if task != "softclass" else "multiclass", job["params"], seed)
+    est = _fit(est, job["model"], task, Xtr, ytr, wtr, seed)
+    oof_pred = _predict(est, task, _rows(X, va), C)
+    store.write_block("oof", job["name"], f, 0, store.ids[va], oof_pred, overwrite=True)
+    if X_test is not None and len(store.test_ids):
+        store.write_block("test", job["name"], f, 0, store.test_ids, _predict(est, task, X_test, C),
+                          overwrite=True)
+    return f
 
 
 def _scores(store: Store, p: np.ndarray) -> tuple[str, dict[int, float], float]:
