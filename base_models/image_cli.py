@@ -115,6 +115,9 @@ def register(subparsers) -> None:
         help="replace a model of the same name and its checkpoints",
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    from oof_store.distributed import add_ray_flag
+
+    add_ray_flag(p)
     _add_debug(p)
     p.set_defaults(func=image_cli)
 
@@ -147,6 +150,9 @@ def image_cli(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         err_console.print(msg, highlight=False, markup=False)
 
+    from oof_store.distributed import get_executor
+
+    executor = get_executor(args.ray) if args.ray else None  # Ray shuts down at exit on errors
     manifest = train_image_model(
         args.store,
         args.images,
@@ -176,7 +182,11 @@ def image_cli(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=True,
         log=None if args.quiet else log,
+        executor=executor,
     )
+    if executor is not None:
+        err_console.print(executor.summary(), highlight=False)
+        executor.close()
     params = manifest.get("params", {})
     accs = [a for a in (params.get("val_accuracy") or {}).values() if a is not None]
     acc = f", mean fold accuracy {sum(accs) / len(accs):.4f}" if accs else ""

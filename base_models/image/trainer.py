@@ -490,6 +490,82 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def _image_fold(job: dict, k: int) -> dict:
+    """Train fold ``k``'s model, write its OOF and test logits per TTA view; return its record."""
+    import torch
+
+    from oof_store import Store
+
+    from .data import TorchImages
+    from .model import create_model
+
+    store = job["store"] if not isinstance(job["store"], str) else Store(job["store"])
+    config, views, wd, name = job["config"], job["views"], job["wd"], job["name"]
+    dev = job["device"]
+    dev = resolve_device(dev) if isinstance(dev, str) else dev
+    folds, targets, ids, test_ids = job["folds"], job["targets"], job["ids"], job["test_ids"]
+    train_src, test_src, n_workers = job["train_src"], job["test_src"], job["n_workers"]
+    progress, log = job["progress"], job["log"]
+    say = log or (lambda _msg: None)
+    rec_file = wd / f"fold{k}.json"
+    tr = np.flatnonzero(folds != k)
+    va = np.flatnonzero(folds == k)
+    torch.manual_seed(fold_seed(config.seed, k))
+    model = create_model(job["arch"], job["n_classes"], config.img_size, config.pretrained)
+    ckpt = wd / f"fold{k}.pt"
+    fit = fit_fold(
+        model,
+        TorchImages(train_src, tr, targets[tr]),
+        TorchImages(train_src, va, targets[va]),
+        config,
+        fold=k,
+        device=dev,
+        amp=True,
+        num_workers=n_workers,
+        checkpoint=ckpt,
+        progress=progress,
+        log=log,
+    )
+    say(f"fold {k}: {fit.summary()}")
+    t0 = time.perf_counter()
+    oof = predict_views(
+        model,
+        TorchImages(train_src, va, None),
+        views,
+        device=dev,
+        batch_size=max(config.batch_size, 64),
+        num_workers=n_workers,
+        progress=progress,
+        description=f"fold {k} OOF x{len(views)} TTA",
+    )
+    test = (
+        predict_views(
+            model,
+            TorchImages(test_src, np.arange(len(test_src)), None),
+            views,
+            device=dev,
+            batch_size=max(config.batch_size, 64),
+            num_workers=n_workers,
+            progress=progress,
+            description=f"fold {k} test x{len(views)} TTA",
+        )
+        if len(test_ids)
+        else None
+    )
+    seconds = time.perf_counter() - t0
+    n_pred = (len(va) + len(test_ids)) * len(views)
+    for t in range(len(views)):
+        if test is not None:
+            store.write_block("test", name, k, t, test_ids, test[t], overwrite=True)
+        store.write_block("oof", name, k, t, ids[va], oof[t], overwrite=True)
+    rec = {**fit.to_dict(), "tta_images_per_s": n_pred / seconds if seconds > 0 else None}
+    _write_json(rec_file, rec)
+    if ckpt.exists():
+        ckpt.unlink()
+    del model
+    return rec
+
+
 def train_image_model(
     store,
     images_dir: str | os.PathLike,
@@ -520,6 +596,7 @@ def train_image_model(
     threads: int | None = None,
     progress: bool = True,
     log: Log | None = None,
+    executor: Any = None,
 ) -> dict:
     """Train one ``arch`` model per store fold and write its OOF and test logits.
 
@@ -553,6 +630,11 @@ def train_image_model(
     threads : int, optional
         torch CPU threads while training (restored afterwards); on a busy machine 1 can be
         several times faster than torch's default of one per core.
+    executor : oof_store.distributed.Executor, optional
+        Trains the folds as independent tasks (e.g. Ray tasks, each asking for one GPU when
+        the model trains on CUDA). The decoded images are shared once; each task opens the
+        store from its URI and writes its fold's blocks; the manifest is written here once
+        every fold is in. Seeds are per fold (``fold_seed``).
 
     Returns
     -------
@@ -595,6 +677,7 @@ def train_image_model(
             overwrite=overwrite,
             progress=progress,
             log=log,
+            executor=executor,
         )
     finally:
         torch.set_num_threads(before)
@@ -629,6 +712,7 @@ def _train_image_model(
     overwrite,
     progress,
     log,
+    executor=None,
 ) -> dict:
     import torch
 
@@ -655,7 +739,7 @@ def _train_image_model(
         pretrained=None if pretrained in (None, "", "none") else str(pretrained),
     )
     views = resolve_views(tta)
-    from .model import check_arch, create_model
+    from .model import check_arch
 
     check_arch(arch)
     if config.pretrained is not None and not Path(config.pretrained).is_file():
@@ -690,7 +774,6 @@ def _train_image_model(
     # ---- inputs, all checked before any training
     from .data import (
         ImageSource,
-        TorchImages,
         check_labels,
         check_readable,
         read_labels,
@@ -771,70 +854,38 @@ def _train_image_model(
         )
 
     # ---- one model per fold
+    job = {
+        "store": store, "name": name, "arch": arch, "n_classes": n_classes, "config": config,
+        "views": views, "device": dev, "n_workers": n_workers, "wd": wd, "folds": folds,
+        "targets": targets, "ids": ids, "test_ids": test_ids, "train_src": train_src,
+        "test_src": test_src, "progress": progress, "log": log,
+    }
     fold_records: dict[str, Any] = {}
+    todo = []
     for k in fold_ids:
         rec_file = wd / f"fold{k}.json"
         if _fold_complete(store, name, k, len(views), len(test_ids) > 0):
             rec = json.loads(rec_file.read_text()) if rec_file.is_file() else {}
             fold_records[str(k)] = rec
             say(f"fold {k}: already complete in the store; skipped")
-            continue
-        tr = np.flatnonzero(folds != k)
-        va = np.flatnonzero(folds == k)
-        torch.manual_seed(fold_seed(config.seed, k))
-        model = create_model(arch, n_classes, config.img_size, config.pretrained)
-        ckpt = wd / f"fold{k}.pt"
-        fit = fit_fold(
-            model,
-            TorchImages(train_src, tr, targets[tr]),
-            TorchImages(train_src, va, targets[va]),
-            config,
-            fold=k,
-            device=dev,
-            amp=True,
-            num_workers=n_workers,
-            checkpoint=ckpt,
-            progress=progress,
-            log=log,
-        )
-        say(f"fold {k}: {fit.summary()}")
-        t0 = time.perf_counter()
-        oof = predict_views(
-            model,
-            TorchImages(train_src, va, None),
-            views,
-            device=dev,
-            batch_size=max(config.batch_size, 64),
-            num_workers=n_workers,
-            progress=progress,
-            description=f"fold {k} OOF x{len(views)} TTA",
-        )
-        test = (
-            predict_views(
-                model,
-                TorchImages(test_src, np.arange(len(test_src)), None),
-                views,
-                device=dev,
-                batch_size=max(config.batch_size, 64),
-                num_workers=n_workers,
-                progress=progress,
-                description=f"fold {k} test x{len(views)} TTA",
-            )
-            if len(test_ids)
-            else None
-        )
-        seconds = time.perf_counter() - t0
-        n_pred = (len(va) + len(test_ids)) * len(views)
-        for t in range(len(views)):
-            if test is not None:
-                store.write_block("test", name, k, t, test_ids, test[t], overwrite=True)
-            store.write_block("oof", name, k, t, ids[va], oof[t], overwrite=True)
-        rec = {**fit.to_dict(), "tta_images_per_s": n_pred / seconds if seconds > 0 else None}
-        _write_json(rec_file, rec)
+        else:
+            todo.append(k)
+    if executor is None:
+        done = [_image_fold(job, k) for k in todo]
+    elif todo:
+        # each task opens the store from its URI, trains quietly, and asks for a GPU when
+        # the model trains on one (Ray then sets CUDA_VISIBLE_DEVICES for it)
+        job.update(store=str(store.uri), progress=False, log=None,
+                   device="cuda" if dev.type == "cuda" else "cpu")
+        done = executor.map(_image_fold, [(k,) for k in todo], shared=job,
+                            num_gpus=1 if dev.type == "cuda" else 0)
+        for k, rec in zip(todo, done, strict=True):
+            say(f"fold {k}: best epoch {rec.get('best_epoch')}, val accuracy {rec.get('val_accuracy')}")
+    else:
+        done = []
+    for k, rec in zip(todo, done, strict=True):
         fold_records[str(k)] = rec
-        if ckpt.exists():
-            ckpt.unlink()
-        del model
+    fold_records = {str(k): fold_records[str(k)] for k in fold_ids}
 
     params = {
         "config": config.to_dict(),
