@@ -159,7 +159,8 @@ class RayExecutor(SerialExecutor):
             import ray
         except ImportError:
             raise StoreError(
-                "--ray needs Ray: pip install 'oof-blend[distributed]' (or pip install 'ray>=2.9')"
+                "--ray needs Ray, which is not installed: pip install 'ray>=2.9' (the "
+                "'distributed' extra of oof-blend)"
             ) from None
         import logging
 
