@@ -32,8 +32,16 @@ from typing import Any
 
 from oof_store._errors import StoreError
 
-__all__ = ["Executor", "SerialExecutor", "RayExecutor", "get_executor", "map_tasks", "call",
-           "add_ray_flag"]
+__all__ = ["Executor", "SerialExecutor", "RayExecutor", "DistributedError", "get_executor",
+           "map_tasks", "call", "add_ray_flag"]
+
+
+class DistributedError(RuntimeError):
+    """A task could not be run: its worker died more often than the retries allow.
+
+    Or the cluster lost it. An exception raised by the task itself reaches the caller
+    unchanged, not as this.
+    """
 
 
 def call(f: Callable[..., Any], *args: Any) -> Any:
@@ -168,14 +176,15 @@ class RayExecutor(SerialExecutor):
         self.name = "ray"
         self.address = address
         self._owns = False
+        local = address == "local" or address.startswith("local:")
+        n = address.partition(":")[2] if local else ""
+        if n and not (n.isdigit() and int(n) > 0):
+            raise StoreError(f"--ray local:N takes a number of CPUs (N >= 1); got {address!r}")
         t0 = time.perf_counter()
         if not ray.is_initialized():
             quiet = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                          configure_logging=True)
-            if address == "local" or address.startswith("local:"):
-                n = address.partition(":")[2]
-                if n and not n.isdigit():
-                    raise StoreError(f"--ray local:N takes a number of CPUs; got {address!r}")
+            if local:
                 ray.init(num_cpus=int(n) if n else (os.cpu_count() or 1), **quiet)
             else:
                 try:
@@ -198,7 +207,7 @@ class RayExecutor(SerialExecutor):
         ref = ray.put(shared) if has else None  # once, however many tasks
         task = self._remote.options(num_cpus=1, num_gpus=num_gpus, max_retries=max_retries)
         refs = [task.remote(fn, ref, has, tuple(a)) for a in args_list]
-        outs = _get(ray, refs)
+        outs = _get(ray, refs, max_retries)
         self._record(outs, time.perf_counter() - t0)
         return [o for o, _ in outs]
 
@@ -210,7 +219,7 @@ class RayExecutor(SerialExecutor):
             self._owns = False
 
 
-def _get(ray: Any, refs: list) -> list:
+def _get(ray: Any, refs: list, retries: int) -> list:
     """``ray.get`` that re-raises a task's own exception (not Ray's wrapper) for the CLI."""
     try:
         return ray.get(refs)
@@ -218,6 +227,12 @@ def _get(ray: Any, refs: list) -> list:
         cause = exc.as_instanceof_cause()
         inner = getattr(exc, "cause", None)
         raise (inner if isinstance(inner, BaseException) else cause) from None
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DistributedError(
+            f"a Ray task failed after {retries} retries ({type(exc).__name__}: {first}); what "
+            "finished is kept (a store keeps its written blocks): rerun the command to resume"
+        ) from exc
 
 
 def get_executor(ray_address: str | None = None) -> Executor:
