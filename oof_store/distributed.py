@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,7 @@ class MapStats:
 
 
 @dataclass
-class Executor:
+class Executor(ABC):
     """Runs ``fn`` over a list of argument tuples; subclasses decide where.
 
     Attributes
@@ -90,6 +91,7 @@ class Executor:
     startup_s: float = 0.0
     maps: list[MapStats] = field(default_factory=list)
 
+    @abstractmethod
     def map(self, fn: Callable[..., Any], args_list: Sequence[tuple], *, shared: Any = None,
             num_gpus: float = 0, max_retries: int = 3) -> list[Any]:
         """``[fn(shared, *args) for args in args_list]`` (``fn(*args)`` without ``shared``).
@@ -113,7 +115,6 @@ class Executor:
         list
             The tasks' results in the order of ``args_list``.
         """
-        raise NotImplementedError
 
     def summary(self) -> str:
         """One line: start-up time, tasks, wall time and time inside the tasks."""
@@ -123,7 +124,7 @@ class Executor:
         return (f"{self.name} executor ({self.n_workers} workers): start-up {self.startup_s:.2f} s, "
                 f"{n} tasks in {wall:.2f} s wall, {inside:.2f} s inside the tasks")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release unless a subclass says so
         """Release the engine (a Ray instance this executor started)."""
 
     def __enter__(self) -> Executor:
