@@ -369,8 +369,8 @@ def train_tabular(
             job["store"] = str(store.uri)  # each task opens the store itself
             gpu = str(params.get("device", params.get("device_type", "cpu"))).lower() in ("gpu", "cuda")
             trained = executor.map(_train_fold, [(f,) for f in todo], shared=job,
-                                   num_gpus=1 if gpu else 0)
-            prog.advance(bar, len(todo))
+                                   num_gpus=1 if gpu else 0,
+                                   on_done=lambda _i, _f: prog.advance(bar))
     manifest = store.finish_model(
         name,
         kind="raw" if task == "regression" else "probs",

@@ -93,7 +93,8 @@ class Executor(ABC):
 
     @abstractmethod
     def map(self, fn: Callable[..., Any], args_list: Sequence[tuple], *, shared: Any = None,
-            num_gpus: float = 0, max_retries: int = 3) -> list[Any]:
+            num_gpus: float = 0, max_retries: int = 3,
+            on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
         """``[fn(shared, *args) for args in args_list]`` (``fn(*args)`` without ``shared``).
 
         Parameters
@@ -109,6 +110,9 @@ class Executor(ABC):
             GPUs each task asks for (Ray only).
         max_retries : int
             Retries of a task whose worker died (Ray only).
+        on_done : callable, optional
+            Called in this process as ``on_done(index, result)`` as each task finishes (in
+            finishing order): progress bars.
 
         Returns
         -------
@@ -140,9 +144,13 @@ class SerialExecutor(Executor):
     def __init__(self) -> None:
         super().__init__(name="serial", n_workers=1)
 
-    def map(self, fn, args_list, *, shared=None, num_gpus=0, max_retries=3):  # noqa: D102
+    def map(self, fn, args_list, *, shared=None, num_gpus=0, max_retries=3, on_done=None):  # noqa: D102
         t0 = time.perf_counter()
-        outs = [_timed(fn, shared, shared is not None, tuple(a)) for a in args_list]
+        outs = []
+        for i, a in enumerate(args_list):
+            outs.append(_timed(fn, shared, shared is not None, tuple(a)))
+            if on_done is not None:
+                on_done(i, outs[-1][0])
         self._record(outs, time.perf_counter() - t0)
         return [o for o, _ in outs]
 
@@ -200,7 +208,7 @@ class RayExecutor(SerialExecutor):
         self.n_workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(_timed)
 
-    def map(self, fn, args_list, *, shared=None, num_gpus=0, max_retries=3):  # noqa: D102
+    def map(self, fn, args_list, *, shared=None, num_gpus=0, max_retries=3, on_done=None):  # noqa: D102
         import ray
 
         t0 = time.perf_counter()
@@ -208,6 +216,13 @@ class RayExecutor(SerialExecutor):
         ref = ray.put(shared) if has else None  # once, however many tasks
         task = self._remote.options(num_cpus=1, num_gpus=num_gpus, max_retries=max_retries)
         refs = [task.remote(fn, ref, has, tuple(a)) for a in args_list]
+        if on_done is not None:
+            index = {r: i for i, r in enumerate(refs)}
+            pending = list(refs)
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                for r in ready:
+                    on_done(index[r], _get(ray, [r], max_retries)[0][0])
         outs = _get(ray, refs, max_retries)
         self._record(outs, time.perf_counter() - t0)
         return [o for o, _ in outs]

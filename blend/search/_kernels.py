@@ -161,7 +161,8 @@ def run_sharded(kernel, topk_size: int, executor, n_shards: int | None = None,
     """
     n_outer = 1 << kernel.split.a
     shards = shard_bounds(n_outer, n_shards or 4 * executor.n_workers)
-    outs = executor.map(_shard, [(t0, t1, topk_size) for t0, t1 in shards], shared=kernel)
+    outs = executor.map(_shard, [(t0, t1, topk_size) for t0, t1 in shards], shared=kernel,
+                        on_done=None if progress is None else lambda _, o: progress(o[2]))
     t0 = time.perf_counter()
     top = TopK(topk_size, kernel.split.n)
     for g, m, _, _ in outs:
@@ -169,8 +170,6 @@ def run_sharded(kernel, topk_size: int, executor, n_shards: int | None = None,
         part.offer(g, m)
         top.merge(part)
     result = top.result()
-    if progress is not None:
-        progress(sum(o[2] for o in outs))
     if stats is not None:
         stats.update(shards=len(shards), shard_s=[o[3] for o in outs],
                      merge_s=time.perf_counter() - t0)

@@ -56,3 +56,14 @@ def test_local_n_must_be_a_number(address):
 
     with pytest.raises(StoreError, match="local:N takes a number of CPUs"):
         get_executor(address)
+
+
+@pytest.mark.parametrize("address", [None, "local"])
+def test_on_done_sees_every_task_once(request, address):
+    if address is not None:
+        request.getfixturevalue("ray_session")
+    seen = []
+    out = get_executor(address).map(_slow_reversed, [(i,) for i in range(4)], shared=np.arange(4.0),
+                                     on_done=lambda i, r: seen.append((i, r)))
+    assert out == [0, 1, 2, 3]
+    assert sorted(seen) == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 3.0)]
