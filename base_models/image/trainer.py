@@ -877,10 +877,10 @@ def _train_image_model(
         # the model trains on one (Ray then sets CUDA_VISIBLE_DEVICES for it)
         job.update(store=str(store.uri), progress=False, log=None,
                    device="cuda" if dev.type == "cuda" else "cpu")
-        done = executor.map(_image_fold, [(k,) for k in todo], shared=job,
-                            num_gpus=1 if dev.type == "cuda" else 0)
-        for k, rec in zip(todo, done, strict=True):
-            say(f"fold {k}: best epoch {rec.get('best_epoch')}, val accuracy {rec.get('val_accuracy')}")
+        done = executor.map(
+            _image_fold, [(k,) for k in todo], shared=job, num_gpus=1 if dev.type == "cuda" else 0,
+            on_done=lambda i, rec: say(f"fold {todo[i]}: best epoch {rec.get('best_epoch')}, "
+                                       f"val accuracy {rec.get('val_accuracy')}"))
     else:
         done = []
     for k, rec in zip(todo, done, strict=True):
