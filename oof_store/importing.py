@@ -451,7 +451,7 @@ def _implausibly_perfect(store: Store, pos: np.ndarray, values: np.ndarray, kind
             return f"the predictions equal the soft targets (largest difference {err:.2g})"
         return None
     acc = float((p.argmax(axis=1) == y).mean())
-    ll = float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1.0)).mean())
+    ll = abs(float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1.0)).mean()))
     if acc == 1.0 and ll <= PERFECT_LOGLOSS:
         return f"accuracy 1.0 and log loss {ll:.2g} over {len(y)} rows"
     return None
@@ -668,7 +668,7 @@ def _plan_file(
                 f"{path}: model {model!r}, split {split}: --kind probs, but {problem}; import "
                 "them with --kind logits, or normalise them"
             )
-    values = _expand_binary(raw, store, kind).astype(np.float32)
+    values = _expand_binary(raw, store, kind)
     if split == "oof" and not allow_perfect:
         perfect = _implausibly_perfect(store, pos, values, kind)
         if perfect:
@@ -677,6 +677,8 @@ def _plan_file(
                 f"({perfect}). Were the targets imported as predictions? Check the file's "
                 "columns (--columns); if the model really is this good, pass --allow-perfect"
             )
+
+    values = values.astype(np.float32, copy=False)
 
     # Blocks in the store's row order: scatter by row position (no sort).
     t = _place_view(plan.views, bool(plan.existing or plan.blocks), tta)
