@@ -212,17 +212,18 @@ def load_features(
             raise StoreError(f"{path}: {leaked} are targets, fold or id columns, not features")
     if not features:
         raise StoreError(f"{path}: no feature columns left after removing id, target and fold")
-    missing_train = np.setdiff1d(store.ids, ids.to_numpy())
+    have = pd.Index(ids.to_numpy(dtype=object))  # hash lookups: linear in the rows
+    missing_train = store.ids[~pd.Index(store.ids, dtype=object).isin(have)]
     if len(missing_train):
         raise StoreError(
             f"{path}: {len(missing_train)} training id(s) of the store have no features, e.g. "
-            f"{list(missing_train[:5])}"
+            f"{[str(i) for i in missing_train[:5]]}"
         )
-    missing_test = np.setdiff1d(store.test_ids, ids.to_numpy())
+    missing_test = store.test_ids[~pd.Index(store.test_ids, dtype=object).isin(have)]
     if len(missing_test):
         raise StoreError(
             f"{path}: {len(missing_test)} test id(s) of the store have no features, e.g. "
-            f"{list(missing_test[:5])}"
+            f"{[str(i) for i in missing_test[:5]]}"
         )
     X = indexed.loc[store.ids, features]
     X_test = indexed.loc[store.test_ids, features] if len(store.test_ids) else X.iloc[:0]
