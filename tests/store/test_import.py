@@ -457,3 +457,51 @@ def test_kaggle_folder_end_to_end(tmp_path, capsys):
     assert "oof_bad.csv: model 'bad' was validated with another fold assignment" in err
     assert "Traceback" not in err
     assert "bad" not in Store(store).models(include_incomplete=True)
+
+
+def test_test_file_with_a_fold_column_gives_one_block_per_fold(tmp_path):
+    store = _make(tmp_path)
+    import_predictions(store, "m", "oof", _oof_frame(store))
+    parts = []
+    for f in store.fold_ids:
+        part = pd.DataFrame(_probs(store, 30, seed=f), columns=store.class_names)
+        part.insert(0, "id", store.test_ids)
+        part["fold"] = f
+        parts.append(part)
+    res = import_predictions(store, "m", "test", pd.concat(parts))
+    assert res.blocks == [(f, 0) for f in store.fold_ids]
+    assert store.manifest("m")["test_folds"] == store.fold_ids
+    wrong = pd.concat(parts).assign(fold=7)
+    with pytest.raises(FoldMismatchError, match=r"column 'fold' holds fold\(s\) \[7\] that the store does not have"):
+        import_predictions(store, "m2", "test", wrong)
+
+
+def test_test_views_one_file_at_a_time(tmp_path):
+    store = _make(tmp_path)
+    import_predictions(store, "m", "oof", _oof_frame(store, seed=1))
+    import_predictions(store, "m", "oof", _oof_frame(store, seed=2), tta="hflip")
+    assert store.manifest("m")["tta_views"] == ["none", "hflip"]
+    sub = pd.DataFrame(_probs(store, 30), columns=store.class_names)
+    sub.insert(0, "id", store.test_ids)
+    res = import_predictions(store, "m", "test", sub)
+    assert res.complete
+    assert res.missing == ["test fold -1 view 'hflip'"]
+    assert "complete; still missing test fold -1 view 'hflip'" in res.summary()
+    assert store.manifest("m")["test_folds"] == []
+    res = import_predictions(store, "m", "test", sub, tta="hflip")
+    assert res.complete
+    assert not res.missing
+    assert store.manifest("m")["test_folds"] == [-1]
+    assert store.validate() == []
+
+
+def test_cli_import_needs_a_model_name_and_allows_perfect_only_when_asked(tmp_path, capsys):
+    store = _make(tmp_path, task="regression")
+    pd.DataFrame({"id": store.ids, "pred": store.targets["target"]}).to_csv(tmp_path / "p.csv", index=False)
+    args = ["import", store.uri, "--split", "oof", "--file", str(tmp_path / "p.csv")]
+    assert oof(args) == 2
+    assert "give --model, or a {model} placeholder" in capsys.readouterr().err
+    assert oof([*args, "--model", "m"]) == 2
+    assert "implausibly perfect (RMSE 0 over 200 rows" in capsys.readouterr().err
+    assert oof([*args, "--model", "m", "--allow-perfect"]) == 0
+    assert "model 'm': wrote 4 oof block(s)" in capsys.readouterr().out
