@@ -237,6 +237,8 @@ def _reserved_columns(
         out[c] = "a fold column"
     groups = {S.GROUP_COLUMN, str(store.meta.get("group_col") or S.GROUP_COLUMN)}
     targets = {*store.target_cols, "target"}
+    if store.task == "softclass":  # soft-target columns are named like the classes
+        targets -= set(store.class_names)
     for c in df.columns:
         if c in out:
             continue
@@ -293,11 +295,18 @@ def _pick_columns(
         return numeric
     aside = [f"{c!r} ({why})" for c, why in reserved.items() if c in names]
     want = "1 (the positive class) or 2" if store.task == "binary" else str(store.n_classes)
+    target_aside = [c for c, why in reserved.items() if c in names and why.startswith("the store's target")]
+    hint = (
+        f"; if {target_aside[0]!r} holds predictions, not the targets, pass --columns "
+        f"{target_aside[0]}"
+        if target_aside and not numeric
+        else ""
+    )
     raise StoreError(
         f"{path}: cannot tell which columns hold the predictions. Its columns: {names}; "
         f"set aside: {', '.join(aside) or 'none'}; numeric columns left: {numeric}, but the "
         f"store needs {want} named like its classes {store.class_names}. Name them with "
-        "--columns (a prefix such as 'pred_' or a comma-separated list)"
+        f"--columns (a prefix such as 'pred_' or a comma-separated list){hint}"
     )
 
 
@@ -762,11 +771,14 @@ def _commit(store: Store, plan: _Plan, params: dict[str, Any] | None, overwrite:
             )
         elif missing_oof or plan.model not in store.models():
             store._fs.write_json(S.pending_path(plan.model), {"tta_views": plan.views, "kind": plan.kind})
-    except StoreError:
+    except BaseException:
         # Only blocks that did not exist before are taken back; a replaced one stays replaced.
         for f, t in written:
             if (plan.split, f, t) not in plan.existing:
-                store._fs.delete_file(S.block_path(plan.split, plan.model, f, t))
+                try:
+                    store._fs.delete_file(S.block_path(plan.split, plan.model, f, t))
+                except OSError:
+                    pass  # `oof validate` lists what is left
         raise
     ts = sorted({t for _, t in written})
     view = ",".join(plan.views[t] for t in ts)

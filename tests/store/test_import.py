@@ -217,7 +217,8 @@ def test_regression_file_with_only_the_target_is_refused(tmp_path):
     with pytest.raises(
         StoreError,
         match=r"set aside: 'id' \(the id column\), 'target' \(the store's target column: OOF "
-        r"predictions are never read from it\)",
+        r"predictions are never read from it\).*if 'target' holds predictions, not the "
+        r"targets, pass --columns target",
     ):
         import_predictions(store, "m", "oof", df)
 
@@ -505,3 +506,18 @@ def test_cli_import_needs_a_model_name_and_allows_perfect_only_when_asked(tmp_pa
     assert "implausibly perfect (RMSE 0 over 200 rows" in capsys.readouterr().err
     assert oof([*args, "--model", "m", "--allow-perfect"]) == 0
     assert "model 'm': wrote 4 oof block(s)" in capsys.readouterr().out
+
+
+def test_softclass_predictions_named_like_the_soft_target_columns_import(tmp_path):
+    rng = np.random.default_rng(0)
+    soft = rng.dirichlet(np.ones(3), 90)
+    targets = pd.DataFrame(soft, columns=["a", "b", "c"])
+    targets.insert(0, "id", [f"r{i}" for i in range(90)])
+    targets["fold"] = np.arange(90) % 3
+    store = Store.create(tmp_path / "soft", targets, target_cols=["a", "b", "c"])
+    assert store.task == "softclass"
+    pred = pd.DataFrame(rng.dirichlet(np.ones(3), 90), columns=["a", "b", "c"])
+    pred.insert(0, "id", store.ids)
+    import_predictions(store, "m", "oof", pred)
+    with pytest.raises(StoreError, match=r"implausibly perfect \(the predictions equal the soft targets"):
+        import_predictions(store, "leak", "oof", targets.drop(columns="fold"))
