@@ -365,6 +365,18 @@ def test_expand_template_reads_placeholders(tmp_path):
         expand_template(str(tmp_path / "{model}_f{fold}_{tta}.csv"), model="x")
 
 
+def test_progress_counts_files_then_models(tmp_path):
+    store = _make(tmp_path)
+    for k, m in enumerate(["a", "b"]):
+        _oof_frame(store, seed=k).to_csv(tmp_path / f"oof_{m}.csv", index=False)
+    seen = []
+    results = import_files(store, "oof", str(tmp_path / "oof_{model}.csv"),
+                           progress=lambda *a: seen.append(a))
+    assert seen == [("check", 1, 2), ("check", 2, 2), ("write", 1, 2), ("write", 2, 2)]
+    assert [r.model for r in results] == ["a", "b"]
+    assert [r.files for r in results] == [[str(tmp_path / "oof_a.csv")], [str(tmp_path / "oof_b.csv")]]
+
+
 def test_template_with_one_bad_file_writes_nothing(tmp_path):
     store = _make(tmp_path)
     preds = tmp_path / "preds"
@@ -437,7 +449,9 @@ def test_kaggle_folder_end_to_end(tmp_path, capsys):
                 "--target", "label", "--fold", "fold", "--test", str(tmp_path / "sample_submission.csv")]) == 0
     assert oof(["import", store, "--split", "oof", "--file", str(preds / "oof_{model}.csv")]) == 0
     assert oof(["import", store, "--split", "test", "--file", str(preds / "sub_{model}.csv")]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "\x1b[" not in out + captured.err  # piped: no bar, no colour codes
     assert "model 'effb4': wrote 5 oof block(s)" in out
     assert "model 'vit_base': wrote 1 test block(s)" in out
     assert oof(["ls", store]) == 0
@@ -521,3 +535,21 @@ def test_softclass_predictions_named_like_the_soft_target_columns_import(tmp_pat
     import_predictions(store, "m", "oof", pred)
     with pytest.raises(StoreError, match=r"implausibly perfect \(the predictions equal the soft targets"):
         import_predictions(store, "leak", "oof", targets.drop(columns="fold"))
+
+
+def test_cli_shows_one_bar_over_files_on_a_terminal(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from oof_store import cli_utils
+
+    store = _make(tmp_path)
+    for k, m in enumerate(["a", "b", "c"]):
+        _oof_frame(store, seed=k).to_csv(tmp_path / f"oof_{m}.csv", index=False)
+    screen = io.StringIO()
+    monkeypatch.setattr(cli_utils, "err_console", Console(file=screen, force_terminal=True, width=100))
+    assert oof(["import", store.uri, "--split", "oof", "--file", str(tmp_path / "oof_{model}.csv")]) == 0
+    shown = screen.getvalue()
+    assert "3/3" in shown
+    assert "writing models" in shown
