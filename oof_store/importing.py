@@ -333,7 +333,6 @@ class _Plan:
     existing: set[tuple[str, int, int]]  # (split, fold, tta) already in the store
     blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    created: bool = False  # whether the model had no block before
 
 
 class _Index:
@@ -376,19 +375,19 @@ def _place_view(views: list[str], written: bool, tta: int | str) -> int:
     return t
 
 
-def _stored_kind(store: Store, model: str) -> tuple[str | None, str]:
-    """The kind the model's earlier blocks were imported as, and where that is recorded."""
+def _stored_kind(store: Store, model: str) -> str | None:
+    """The kind the model's earlier blocks were imported as (manifest, or pending note)."""
     if model in store.models():
-        return store.manifest(model)["kind"], "manifest"
+        return store.manifest(model)["kind"]
     if store._fs.exists(S.pending_path(model)):
-        return store._fs.read_json(S.pending_path(model)).get("kind"), "pending"
-    return None, ""
+        return store._fs.read_json(S.pending_path(model)).get("kind")
+    return None
 
 
 def _new_plan(store: Store, model: str, split: str, kind: str) -> _Plan:
     S.check_model_name(model)
     existing = set(store.blocks(model))
-    have, _ = _stored_kind(store, model)
+    have = _stored_kind(store, model)
     if have is not None and have != kind:
         folds = sorted({f for s, f, _ in existing if s == "oof"})
         where = f"its OOF fold(s) {folds}" if folds else "its blocks"
@@ -397,7 +396,7 @@ def _new_plan(store: Store, model: str, split: str, kind: str) -> _Plan:
             f"--kind {kind}; one model has one kind. Import it as --kind {have}, or replace "
             f"the model (`oof rm STORE --model {model}`) first"
         )
-    return _Plan(model, split, kind, _initial_views(store, model), existing, created=not existing)
+    return _Plan(model, split, kind, _initial_views(store, model), existing)
 
 
 def _prob_problems(
@@ -450,7 +449,7 @@ def _implausibly_perfect(store: Store, pos: np.ndarray, values: np.ndarray, kind
             rmse = float(np.sqrt(np.mean(err**2)))
             return f"RMSE {rmse:.3g} over {len(y)} rows: every value equals the store's target"
         return None
-    p = values.astype(np.float64)
+    p = np.asarray(values, dtype=np.float64)
     if kind != "probs":
         p = np.exp(p - p.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
