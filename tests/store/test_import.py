@@ -553,3 +553,29 @@ def test_cli_shows_one_bar_over_files_on_a_terminal(tmp_path, monkeypatch):
     shown = screen.getvalue()
     assert "3/3" in shown
     assert "writing models" in shown
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "error", "message"),
+    [
+        (lambda s, df: df.assign(id=["ghost", *df["id"][1:]]), {},
+         StoreError, r"1 id\(s\) of model 'm' are not in the store's targets: 'ghost'"),
+        (lambda s, df: pd.concat([df, df.iloc[:2]]), {},
+         StoreError, r"2 id\(s\) appear more than once for model 'm': 'r0"),
+        (lambda s, df: df[s.folds != 1], {"fold": 0},
+         FoldMismatchError, r"model 'm', fold 0: \d+ rows belong to other folds in the store"),
+        (lambda s, df: df, {"fold": 9},
+         FoldMismatchError, r"fold 9 is not a fold of the store \(\[0, 1, 2, 3\]\)"),
+        (lambda s, df: df[s.class_names].to_numpy()[:-1], {},
+         StoreError, r"199 rows, but 200 expected \(the store's targets order\)"),
+        (lambda s, df: df.assign(c0="x"), {},
+         StoreError, r"columns \['c0', 'c1', 'c2'\] are not all numeric \(could not convert string"),
+    ],
+    ids=["unknown-id", "duplicate", "other-fold", "no-such-fold", "npy-length", "text-column"],
+)
+def test_bad_files_are_named_and_write_nothing(tmp_path, make, kwargs, error, message):
+    store = _make(tmp_path)
+    before = _snapshot(store.uri)
+    with pytest.raises(error, match=message):
+        import_predictions(store, "m", "oof", make(store, _oof_frame(store, shuffle=False)), **kwargs)
+    assert _snapshot(store.uri) == before
