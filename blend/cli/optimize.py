@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import resolve_models, warn_models_without_test
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search",
@@ -214,6 +214,9 @@ def optimize_cli(args: argparse.Namespace) -> int:
         if value is not None:
             params[key] = value
     store = Store(args.store)
+    finished = store.models()
+    warn_models_without_test(store, [m for m in (models or finished) if m in finished],
+                             what="a weighted blend")
     result = optimize_store(
         store, method=args.method, metric=args.metric, rule=args.rule, models=models,
         tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,

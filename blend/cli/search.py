@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from blend.cli._common import resolve_models
+from blend.cli._common import resolve_models, warn_models_without_test
 from blend.combine import RULES
 from blend.metrics import METRICS, default_metric, get_metric
 from blend.recipe import Recipe, _kind_for, load_output_for
@@ -104,6 +104,8 @@ def search_cli(args: argparse.Namespace) -> int:
     )
     finished = store.models()
     chosen = [m for m in (args.models or finished) if m in finished]
+    warn_models_without_test(store, [m for m in chosen if m not in (args.exclude or ())],
+                             what="a subset")
     derived = [m for m in chosen if store.manifest(m).get("source") == "blend"]
     if derived:
         err_console.print(

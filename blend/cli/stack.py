@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import resolve_models, warn_models_without_test
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -242,6 +243,9 @@ def stack_cli(args: argparse.Namespace) -> int:
     if args.recipe and args.no_write:
         raise BlendError("--recipe needs the stacker written back into the store; drop --no-write")
 
+    warn_models_without_test(store, _resolve_models(store, args.models),
+                             what="a stacker")
+
     def progress(msg: str) -> None:
         err_console.print(f"[dim]{msg}[/dim]", highlight=False)
 
@@ -252,6 +256,11 @@ def stack_cli(args: argparse.Namespace) -> int:
         seed=args.seed, progress=progress, n_jobs=args.threads,
     )
     _print_result(res, written)
+    if written and res.fold_test is None:
+        why = res.params.get("test", "the store has no test rows")
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(f'the stacker written as {written!r} has no test predictions ({why}); `blend apply` cannot write a submission from it')}",
+            highlight=False)
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
     if args.recipe:
