@@ -8,7 +8,12 @@
 set -euo pipefail
 store="${1:-demo-store}"
 out="$store/example"
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# colour only on a terminal, and never with NO_COLOR set (`demo.sh dir > log` has no escape codes)
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n==> %s\n' "$*"; }
+fi
 
 step "base-models demo $store   (build the store: 7 models x 5 folds, real OOF + test predictions)"
 base-models demo "$store" ${WITH_IMAGE:+--with-image}

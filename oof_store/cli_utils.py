@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -62,7 +63,8 @@ def run_main(
         if debug:
             raise
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True)
+        # the message is text, not markup: '[vision]' or '[nan, 1.0]' must survive
+        err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False, markup=True)
         return 2
     return 0 if code is None else int(code)
 

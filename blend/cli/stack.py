@@ -247,7 +247,7 @@ def stack_cli(args: argparse.Namespace) -> int:
                              what="a stacker")
 
     def progress(msg: str) -> None:
-        err_console.print(f"[dim]{msg}[/dim]", highlight=False)
+        err_console.print(f"[dim]{escape(msg)}[/dim]", highlight=False)
 
     res, written = run_stack(
         store, args.stacker, models=args.models, features=args.features, tta=args.tta,
@@ -265,7 +265,7 @@ def stack_cli(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
     if args.recipe:
         stack_recipe(store, res, written).save(args.recipe)
-        console.print(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`")
+        console.print(escape(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`"))
     return 0
 
 
@@ -309,7 +309,7 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if g is not None and g <= 0:
         console.print("[yellow]the stacker does not beat the plain mean of the models on these rows[/yellow]")
     if written:
-        console.print(f"written to the store as model [bold]{written}[/bold] (source=stack) in {res.seconds:.1f} s")
+        console.print(f"written to the store as model [bold]{escape(written)}[/bold] (source=stack) in {res.seconds:.1f} s")
     else:
         console.print(f"not written (--no-write); {res.seconds:.1f} s")
 
