@@ -29,7 +29,7 @@ from blend.stack import (
     get_stacker,
     make_features,
 )
-from oof_store.cli_utils import add_debug_flag, console, err_console, run_main
+from oof_store.cli_utils import add_debug_flag, console, err_console, progress_callback, run_main
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
 
@@ -246,15 +246,13 @@ def stack_cli(args: argparse.Namespace) -> int:
     warn_models_without_test(store, _resolve_models(store, args.models),
                              what="a stacker")
 
-    def progress(msg: str) -> None:
-        err_console.print(f"[dim]{escape(msg)}[/dim]", highlight=False)
-
-    res, written = run_stack(
-        store, args.stacker, models=args.models, features=args.features, tta=args.tta,
-        extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds, metric=args.metric,
-        params=params, name=args.name, write=not args.no_write, overwrite=args.overwrite,
-        seed=args.seed, progress=progress, n_jobs=args.threads,
-    )
+    with progress_callback(f"stack {args.stacker}") as progress:
+        res, written = run_stack(
+            store, args.stacker, models=args.models, features=args.features, tta=args.tta,
+            extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds,
+            metric=args.metric, params=params, name=args.name, write=not args.no_write,
+            overwrite=args.overwrite, seed=args.seed, progress=progress, n_jobs=args.threads,
+        )
     _print_result(res, written)
     if written and res.fold_test is None:
         why = res.params.get("test", "the store has no test rows")
