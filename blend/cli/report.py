@@ -144,8 +144,7 @@ def _print(report: Report, console, noise_top: int) -> None:
     t.add_column("model", no_wrap=True)
     for col in [r.metric, "fold mean", "fold std", "worst fold", *sec]:
         t.add_column(col, justify="right", no_wrap=True)
-    sign = -1 if r.greater_is_better else 1
-    order = sorted(r.models, key=lambda s: (np.nan_to_num(sign * s.score, nan=np.inf), s.name))
+    order = r.ranked()
 
     def row(s, style=None):
         w = s.worst_fold_index
