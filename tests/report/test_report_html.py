@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -24,10 +25,23 @@ def _checker():
 
 
 CHECK = _checker()
-needs_chromium = pytest.mark.skipif(
-    CHECK.find_chromium() is None,
-    reason="chromium is not installed (Debian: apt-get install -y chromium); the browser check is skipped",
-)
+
+
+def require_chromium() -> str:
+    """The browser's path; with no browser: a failure in CI (env CI set), else a skip."""
+    path = CHECK.find_chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but chromium is not installed: the browser check is required "
+                        "in CI (.ci/run installs it: apt-get install -y chromium)")
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); "
+                    "the browser check is skipped outside CI")
+    return path
+
+
+@pytest.fixture
+def chromium() -> str:
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +82,7 @@ def test_names_are_escaped_and_numbers_shown(page_multiclass):
         assert f"<td>{top.score[0]:.4f}</td>" in page
 
 
-@needs_chromium
-def test_report_opens_in_headless_chromium_without_console_errors(page_multiclass, tmp_path):
+def test_report_opens_in_headless_chromium_without_console_errors(page_multiclass, tmp_path, chromium):
     _, page = page_multiclass
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
@@ -78,8 +91,7 @@ def test_report_opens_in_headless_chromium_without_console_errors(page_multiclas
     assert shot.read_bytes().startswith(b"\x89PNG")
 
 
-@needs_chromium
-def test_browser_check_catches_a_broken_page(tmp_path):
+def test_browser_check_catches_a_broken_page(tmp_path, chromium):
     bad = tmp_path / "bad.html"
     bad.write_text('<html><body><h2 id="scores">x</h2><img src="data:image/png;base64,AAAA">'
                    '<script>undefinedFunction();</script></body></html>')
@@ -135,3 +147,11 @@ def test_reliability_bins_show_their_counts(page_multiclass):
     counts = re.findall(r"<tr><td>[0-9.]+&ndash;[0-9.]+</td><td>(\d+)</td>", part)
     assert [int(k) for k in counts] == [int(k) for k in rel.counts]
     assert sum(map(int, counts)) == r.n_rows
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("1", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_without_a_browser_the_check_fails_in_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
+    monkeypatch.setattr(CHECK, "find_chromium", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="chromium is not installed"):
+        require_chromium()
