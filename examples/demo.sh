@@ -31,8 +31,9 @@ blend optimize "$store" --method de --rule logit --from-search "$out/search.json
 step "stack lgbm $store   (a second-level model, nested CV; written back as model 'stack_lgbm')"
 stack lgbm "$store" --name stack_lgbm --overwrite --json "$out/stack.json"
 
-step "blend apply $out/optimize-recipe.json --store $store --out $out/submission.csv"
-blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission.csv"
+step "blend apply $out/optimize-recipe.json --store $store --out $out/submission.csv --sample-submission $out/sample_submission.csv"
+blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission.csv" \
+    --sample-submission "$out/sample_submission.csv"
 
 python3 - "$out/submission.csv" "$out/test_labels.csv" <<'PY'
 import sys
