@@ -183,7 +183,7 @@ def image_cli(args: argparse.Namespace) -> int:
     name = manifest.get("model") or manifest.get("name") or args.name or ""
     console.print(
         f"image model {name} complete: TTA views {', '.join(manifest.get('tta_views') or [])}{acc}",
-        highlight=False,
+        highlight=False, markup=False,
     )
     return 0
 
@@ -197,7 +197,7 @@ def digits_images_cli(args: argparse.Namespace) -> int:
     ex = write_digits_images(
         args.dir, size=args.size, test_size=args.test_size, n=args.n, seed=args.seed
     )
-    console.print(ex.summary(), highlight=False)
+    console.print(ex.summary(), highlight=False, markup=False)
     if args.store:
         make_digits_store(ex, args.store, n_folds=args.folds, seed=args.seed)
         console.print(
@@ -205,7 +205,7 @@ def digits_images_cli(args: argparse.Namespace) -> int:
             f"  base-models image {args.store} --images {ex.images_dir} "
             f"--labels {ex.train_csv} --id id --label label --arch test_resnet "
             f"--img-size 32 --epochs 3 --tta hflip",
-            highlight=False,
+            highlight=False, markup=False,
         )
     return 0
 

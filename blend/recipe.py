@@ -336,20 +336,23 @@ class Recipe:
         oof = store.load_oof(list(self.models), tta=self.tta, output=output)
         return self._blend(oof.preds, output)
 
-    def submission(self, store, *, probabilities: bool = False):
-        """A Kaggle-style submission DataFrame: the id column, then labels or probabilities."""
-        import pandas as pd
+    def submission(self, store, *, output: str = "auto", sample: Any = None):
+        """A Kaggle-style submission DataFrame (see :func:`blend.submission.submission_frame`).
 
-        P = self.predict_test(store)
-        out = pd.DataFrame({store.id_col: store.test_ids})
-        if store.task == "regression":
-            out[store.target_cols[0]] = P[:, 0]
-        elif probabilities or store.task == "softclass":
-            for k, name in enumerate(store.class_names):
-                out[name] = P[:, k]
-        else:
-            out[store.target_cols[0]] = np.asarray(store.class_names, dtype=object)[P.argmax(axis=1)]
-        return out
+        ``output="auto"`` writes probabilities when the recipe's metric scores them (AUC, log
+        loss) and labels when it scores only the most likely class (accuracy, F1, QWK);
+        ``"labels"`` or ``"probs"`` overrides it. ``sample`` (a DataFrame from
+        :func:`blend.submission.read_sample`) gives the columns and the id order.
+        """
+        from blend.submission import output_for, submission_frame
+
+        how = output_for(self.metric, store.task, output)
+        return submission_frame(
+            self.predict_test(store), task=store.task, test_ids=store.test_ids,
+            id_col=store.id_col,
+            target_col="label" if store.task == "softclass" else store.target_cols[0],
+            class_names=store.class_names, output=how, sample=sample,
+        )
 
     def write_to_store(self, store, name: str, *, overwrite: bool = False) -> dict:
         """Write the blend back into the store as a model (OOF per fold and the test set)."""

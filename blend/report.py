@@ -408,6 +408,11 @@ class Report:
         """The models' names, in the order given."""
         return [s.name for s in self.models]
 
+    def ranked(self) -> list[ScoreSet]:
+        """The models best first (ties and NaN scores last, by name), as every table shows them."""
+        sign = -1 if self.greater_is_better else 1
+        return sorted(self.models, key=lambda s: (np.nan_to_num(sign * s.score, nan=np.inf), s.name))
+
     def best_model(self) -> ScoreSet:
         """The model with the best overall score."""
         s = np.array([m.score for m in self.models], dtype=float)

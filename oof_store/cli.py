@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from oof_store._errors import StoreError, ValidationError
@@ -95,8 +96,8 @@ def init_cli(args: argparse.Namespace) -> int:
         source=str(args.targets),
     )
     console.print(
-        f"created store [bold]{store.uri}[/bold]: task {store.task}, {len(store.ids)} rows, "
-        f"{store.n_folds} folds, {store.n_classes} class column(s) {store.class_names}, "
+        f"created store [bold]{escape(str(store.uri))}[/bold]: task {store.task}, {len(store.ids)} rows, "
+        f"{store.n_folds} folds, {store.n_classes} class column(s) {escape(str(store.class_names))}, "
         f"{len(store.test_ids)} test rows"
     )
     return 0
@@ -171,7 +172,7 @@ def validate_cli(args: argparse.Namespace) -> int:
     if problems:
         raise ValidationError(problems)
     n = len(store.models())
-    console.print(f"[green]ok[/green]: {store.uri}: {n} model(s), every check passed")
+    console.print(f"[green]ok[/green]: {escape(str(store.uri))}: {n} model(s), every check passed")
     return 0
 
 
@@ -187,7 +188,7 @@ def export_cli(args: argparse.Namespace) -> int:
     store = Store(args.store)
     tta = int(args.tta) if args.tta.isdigit() else args.tta
     df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)
-    console.print(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}")
+    console.print(escape(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}"))
     return 0
 
 

@@ -312,6 +312,9 @@ def fit_fold(
     t0 = time.perf_counter()
     seen = 0
     with progress_bar(transient=True) as prog:
+        # the whole fold (every remaining epoch) with its time left, above the epoch's bar
+        whole = (prog.add_task(f"fold {fold}: {config.epochs - start_epoch} epoch(s)",
+                               total=(config.epochs - start_epoch) * steps) if progress else None)
         for epoch in range(start_epoch, config.epochs):
             model.train()
             task = None
@@ -332,6 +335,8 @@ def fit_fold(
                 run_loss += float(loss.detach()) * len(xb)
                 run_n += len(xb)
                 seen += len(xb)
+                if whole is not None:
+                    prog.advance(whole)
                 if task is not None:
                     prog.update(
                         task,

@@ -7,7 +7,7 @@ from typing import Any
 
 from blend._errors import BlendError
 
-__all__ = ["resolve_models"]
+__all__ = ["resolve_models", "models_without_test", "warn_models_without_test"]
 
 
 def resolve_models(
@@ -56,3 +56,33 @@ def resolve_models(
             "store (`oof import`, `base-models`) or name them with --models"
         )
     return chosen
+
+
+def models_without_test(store: Any, models: Sequence[str]) -> list[str]:
+    """The finished ``models`` whose manifest lists no test predictions."""
+    return [m for m in models if not store.manifest(m).get("test_folds")]
+
+
+def warn_models_without_test(store: Any, models: Sequence[str], *, what: str = "a blend") -> list[str]:
+    """Print one warning line (stderr) naming the ``models`` that have no test predictions.
+
+    Called when a command starts, so the user learns it before the work, not at
+    ``blend apply`` time. Returns those models.
+    """
+    from rich.markup import escape
+
+    from oof_store.cli_utils import err_console
+
+    missing = models_without_test(store, models)
+    if not missing:
+        return missing
+    if not len(store.test_ids):
+        text = (f"the store {store.uri} has no test rows, so {what} of its models cannot be "
+                "applied to a test set (`blend apply --out` needs test predictions)")
+    else:
+        text = (f"{len(missing)} model(s) have no test predictions: {', '.join(missing)}; {what} "
+                f"that uses them cannot be applied to the test set (`blend apply --out` fails). "
+                f"Import them (`oof import {store.uri} --model NAME --split test --file ...`) "
+                "or leave them out")
+    err_console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False)
+    return missing

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import resolve_models, warn_models_without_test
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search",
@@ -84,6 +84,7 @@ def optimize_store(
     seed: int = 0,
     nested: bool = True,
     params: dict[str, Any] | None = None,
+    progress: Any = None,
 ) -> OptimizeResult:
     """Load ``store``'s OOF predictions and fit weights (see :func:`blend.optimize.optimize`).
 
@@ -117,6 +118,7 @@ def optimize_store(
         method=method, metric=metric, rule=rule, kind=kind, task=store.task,
         models=list(oof.models), tta_views=list(oof.tta_views), tta_weights=tta_weights,
         per_class=per_class, temperature=temperature, nested=nested, rng=seed, params=params,
+        progress=progress,
     )
 
 
@@ -203,6 +205,7 @@ def _parse_param(text: str) -> tuple[str, Any]:
 def optimize_cli(args: argparse.Namespace) -> int:
     """Fit blend weights on the store and print, and optionally save, the result (``blend optimize``)."""
     from oof_store import Store
+    from oof_store.cli_utils import progress_callback
 
     if args.models and args.from_search:
         raise BlendError("give either --models or --from-search, not both")
@@ -214,11 +217,15 @@ def optimize_cli(args: argparse.Namespace) -> int:
         if value is not None:
             params[key] = value
     store = Store(args.store)
-    result = optimize_store(
-        store, method=args.method, metric=args.metric, rule=args.rule, models=models,
-        tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
-        seed=args.seed, nested=not args.no_nested, params=params,
-    )
+    finished = store.models()
+    warn_models_without_test(store, [m for m in (models or finished) if m in finished],
+                             what="a weighted blend")
+    with progress_callback(f"optimize --method {args.method}") as progress:
+        result = optimize_store(
+            store, method=args.method, metric=args.metric, rule=args.rule, models=models,
+            tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
+            seed=args.seed, nested=not args.no_nested, params=params, progress=progress,
+        )
     _print(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")

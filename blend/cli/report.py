@@ -126,6 +126,7 @@ def _fmt(x, digits: int = 5) -> str:
 
 
 def _print(report: Report, console, noise_top: int) -> None:
+    from rich.markup import escape as e  # user text (classes, groups, ids, views) is not markup
     from rich.table import Table
 
     r = report
@@ -135,7 +136,7 @@ def _print(report: Report, console, noise_top: int) -> None:
         f"task {r.task}, metric [bold]{r.metric}[/bold] ({direction} is better)"
     )
     for note in r.notes:
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(f"[dim]note: {e(note)}[/dim]")
 
     # scores
     sec = [k for k in r.blend.secondary if k != r.metric]
@@ -143,8 +144,7 @@ def _print(report: Report, console, noise_top: int) -> None:
     t.add_column("model", no_wrap=True)
     for col in [r.metric, "fold mean", "fold std", "worst fold", *sec]:
         t.add_column(col, justify="right", no_wrap=True)
-    sign = -1 if r.greater_is_better else 1
-    order = sorted(r.models, key=lambda s: (np.nan_to_num(sign * s.score, nan=np.inf), s.name))
+    order = r.ranked()
 
     def row(s, style=None):
         w = s.worst_fold_index
@@ -163,7 +163,7 @@ def _print(report: Report, console, noise_top: int) -> None:
         t = Table(title="Per-class recall", title_justify="left")
         t.add_column("model", no_wrap=True)
         for c in r.class_names:
-            t.add_column(c, justify="right", no_wrap=True)
+            t.add_column(e(c), justify="right", no_wrap=True)
         for s in order:
             t.add_row(s.name, *[_fmt(v, 3) for v in s.recall])
         t.add_section()
@@ -178,7 +178,7 @@ def _print(report: Report, console, noise_top: int) -> None:
             t.add_column(col, justify="left" if col in ("model", "view") else "right")
         for g in r.tta:
             for v, s, d in zip(g.views, g.view_scores, g.gains, strict=False):
-                t.add_row(g.model, v, _fmt(s), _fmt(g.mean_score),
+                t.add_row(g.model, e(v), _fmt(s), _fmt(g.mean_score),
                           f"[{'green' if d >= 0 else 'red'}]{d:+.5f}[/]" if np.isfinite(d) else "-")
         console.print(t)
     else:
@@ -213,8 +213,8 @@ def _print(report: Report, console, noise_top: int) -> None:
     # breakdowns
     names = r.model_names
     for b in r.breakdowns:
-        t = Table(title=f"{r.metric} by {b.column}", title_justify="left")
-        t.add_column(b.column)
+        t = Table(title=f"{r.metric} by {e(b.column)}", title_justify="left")
+        t.add_column(e(b.column))
         t.add_column("rows", justify="right")
         t.add_column("mean blend", justify="right")
         wide = len(names) <= _MAX_TERMINAL_MODELS_IN_BREAKDOWN
@@ -226,7 +226,7 @@ def _print(report: Report, console, noise_top: int) -> None:
             t.add_column("worst model", justify="right")
         for g, v in enumerate(b.values):
             s = b.scores[:, g]
-            cells = [v, str(int(b.n_rows[g])), _fmt(b.blend_scores[g])]
+            cells = [e(str(v)), str(int(b.n_rows[g])), _fmt(b.blend_scores[g])]
             if wide:
                 cells += [_fmt(x) for x in s]
             elif np.isfinite(s).any():
@@ -245,9 +245,9 @@ def _print(report: Report, console, noise_top: int) -> None:
                   title_justify="left")
         t.add_column("")
         for c in r.class_names:
-            t.add_column(c, justify="right")
+            t.add_column(e(c), justify="right")
         for i, c in enumerate(r.class_names):
-            t.add_row(c, *[str(int(x)) for x in r.confusion[i]])
+            t.add_row(e(c), *[str(int(x)) for x in r.confusion[i]])
         console.print(t)
     if r.reliability is not None:
         console.print(f"Calibration of the mean blend: ECE = {r.reliability.ece:.4f} "
@@ -263,7 +263,8 @@ def _print(report: Report, console, noise_top: int) -> None:
         for col in ["id", "given", "predicted", "score", "p(given)", "p(pred)"]:
             t.add_column(col, justify="right" if col.startswith(("score", "p(")) else "left")
         for i in range(k):
-            t.add_row(str(nz.ids[i]), r.class_names[int(nz.given[i])], r.class_names[int(nz.predicted[i])],
+            t.add_row(e(str(nz.ids[i])), e(r.class_names[int(nz.given[i])]),
+                      e(r.class_names[int(nz.predicted[i])]),
                       _fmt(nz.score[i], 4), _fmt(nz.p_given[i], 4), _fmt(nz.p_predicted[i], 4))
         console.print(t)
 
@@ -273,6 +274,8 @@ def _print(report: Report, console, noise_top: int) -> None:
 
 def report_cli(args: argparse.Namespace) -> int:
     """Report on the store's models and write the JSON, HTML and noise CSV asked for (``blend report``)."""
+    from rich.markup import escape
+
     from oof_store import Store
     from oof_store.cli_utils import console
 
@@ -287,17 +290,17 @@ def report_cli(args: argparse.Namespace) -> int:
         _print(result, console, args.noise_top)
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
-        console.print(f"wrote {args.json}")
+        console.print(escape(f"wrote {args.json}"))
     if args.noise_csv:
         n = write_noise_csv(result, args.noise_csv, id_col=store.id_col, folds=store.folds)
-        console.print(f"wrote {n} label-noise candidates to {args.noise_csv}")
+        console.print(escape(f"wrote {n} label-noise candidates to {args.noise_csv}"))
     if args.html:
         from blend.report_html import render_html
 
         page = render_html(result, title=f"OOF report: {Path(str(store.uri)).name}",
                            noise_top=max(args.noise_top, 50), meta=[f"store: {store.uri}"])
         Path(args.html).write_text(page, encoding="utf-8")
-        console.print(f"wrote {args.html}")
+        console.print(escape(f"wrote {args.html}"))
     return 0
 
 

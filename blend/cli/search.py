@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from blend.cli._common import resolve_models
+from blend.cli._common import resolve_models, warn_models_without_test
 from blend.combine import RULES
 from blend.metrics import METRICS, default_metric, get_metric
 from blend.recipe import Recipe, _kind_for, load_output_for
@@ -92,6 +92,8 @@ def _table(result: SearchResult):
 
 def search_cli(args: argparse.Namespace) -> int:
     """Search the best subsets of models and print, and optionally save, them (``blend search``)."""
+    from rich.markup import escape
+
     from oof_store import Store
     from oof_store.cli_utils import console, err_console, progress_bar
 
@@ -104,10 +106,12 @@ def search_cli(args: argparse.Namespace) -> int:
     )
     finished = store.models()
     chosen = [m for m in (args.models or finished) if m in finished]
+    warn_models_without_test(store, [m for m in chosen if m not in (args.exclude or ())],
+                             what="a subset")
     derived = [m for m in chosen if store.manifest(m).get("source") == "blend"]
     if derived:
         err_console.print(
-            f"[yellow]note:[/yellow] {', '.join(derived)} were written by `blend apply "
+            f"[yellow]note:[/yellow] {escape(', '.join(derived))} were written by `blend apply "
             "--write-model`: they were chosen on all OOF rows, so scores (nested ones too) "
             "that include them are optimistic; --exclude them for an honest comparison",
             highlight=False)
@@ -115,7 +119,7 @@ def search_cli(args: argparse.Namespace) -> int:
         task = prog.add_task("scoring subsets", total=None)
 
         def on_plan(plan):  # printed before the expensive work starts
-            err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
+            err_console.print(f"[bold]plan:[/bold] {escape(plan.summary())}", highlight=False)
             if args.nested:
                 err_console.print(f"--nested: the same search runs again on each of the "
                                   f"{store.n_folds} folds' training rows (about that many "
@@ -128,15 +132,15 @@ def search_cli(args: argparse.Namespace) -> int:
             progress=lambda n: prog.advance(task, n), on_plan=on_plan, **common,
         )
     console.print(_table(result))
-    console.print(result.summary(), highlight=False)
+    console.print(escape(result.summary()), highlight=False)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result.to_dict(), f, indent=2)
             f.write("\n")
-        err_console.print(f"wrote {args.json}")
+        err_console.print(escape(f"wrote {args.json}"))
     if args.save_recipe:
         recipe_from_result(result, store, tta=args.tta).save(args.save_recipe)
-        err_console.print(f"wrote recipe {args.save_recipe}")
+        err_console.print(escape(f"wrote recipe {args.save_recipe}"))
     return 0
 
 

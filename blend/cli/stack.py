@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import resolve_models, warn_models_without_test
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -28,7 +29,7 @@ from blend.stack import (
     get_stacker,
     make_features,
 )
-from oof_store.cli_utils import add_debug_flag, console, err_console, run_main
+from oof_store.cli_utils import add_debug_flag, console, err_console, progress_callback, run_main
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
 
@@ -242,21 +243,27 @@ def stack_cli(args: argparse.Namespace) -> int:
     if args.recipe and args.no_write:
         raise BlendError("--recipe needs the stacker written back into the store; drop --no-write")
 
-    def progress(msg: str) -> None:
-        err_console.print(f"[dim]{msg}[/dim]", highlight=False)
+    warn_models_without_test(store, _resolve_models(store, args.models),
+                             what="a stacker")
 
-    res, written = run_stack(
-        store, args.stacker, models=args.models, features=args.features, tta=args.tta,
-        extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds, metric=args.metric,
-        params=params, name=args.name, write=not args.no_write, overwrite=args.overwrite,
-        seed=args.seed, progress=progress, n_jobs=args.threads,
-    )
+    with progress_callback(f"stack {args.stacker}") as progress:
+        res, written = run_stack(
+            store, args.stacker, models=args.models, features=args.features, tta=args.tta,
+            extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds,
+            metric=args.metric, params=params, name=args.name, write=not args.no_write,
+            overwrite=args.overwrite, seed=args.seed, progress=progress, n_jobs=args.threads,
+        )
     _print_result(res, written)
+    if written and res.fold_test is None:
+        why = res.params.get("test", "the store has no test rows")
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(f'the stacker written as {written!r} has no test predictions ({why}); `blend apply` cannot write a submission from it')}",
+            highlight=False)
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
     if args.recipe:
         stack_recipe(store, res, written).save(args.recipe)
-        console.print(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`")
+        console.print(escape(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`"))
     return 0
 
 
@@ -300,7 +307,7 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if g is not None and g <= 0:
         console.print("[yellow]the stacker does not beat the plain mean of the models on these rows[/yellow]")
     if written:
-        console.print(f"written to the store as model [bold]{written}[/bold] (source=stack) in {res.seconds:.1f} s")
+        console.print(f"written to the store as model [bold]{escape(written)}[/bold] (source=stack) in {res.seconds:.1f} s")
     else:
         console.print(f"not written (--no-write); {res.seconds:.1f} s")
 

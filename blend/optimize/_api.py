@@ -17,6 +17,8 @@ The orchestration every method shares:
 from __future__ import annotations
 
 import contextlib
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +170,27 @@ def fit_temperatures(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array([_temperature_one(np.asarray(x, np.float64), y) for x in X])
 
 
+def _reporting(fitter: Callable[..., WeightsResult], progress: Callable[..., None],
+               n_fits: int) -> Callable[..., WeightsResult]:
+    """``fitter`` that reports each fit (and, if it takes ``progress``, its inner steps)."""
+    calls = [0]
+    inner = "progress" in inspect.signature(fitter).parameters
+
+    def fit(*args: Any, **kwargs: Any) -> WeightsResult:
+        i, total = calls[0], max(n_fits, calls[0] + 1)
+        what = "in-sample fit" if i == 0 else f"nested CV fit {i}/{total - 1}"
+        progress(i, total, what)
+        if inner:
+            kwargs["progress"] = lambda d, t: progress(i + (min(d / t, 1.0) if t else 0.0),
+                                                       total, what)
+        res = fitter(*args, **kwargs)
+        calls[0] += 1
+        progress(i + 1, total, what)
+        return res
+
+    return fit
+
+
 def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights,
               per_class, temperature, nested):
     P = as_4d(P)
@@ -232,6 +255,7 @@ def optimize(
     rng: np.random.Generator | int | None = None,
     params: dict[str, Any] | None = None,
     blas_threads: int | None = 1,
+    progress: Callable[..., None] | None = None,
 ) -> OptimizeResult:
     """Fit blend weights with a registered method and score them in-sample and nested.
 
@@ -268,12 +292,19 @@ def optimize(
     blas_threads : int or None
         BLAS threads during the fits (default 1: the kernels are many small matrix products,
         for which thread start-up costs more than it saves; None leaves BLAS alone).
+    progress : callable, optional
+        ``progress(done, total, message)``, called as the work advances: ``total`` is the
+        number of fits (1 in-sample + one per fold with ``nested``), ``done`` counts them,
+        with fractions inside a fit for the methods that report (de generations, Optuna
+        trials, hill-climb bags). Nothing is printed here; the CLI draws the bar.
 
     Returns
     -------
     OptimizeResult
     """
     fitter = get_optimizer(method)
+    if progress is not None:
+        fitter = _reporting(fitter, progress, 1 + (len(np.unique(folds)) if nested else 0))
     P, y, folds, models, tta_views, metric = _validate(
         P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights, per_class,
         temperature, nested,

@@ -62,6 +62,17 @@ def _make_sampler(name: str, seed: int, n_startup: int | None) -> Any:
     raise BlendError(f"unknown Optuna sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
+def _report(progress: Any, trials: int) -> Any:
+    """An Optuna callback calling ``progress(finished, trials)`` after each trial."""
+    from optuna.trial import TrialState
+
+    def callback(study: Any, trial: Any) -> None:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        progress(min(done, trials), trials)
+
+    return callback
+
+
 @register_optimizer("optuna")
 def fit_optuna(
     P: np.ndarray,
@@ -72,6 +83,7 @@ def fit_optuna(
     kind: str = "probs",
     rng: np.random.Generator | None = None,
     per_class: bool = False,
+    progress: Any = None,
     **params: Any,
 ) -> WeightsResult:
     """Fit blend weights with an Optuna study.
@@ -85,6 +97,8 @@ def fit_optuna(
     rng : numpy.random.Generator, optional
         Seeds the sampler.
     per_class : bool
+    progress : callable, optional
+        ``progress(finished_trials, trials)`` after each trial.
     **params
         ``trials`` (200), ``timeout`` (seconds, None), ``sampler`` ("tpe" | "cmaes"),
         ``storage`` (None = in memory, an RDB URL, a journal file path or a storage object), ``study_name``
@@ -130,7 +144,8 @@ def fit_optuna(
                 objective,
                 n_trials=trials - done,
                 timeout=timeout,
-                callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))],
+                callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,)),
+                           *([_report(progress, trials)] if progress is not None else [])],
             )
     best = study.best_trial
     missing = [n for n in names if n not in best.params]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -435,7 +436,7 @@ def fit_stacker(
     model_names: Sequence[str] | None = None,
     rng: np.random.Generator | int | None = None,
     info: dict[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[..., None] | None = None,
     n_jobs: int | None = None,
 ) -> StackResult:
     """Fit a stacker with nested CV over the given folds.
@@ -473,7 +474,10 @@ def fit_stacker(
     info : dict, optional
         Settings recorded under ``params`` (e.g. the CLI's features and TTA handling).
     progress : callable, optional
-        Called with a short message after each outer fold.
+        ``progress(done, total, message, log=False)``: ``total`` is every model fit of the
+        run (outer folds x inner work: HPO trials x inner folds, seeds, refits), ``done``
+        counts them (called from the fitting threads, under a lock); after each outer fold
+        it is called with ``log=True`` and the fold's score. Nothing is printed here.
     n_jobs : int, optional
         Inner-CV models fitted at once in threads, for stackers whose fits release the GIL
         (``parallel_fits``: lgbm, linear); default: the number of CPUs. Each fit uses
@@ -515,7 +519,7 @@ def fit_stacker(
         def one(j: int, fj: int) -> tuple[Any, np.ndarray]:
             va_mask = folds[rows] == fj
             tr, va = rows[~va_mask], rows[va_mask]
-            m = st.fit_one(
+            m = fit_one(
                 X[tr], _take(extra, tr), y[tr], X[va], _take(extra, va), y[va],
                 task=task, n_classes=n_classes, params=p, seed=seed + j,
             )
@@ -531,6 +535,8 @@ def fit_stacker(
         return models, score
 
     fold_pos = {int(k): i for i, k in enumerate(fold_ids)}
+    fit_one = _counted(st.fit_one, progress, _n_fits(st, len(fold_ids), hpo, seeds))
+    fit_one.report("model fits")
 
     def fit_outer(tr_rows: np.ndarray) -> dict[str, Any]:
         """The outer-fold stacker: a (seeded) bag of inner-CV models fitted on ``tr_rows``."""
@@ -544,7 +550,7 @@ def fit_stacker(
                 p, _, inner_score = _search(st, fit_bag, tr_rows, base, hpo, seed_k, met, task, n_classes)
             empty = tr_rows[:0]
             models = [
-                st.fit_one(
+                fit_one(
                     X[tr_rows], _take(extra, tr_rows), y[tr_rows], X[empty], _take(extra, empty), y[empty],
                     task=task, n_classes=n_classes, params=p, seed=seed_k + 10_000 * s,
                 )
@@ -577,7 +583,7 @@ def fit_stacker(
         fitted["models"] = None  # free the fold's models once used
         if progress is not None:
             inner = "" if math.isnan(fitted["inner"]) else f" (inner CV {fitted['inner']:.5f})"
-            progress(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}")
+            fit_one.report(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}", log=True)
         return score
 
     outer = nested_cv(fit_outer, evaluate_outer, folds)
@@ -609,6 +615,38 @@ def fit_stacker(
         fold_ids=tuple(int(f) for f in fold_ids),
         greater_is_better=bool(met.greater_is_better),
     )
+
+
+def _n_fits(st: Stacker, n_folds: int, hpo: int, seeds: int) -> int:
+    """How many ``fit_one`` calls :func:`fit_stacker` makes (for the progress total)."""
+    inner = n_folds - 1  # inner folds of each outer fold
+    if st.early_stops:
+        per_outer = (hpo + seeds - 1) * inner if hpo > 0 else seeds * inner
+    else:
+        per_outer = hpo * inner + seeds
+    return n_folds * per_outer
+
+
+class _counted:
+    """``fit_one`` that reports each finished fit to ``progress`` (thread safe)."""
+
+    def __init__(self, fit_one: Callable[..., Any], progress: Callable[..., None] | None,
+                 total: int):
+        self._fit, self._progress, self.total = fit_one, progress, total
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def report(self, message: str = "", *, log: bool = False) -> None:
+        if self._progress is not None:
+            with self._lock:
+                self._progress(self.done, max(self.total, self.done), message, log=log)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        model = self._fit(*args, **kwargs)
+        with self._lock:
+            self.done += 1
+        self.report("model fits")
+        return model
 
 
 def _default_metric(task: str) -> str:

@@ -145,3 +145,8 @@ def test_demo_builds_a_complete_store(tmp_path, capsys):
     # the test predictions are real: knn's fold-averaged test accuracy is high
     test = store.load_test(["knn"]).preds[0, 0]
     assert (test.argmax(1) == labels["label"].to_numpy()).mean() > 0.9
+    # a Kaggle-style sample: the same ids in another order, for blend apply --sample-submission
+    sample = pd.read_csv(tmp_path / "demo" / "example" / "sample_submission.csv", dtype=str)
+    assert list(sample.columns) == ["id", "label"]
+    assert sorted(sample["id"]) == sorted(store.test_ids)
+    assert list(sample["id"]) != list(store.test_ids)
