@@ -7,8 +7,8 @@ import importlib
 import json
 from collections.abc import Sequence
 
+from oof_common.cli import add_debug_flag, console, run_main
 from oof_store import Store
-from oof_store.cli_utils import add_debug_flag, console, run_main
 
 __all__ = ["main", "build_parser"]
 

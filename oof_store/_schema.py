@@ -19,7 +19,10 @@ import re
 
 import numpy as np
 
+from oof_common.core import TASKS
 from oof_store._errors import StoreError
+
+__all__ = ["TASKS"]  # the task names are defined once, in oof_common.core
 
 FORMAT_VERSION = 1
 
@@ -32,7 +35,6 @@ CACHE_DIR = ".cache"  # assembled arrays keyed by the block files' identity; saf
 PART_FILE = "part-0.parquet"
 TMP_PREFIX = ".tmp-"
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 KINDS = ("probs", "logits", "raw")
 SPLITS = ("oof", "test")
 FULL_TEST_FOLD = -1  # a test block predicted once for the whole test set

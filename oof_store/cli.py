@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
+from oof_common.cli import add_debug_flag, console, run_main
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
-from oof_store.cli_utils import add_debug_flag, console, run_main
 from oof_store.importing import export_predictions, import_predictions, read_table
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]

@@ -18,8 +18,8 @@ __all__ = ["apply_cli", "register"]
 
 def apply_cli(args: argparse.Namespace) -> int:
     """Write a submission from a recipe and/or write the blend into the store (``blend apply``)."""
+    from oof_common.cli import console
     from oof_store import Store
-    from oof_store.cli_utils import console
 
     recipe = Recipe.load(args.recipe)
     store = Store(args.store)
@@ -36,7 +36,7 @@ def apply_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``apply`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser("apply", help="write a submission (and optionally a store model) from a recipe")
     p.add_argument("recipe", help="recipe JSON written by search, optimize or stack")

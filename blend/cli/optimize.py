@@ -166,7 +166,7 @@ def _print(result: OptimizeResult) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from oof_store.cli_utils import console
+    from oof_common.cli import console
 
     table = Table(title=f"blend optimize --method {result.method} ({result.metric}, "
                         f"{result.rule} rule)")
@@ -229,7 +229,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``optimize`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
         "optimize",
