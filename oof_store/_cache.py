@@ -1,61 +1,122 @@
-"""The load cache: assembled arrays in ``<store>/.cache``, keyed by the block files' identity."""
+"""The load cache: assembled arrays in ``<store>/.cache``, keyed by the block files' identity.
+
+Each array ``<key>.npy`` has a side file ``<key>.npy.sha256`` holding the SHA-256 of its
+bytes; an entry whose bytes do not match (edited, damaged, or half of a pair) is never
+served: it is rebuilt from the blocks and written again.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+from typing import Any
 
 import numpy as np
 
 from oof_store import _schema as S
 
+__all__ = ["CACHE_KEEP", "cache_file", "read_cache", "write_cache", "cache_problems"]
+
 CACHE_KEEP = 16
+HASH_SUFFIX = ".sha256"
 
 
-def _read_cache(path: str | None) -> np.ndarray | None:
+def _check(path: str) -> tuple[bytes | None, str | None]:
+    """The bytes of a cache entry and, when they do not match their hash, why."""
+    try:
+        with open(path, "rb") as f:
+            payload = f.read()
+        with open(path + HASH_SUFFIX, encoding="ascii") as f:
+            want = f.read().strip()
+    except FileNotFoundError:
+        return None, "its hash file is missing"
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"it cannot be read ({exc})"
+    if S.content_hash(payload) != want:
+        return None, "its bytes do not match the SHA-256 recorded beside it"
+    return payload, None
+
+
+def read_cache(path: str | None) -> np.ndarray | None:
+    """The cached array, or None (no entry, or one that fails its hash: rebuild it)."""
     if path is None or not os.path.exists(path):
         return None
+    payload, _ = _check(path)
+    if payload is None:
+        return None
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(io.BytesIO(payload), allow_pickle=False)
     except (OSError, ValueError):
-        return None  # unreadable cache: rebuild it
+        return None
 
 
-def _write_cache(path: str | None, arr: np.ndarray) -> None:
-    """Save atomically; keep the cache folder to its newest ``CACHE_KEEP`` files."""
+def write_cache(path: str | None, arr: np.ndarray) -> None:
+    """Save atomically with its hash; keep the cache folder to its newest ``CACHE_KEEP`` arrays."""
     if path is None:
         return
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-        os.replace(tmp, path)
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        payload = buf.getvalue()
+        for target, data in ((path + HASH_SUFFIX, S.content_hash(payload).encode()),
+                             (path, payload)):
+            tmp = f"{target}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
         files = sorted(
             (os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".npy")),
             key=os.path.getmtime,
         )
         for old in files[:-CACHE_KEEP]:
             os.remove(old)
+            if os.path.exists(old + HASH_SUFFIX):
+                os.remove(old + HASH_SUFFIX)
     except OSError:
         pass  # a read-only store still loads, only without the cache
 
 
-def cache_file(store, jobs, mans, options) -> str | None:
+def cache_problems(root: str) -> list[tuple[str, str]]:
+    """``(file, why)`` of every cache entry that would not be served."""
+    folder = os.path.join(root, S.CACHE_DIR)
+    if not os.path.isdir(folder):
+        return []
+    out = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.endswith(".npy"):
+            payload, why = _check(path)
+            if why is not None:
+                out.append((path, why))
+        elif name.endswith(".npy" + HASH_SUFFIX):
+            if not os.path.exists(path[: -len(HASH_SUFFIX)]):
+                out.append((path, "its array is missing"))
+        elif not name.endswith(".tmp"):
+            out.append((path, "it is not a cache entry"))
+    return out
+
+
+def cache_file(store: Any, jobs: list[tuple], mans: list[dict[str, Any]], options: Any) -> str | None:
     """Where an assembled array of these exact block files is cached (local stores).
 
-    The key hashes the options, the manifests and each block file's inode, size and
-    modification time: blocks are replaced by rename, so any rewrite changes the key.
-    ``OOF_STORE_CACHE=0`` turns the cache off.
+    The key hashes the options, the manifests' generations and, for each block, the SHA-256
+    the manifest records and the file's inode, size and modification time: a rewrite or an
+    in-place edit changes the key. ``OOF_STORE_CACHE=0`` turns the cache off.
     """
     if not store._fs.local or os.environ.get("OOF_STORE_CACHE", "1") == "0":
         return None
-    h = hashlib.sha1(repr((options, store.fingerprint, [m["created"] for m in mans])).encode())
+    gens = [(m.get("generation"), m.get("created")) for m in mans]
+    h = hashlib.sha1(repr((options, store.fingerprint, gens)).encode())
     try:
-        for split, m, f, t in jobs:
-            st = os.stat(store._fs.path(S.block_path(split, m, f, t)))
-            h.update(f"{m}/{f}/{t}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns};".encode())
+        for split, m, f, t, entry in jobs:
+            st = os.stat(store._fs.path(entry["file"]))
+            h.update(
+                f"{split}/{m}/{f}/{t}:{entry.get('sha256')}:{st.st_ino}:{st.st_size}:"
+                f"{st.st_mtime_ns};".encode()
+            )
     except OSError:
         return None  # a missing block: let the normal path name it
     return store._fs.path(f"{S.CACHE_DIR}/{h.hexdigest()}.npy")

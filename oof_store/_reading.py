@@ -13,14 +13,20 @@ import pyarrow as pa
 
 from oof_store import _schema as S
 from oof_store._blocks import _first
-from oof_store._cache import _read_cache, _write_cache, cache_file
+from oof_store._cache import cache_file, read_cache, write_cache
 from oof_store._convert import convert
 from oof_store._errors import CorruptFileError, FoldMismatchError, IncompleteModelError, StoreError
 from oof_store._tta import tta_plan
+from oof_store._validating import manifest_problems
 
 __all__ = ["OOFSet", "TestSet"]
 
 _N_THREADS = min(8, (os.cpu_count() or 2) * 2)
+_VERIFIED: dict[tuple[str, int, int, int], str] = {}  # block files whose hash was checked
+
+
+class BlockVanishedError(IncompleteModelError):
+    """A block file named by a manifest is not there (deleted, or replaced by a newer write)."""
 
 
 @dataclass(frozen=True)
@@ -66,16 +72,63 @@ class TestSet:
 class _Reader:
     """Reading methods of :class:`Store` (a mixin)."""
 
-    def _read_values(self, split: str, model: str, fold: int, tta: int) -> np.ndarray:
-        """Read one block, check it, and return its values ``(rows, C)`` in store order."""
+    def _read_block_bytes(
+        self, split: str, model: str, fold: int, tta: int, entry: dict[str, Any],
+        *, always_hash: bool = False,
+    ) -> bytes:
+        """The bytes of one block file, checked against the size and SHA-256 recorded.
+
+        The hash is computed the first time a file is read in this process; later reads of
+        the same file (same path, inode, size and modification time: the array cache's key)
+        skip it, unless ``always_hash`` (``validate``).
+        """
         where = self._where(split, model, fold, tta)
-        rel = S.block_path(split, model, fold, tta)
+        rel = entry["file"]
+        want = entry.get("sha256")
+        key = None
         try:
-            table = self._fs.read_parquet(rel)
+            if want and self._fs.local and not always_hash:
+                st = os.stat(self._fs.path(rel))
+                key = (self._fs.path(rel), st.st_ino, st.st_size, st.st_mtime_ns)
+            payload = self._fs.read_bytes(rel)
         except FileNotFoundError as exc:
-            raise IncompleteModelError(
+            raise BlockVanishedError(
                 f"{where}: the block file {self._fs.display(rel)} is missing"
             ) from exc
+        except OSError as exc:
+            raise CorruptFileError(f"{where}: cannot read {self._fs.display(rel)}: {exc}") from exc
+        if want:
+            size = entry.get("bytes")
+            if size is not None and len(payload) != size:
+                raise CorruptFileError(
+                    f"{where}: {self._fs.display(rel)} has {len(payload)} bytes, the manifest "
+                    f"recorded {size}: the file was truncated or changed after it was written; "
+                    "re-import or re-train the block (use --overwrite)"
+                )
+            if key is None or _VERIFIED.get(key) != want:
+                got = S.content_hash(payload)
+                if got != want:
+                    raise CorruptFileError(
+                        f"{where}: {self._fs.display(rel)} fails its checksum (SHA-256 "
+                        f"{got[:12]}..., the manifest recorded {want[:12]}...): the file changed "
+                        "after it was written (a disk or copy fault, or an edit); re-import or "
+                        "re-train the block (use --overwrite)"
+                    )
+                if key is not None:
+                    if len(_VERIFIED) > 100_000:
+                        _VERIFIED.clear()
+                    _VERIFIED[key] = want
+        return payload
+
+    def _read_values(
+        self, split: str, model: str, fold: int, tta: int, entry: dict[str, Any],
+        *, always_hash: bool = False,
+    ) -> np.ndarray:
+        """Read one block, check it, and return its values ``(rows, C)`` in store order."""
+        where = self._where(split, model, fold, tta)
+        rel = entry["file"]
+        payload = self._read_block_bytes(split, model, fold, tta, entry, always_hash=always_hash)
+        table = self._fs.parse_parquet(rel, payload)
         names = table.column_names
         wanted = [self.id_col, *self.class_names]
         if names != wanted:
@@ -130,6 +183,12 @@ class _Reader:
         out = []
         for m in models:
             man = self.manifest(m)
+            bad = manifest_problems(self, m, man)
+            if bad:
+                raise CorruptFileError(
+                    f"{self._fs.display(S.manifest_path(m))}: " + "; ".join(bad)
+                    + f". Re-import the model, or remove it with `oof rm {self.uri} --model {m}`"
+                )
             if man.get("fingerprint") != self.fingerprint:
                 theirs = man.get("fold_fingerprints", {})
                 ours = self._fold_fingerprints
@@ -147,11 +206,34 @@ class _Reader:
             out.append(man)
         return out
 
-    def _read_many(self, jobs: list[tuple[str, str, int, int]]) -> list[np.ndarray]:
+    def _read_many(self, jobs: list[tuple[str, str, int, int, dict]]) -> list[np.ndarray]:
         if len(jobs) <= 2:
             return [self._read_values(*j) for j in jobs]
         with ThreadPoolExecutor(_N_THREADS) as pool:
             return list(pool.map(lambda j: self._read_values(*j), jobs))
+
+    def _entry(self, man: dict[str, Any], split: str, model: str, fold: int, tta: int) -> dict:
+        """The manifest's record of one block (file, sha256)."""
+        entry = self._manifest_entries(model, man).get(S.block_key(split, fold, tta))
+        if entry is None:
+            raise CorruptFileError(
+                f"{self._where(split, model, fold, tta)}: the manifest "
+                f"{self._fs.display(S.manifest_path(model))} does not list this block; "
+                "re-import the model (use --overwrite)"
+            )
+        return entry
+
+    def _retrying(self, load: Any, models: list[str]) -> Any:
+        """Run ``load``; if a block vanished because a writer committed meanwhile, run it again."""
+        for attempt in range(3):
+            before = [self._committed_manifest(m) for m in models]
+            try:
+                return load()
+            except BlockVanishedError:
+                after = [self._committed_manifest(m) for m in models]
+                if attempt == 2 or after == before:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def load_oof(
         self,
@@ -179,16 +261,22 @@ class _Reader:
         if output not in ("raw", "probs", "logits"):
             raise StoreError(f"output must be 'raw', 'probs' or 'logits', got {output!r}")
         models = self._resolve_models(models)
+        return self._retrying(lambda: self._load_oof(models, tta, output), models)
+
+    def _load_oof(self, models: list[str], tta: str | int, output: str) -> OOFSet:
         mans = self._manifests(models)
         picks, view_names = tta_plan(models, mans, tta)
         jobs = [
-            ("oof", m, f, t) for m, views in zip(models, picks, strict=False) for t in views for f in self.fold_ids
+            ("oof", m, f, t, self._entry(man, "oof", m, f, t))
+            for m, man, views in zip(models, mans, picks, strict=False)
+            for t in views
+            for f in self.fold_ids
         ]
         cache = cache_file(self, jobs, mans, (tta, output))
-        out = _read_cache(cache)
+        out = read_cache(cache)
         if out is None:
             out = self._assemble_oof(models, mans, picks, jobs, len(view_names), tta, output)
-            _write_cache(cache, out)
+            write_cache(cache, out)
         return OOFSet(
             preds=out,
             y=self.y,
@@ -239,6 +327,9 @@ class _Reader:
         if folds not in ("mean", "all"):
             raise StoreError(f"folds must be 'mean' or 'all', got {folds!r}")
         models = self._resolve_models(models)
+        return self._retrying(lambda: self._load_test(models, tta, folds, output), models)
+
+    def _load_test(self, models: list[str], tta: str | int, folds: str, output: str) -> TestSet:
         mans = self._manifests(models)
         picks, view_names = tta_plan(models, mans, tta)
         fold_lists = []
@@ -260,8 +351,8 @@ class _Reader:
             else:
                 fold_lists.append(per_fold if per_fold else [S.FULL_TEST_FOLD])
         jobs = [
-            ("test", m, f, t)
-            for m, views, fl in zip(models, picks, fold_lists, strict=False)
+            ("test", m, f, t, self._entry(man, "test", m, f, t))
+            for m, man, views, fl in zip(models, mans, picks, fold_lists, strict=False)
             for t in views
             for f in fl
         ]

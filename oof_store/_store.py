@@ -20,6 +20,7 @@ from oof_store import _schema as S
 from oof_store._blocks import _BlockChecks
 from oof_store._convert import convert, softmax
 from oof_store._errors import (
+    CorruptFileError,
     IncompleteModelError,
     ModelNotFoundError,
     StoreError,
@@ -27,7 +28,7 @@ from oof_store._errors import (
 )
 from oof_store._fs import FS
 from oof_store._reading import OOFSet, TestSet, _Reader
-from oof_store._validating import _Validator
+from oof_store._validating import _Validator, store_meta_problems
 from oof_store._writing import _Writer
 
 __all__ = ["Store", "OOFSet", "TestSet", "convert", "softmax"]
@@ -39,9 +40,10 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
     Open an existing store with ``Store(uri)``; make a new one with :meth:`create`.
     ``uri`` is a local path or any URI ``pyarrow.fs`` opens (``s3://...``).
 
-    Thread and process safety: many writers may write *different* blocks at once (each is
-    its own file, written under a temporary name and renamed). Two writers of the same
-    block race; the last rename wins. Readers never see a half-written file.
+    Thread and process safety: many writers may write *different models* at once. One
+    model has one writer at a time (a lock; a second writer gets ConcurrentWriteError), and
+    each write of a model is committed in one atomic rename of its manifest, so readers see
+    the model wholly as it was or wholly as it is now (see :meth:`transaction`).
     """
 
     # ------------------------------------------------------------------ opening
@@ -53,12 +55,20 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
                 f"no OOF store at {self._fs.display('')} (no {S.STORE_FILE}); "
                 "create one with `oof init`"
             )
-        meta = self._fs.read_json(S.STORE_FILE)
+        meta = self._fs.read_json_object(S.STORE_FILE, "store description")
         version = meta.get("format_version")
-        if version != S.FORMAT_VERSION:
+        if version not in S.READABLE_VERSIONS:
             raise StoreError(
                 f"{self._fs.display(S.STORE_FILE)} has format version {version!r}; this "
-                f"version of oof_store reads version {S.FORMAT_VERSION}"
+                f"version of oof_store reads versions {list(S.READABLE_VERSIONS)}: "
+                + ("upgrade oof-blend" if isinstance(version, int) and version > S.FORMAT_VERSION
+                   else "the file is damaged; restore it from a backup")
+            )
+        problems = store_meta_problems(meta)
+        if problems:
+            raise CorruptFileError(
+                f"{self._fs.display(S.STORE_FILE)}: " + "; ".join(problems)
+                + ". Restore the file from a backup, or re-create the store with `oof init`"
             )
         self.meta: dict[str, Any] = meta
         self.task: str = meta["task"]
@@ -195,12 +205,16 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
     # ------------------------------------------------------------------ models
     def models(self, include_incomplete: bool = False) -> list[str]:
         """Names of the models with a manifest (and, if asked, those still incomplete)."""
-        names = {
-            i.base_name[: -len(".json")]
-            for i in self._fs.list_dir(S.MODELS_DIR)
-            if i.base_name.endswith(".json") and not i.base_name.startswith(".")
-        }
+        names = set()
+        pending = set()
+        for i in self._fs.list_dir(S.MODELS_DIR):
+            n = i.base_name
+            if n.endswith(".json") and not n.startswith("."):
+                names.add(n[: -len(".json")])
+            elif n.startswith(".pending-") and n.endswith(".json"):
+                pending.add(n[len(".pending-") : -len(".json")])
         if include_incomplete:
+            names |= pending
             for split in S.SPLITS:
                 for info in self._fs.list_dir(f"{S.PREDS_DIR}/split={split}"):
                     if info.base_name.startswith("model="):
@@ -209,8 +223,8 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
 
     def manifest(self, model: str) -> dict[str, Any]:
         """The manifest of a finished model."""
-        rel = S.manifest_path(S.check_model_name(model))
-        if not self._fs.exists(rel):
+        man = self._committed_manifest(S.check_model_name(model))
+        if man is None:
             if model in self.models(include_incomplete=True):
                 raise IncompleteModelError(
                     f"model {model!r} has prediction blocks but no manifest: it is incomplete "
@@ -222,27 +236,95 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
                 f"no model {model!r} in the store {self.uri}; available: "
                 f"{', '.join(self.models()) or '(none)'}"
             )
-        return self._fs.read_json(rel)
+        return man
+
+    def _committed_manifest(self, model: str) -> dict[str, Any] | None:
+        """The manifest, or None when the model has none."""
+        rel = S.manifest_path(model)
+        try:
+            return self._fs.read_json_object(rel, "model manifest")
+        except FileNotFoundError:
+            return None
+
+    def _pending(self, model: str) -> dict[str, Any]:
+        """The pending record (blocks written, not committed); ``{}`` when there is none."""
+        try:
+            rec = self._fs.read_json_object(S.pending_path(model), "pending record")
+        except FileNotFoundError:
+            return {}
+        if not isinstance(rec.get("blocks", {}), dict):
+            raise CorruptFileError(
+                f"{self._fs.display(S.pending_path(model))}: 'blocks' is not an object; "
+                f"remove the model's pending blocks with `oof rm {self.uri} --model {model}`"
+            )
+        return rec
+
+    def _manifest_entries(self, model: str, man: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """``block key -> {"file", "sha256", ...}`` of a manifest (version 1: fixed names)."""
+        blocks = man.get("blocks")
+        if isinstance(blocks, dict):
+            return blocks
+        if blocks is not None:
+            raise CorruptFileError(
+                f"{self._fs.display(S.manifest_path(model))}: 'blocks' is not an object"
+            )
+        views = range(len(man.get("tta_views", [])))  # format version 1: no hashes
+        keys = [("oof", f, t) for f in man.get("oof_folds", []) for t in views]
+        keys += [("test", f, t) for f in man.get("test_folds", []) for t in views]
+        return {
+            S.block_key(s, f, t): {"file": S.legacy_block_path(s, model, f, t), "sha256": None}
+            for s, f, t in keys
+        }
+
+    def _block_entries(self, model: str) -> dict[str, dict[str, Any]]:
+        """Every block of ``model``: the committed ones overlaid with the pending ones."""
+        man = self._committed_manifest(model)
+        base = self._manifest_entries(model, man) if man is not None else {}
+        return {**base, **self._pending(model).get("blocks", {})}
+
+    def _referenced_files(self, model: str) -> set[str]:
+        """Every file the manifest or the pending record names (both generations)."""
+        man = self._committed_manifest(model)
+        entries = list(self._manifest_entries(model, man).values()) if man is not None else []
+        entries += list(self._pending(model).get("blocks", {}).values())
+        return {e["file"] for e in entries if isinstance(e, dict) and "file" in e}
 
     def has_block(self, split: str, model: str, fold: int, tta: int) -> bool:
+        """Whether the block is written (committed, or pending for the next commit)."""
         S.check_split(split)
-        return self._fs.exists(S.block_path(split, S.check_model_name(model), fold, tta))
+        return S.block_key(split, fold, tta) in self._block_entries(S.check_model_name(model))
 
     def blocks(self, model: str, split: str | None = None) -> list[tuple[str, int, int]]:
-        """``(split, fold, tta)`` of every block written for ``model``, sorted."""
+        """``(split, fold, tta)`` of every block written for ``model`` (pending included), sorted."""
         out = []
-        for sp in [split] if split else S.SPLITS:
-            base = f"{S.PREDS_DIR}/split={sp}/model={model}"
-            for rel in self._fs.walk_files(base):
-                parts = rel.split("/")
-                if parts[-1] != S.PART_FILE:
-                    continue
-                try:
-                    fold = int(parts[-3].split("=", 1)[1])
-                    tta = int(parts[-2].split("=", 1)[1])
-                except (IndexError, ValueError):
-                    continue
-                out.append((sp, fold, tta))
+        for key in self._block_entries(S.check_model_name(model)):
+            try:
+                b = S.parse_block_key(key)
+            except ValueError:
+                continue  # validate names it
+            if split is None or b[0] == split:
+                out.append(b)
+        return sorted(out)
+
+    def block_file(self, split: str, model: str, fold: int, tta: int) -> str:
+        """The path (as shown in messages) of the file holding a block now."""
+        entry = self._block_entries(S.check_model_name(model)).get(S.block_key(split, fold, tta))
+        if entry is None:
+            raise IncompleteModelError(f"{self._where(split, model, fold, tta)}: no such block")
+        return self._fs.display(entry["file"])
+
+    def committed_files(self, split: str | None = None) -> list[str]:
+        """Paths of the block files of every finished model, for other readers.
+
+        ``pyarrow.dataset.dataset(store.committed_files(), partitioning="hive",
+        partition_base_dir=...)`` reads exactly the committed predictions, never a block of
+        a write that is under way or was interrupted.
+        """
+        out = []
+        for m in self.models():
+            for key, entry in self._manifest_entries(m, self.manifest(m)).items():
+                if split is None or key.startswith(f"{split}/"):
+                    out.append(self._fs.path(entry["file"]))
         return sorted(out)
 
     def stray_files(self) -> list[str]:

@@ -291,28 +291,29 @@ def import_predictions(
         if kind == "probs":
             store.check_prob_sums(split, model, f, t, aligned)
         checked.append((f, aligned_ids, aligned))
-    for f, bids, bvals in checked:
-        store.write_block(split, model, f, t, bids, bvals, overwrite=True)
+    with store.transaction(model, "import") as tx:  # one writer; committed all at once
+        for f, bids, bvals in checked:
+            tx.write_block(split, f, t, bids, bvals, overwrite=True)
 
-    have = store.blocks(model)
-    oof_have = {(f, tt) for s, f, tt in have if s == "oof"}
-    missing = [
-        f"OOF fold {f} view {views[tt]!r}"
-        for tt in range(len(views))
-        for f in store.fold_ids
-        if (f, tt) not in oof_have
-    ]
-    complete = not missing
-    if complete:
-        old = store.manifest(model) if model in store.models() else {}
-        merged = {**old.get("params", {}), **(params or {})}
-        merged.setdefault("files", [])
-        merged["files"] = [*merged["files"], path]
-        store.finish_model(
-            model, kind=kind, tta_views=views, params=merged, source="import", overwrite=True
-        )
-    else:
-        store._fs.write_json(S.pending_path(model), {"tta_views": views, "kind": kind})
+        have = tx.blocks()
+        oof_have = {(f, tt) for s, f, tt in have if s == "oof"}
+        missing = [
+            f"OOF fold {f} view {views[tt]!r}"
+            for tt in range(len(views))
+            for f in store.fold_ids
+            if (f, tt) not in oof_have
+        ]
+        complete = not missing
+        if complete:
+            old = store.manifest(model) if model in store.models() else {}
+            merged = {**old.get("params", {}), **(params or {})}
+            merged.setdefault("files", [])
+            merged["files"] = [*merged["files"], path]
+            tx.finish_model(
+                kind=kind, tta_views=views, params=merged, source="import", overwrite=True
+            )
+        else:
+            tx.pending_extra.update(tta_views=views, kind=kind)
     return ImportResult(model, split, [(f, t) for f, _, _ in checked], views[t], complete, missing)
 
 

@@ -115,4 +115,6 @@ def test_oof_validate_fails_on_a_broken_store(digits_files, capsys):
                 "--fold", "0"]) == 0
     assert "incomplete: still missing OOF fold 1" in capsys.readouterr().out
     assert oof(["validate", store]) == 2
-    assert "model 'RF_10' has prediction blocks but no manifest" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model 'RF_10' is incomplete (no manifest; 1 block(s) written)" in err
+    assert "missing OOF blocks (fold, TTA view): (1, none), (2, none)" in err
