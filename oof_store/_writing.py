@@ -241,6 +241,10 @@ class Transaction:
                     f"model {model!r}: test fold {f} lacks TTA view(s) "
                     f"{[tta_views[t] for t in gaps]}"
                 )
+        for key, entry in entries.items():  # blocks of a version 1 model: hash them now
+            if not entry.get("sha256"):
+                payload = st._fs.read_bytes(entry["file"])
+                entries[key] = {**entry, "sha256": S.content_hash(payload), "bytes": len(payload)}
         if kind == "probs":
             for sp, keys in (("oof", oof), ("test", test)):
                 for f, t in sorted(keys):

@@ -1,0 +1,196 @@
+"""Integrity: checksums, atomic overwrite, one writer per model, old stores, the cache."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from oof_store import (
+    ConcurrentWriteError,
+    CorruptFileError,
+    Store,
+    StoreError,
+    synthetic,
+)
+from oof_store._fs import FS
+from oof_store.cli import main as oof
+from oof_store.importing import import_predictions
+
+
+def _flip_float_byte(path: str) -> None:
+    """Flip one byte in the middle of the first class column's data (not the ids, not the footer)."""
+    meta = pq.ParquetFile(path).metadata
+    col = meta.row_group(0).column(1)  # column 0 is the id
+    start = col.dictionary_page_offset or col.data_page_offset
+    at = start + col.total_compressed_size // 2
+    with open(path, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 0x40]))
+
+
+def test_a_flipped_byte_in_a_block_is_caught_by_validate_and_load(small_store):
+    assert small_store.validate() == []
+    path = small_store.block_file("oof", "m02", 3, 1)
+    _flip_float_byte(path)
+    problems = small_store.validate()
+    assert len(problems) == 1 and path in problems[0] and "fails its checksum" in problems[0]
+    with pytest.raises(CorruptFileError, match=rf"{path} fails its checksum"):
+        Store(small_store.uri).load_oof(["m02"])
+    # page checksums are written too: other Parquet readers that verify them see the damage
+    with pytest.raises(OSError, match="CRC checksum verification failed"):
+        pq.ParquetFile(path, page_checksum_verification=True).read()
+    Store(small_store.uri).load_oof(["m00", "m01", "m03"])  # the others still load
+
+
+def test_a_block_checked_once_is_not_hashed_again_until_it_changes(small_store, monkeypatch):
+    from oof_store import _schema as S
+
+    calls = []
+    real = S.content_hash
+    monkeypatch.setattr(S, "content_hash", lambda b: calls.append(len(b)) or real(b))
+    monkeypatch.setenv("OOF_STORE_CACHE", "0")
+    store = Store(small_store.uri)
+    store.load_oof(["m01"])
+    n_first = len(calls)
+    assert n_first == 5 * 2  # folds x views, each hashed once
+    store.load_oof(["m01"])
+    assert len(calls) == n_first
+    _flip_float_byte(store.block_file("oof", "m01", 0, 0))  # new mtime: hashed again, and caught
+    with pytest.raises(CorruptFileError, match="fails its checksum"):
+        store.load_oof(["m01"])
+
+
+def test_a_tampered_cache_entry_is_never_served(small_store):
+    truth = small_store.load_oof(["m00", "m01"]).preds  # builds the cache entry
+    (entry,) = glob.glob(os.path.join(small_store.uri, ".cache", "*.npy"))
+    arr = np.load(entry)
+    arr[0, 0, 0, 0] += 1000.0
+    np.save(entry, arr)  # a valid .npy, but not the one whose hash was recorded
+    problems = small_store.validate()
+    assert len(problems) == 1 and entry in problems[0] and "never served" in problems[0]
+    again = Store(small_store.uri).load_oof(["m00", "m01"]).preds
+    np.testing.assert_array_equal(again, truth)
+    assert small_store.validate() == []  # rebuilt
+    os.remove(entry + ".sha256")
+    assert any("hash file is missing" in p for p in small_store.validate())
+    np.testing.assert_array_equal(Store(small_store.uri).load_oof(["m00", "m01"]).preds, truth)
+
+
+def test_a_second_writer_of_the_same_model_is_refused(small_store):
+    rows = np.flatnonzero(small_store.folds == 0)
+    other = Store(small_store.uri)
+    with small_store.transaction("m00", "import") as tx:
+        tx.write_block("oof", 0, 0, small_store.ids[rows], np.zeros((len(rows), 3)), overwrite=True)
+        with pytest.raises(ConcurrentWriteError, match=r"model 'm00' is being written by .*import by pid"):
+            other.write_block("oof", "m00", 0, 0, small_store.ids[rows], np.ones((len(rows), 3)),
+                              overwrite=True)
+        with pytest.raises(ConcurrentWriteError, match="being written"):
+            other.remove_model("m00")
+        other.write_block("oof", "m01", 0, 0, small_store.ids[rows], np.ones((len(rows), 3)),
+                          overwrite=True)  # another model: fine
+        tx.finish_model(overwrite=True)
+    np.testing.assert_array_equal(other.load_oof("m00").preds[0, 0, rows], 0.0)
+    other.write_block("oof", "m00", 0, 0, small_store.ids[rows], np.ones((len(rows), 3)),
+                      overwrite=True)  # the lock is free again
+
+
+def test_a_commit_over_another_writers_commit_is_refused(small_store):
+    """Where there is no lock (object stores), the generation check at commit stands in."""
+    with small_store.transaction("m00") as tx:
+        man = small_store.manifest("m00")
+        small_store._fs.write_json("models/m00.json", {**man, "generation": "someone-else"})
+        with pytest.raises(ConcurrentWriteError, match="changed by another writer"):
+            tx.finish_model(overwrite=True)
+
+
+def test_an_overwrite_that_fails_half_way_leaves_the_old_model_whole(small_store, monkeypatch):
+    before = small_store.load_oof(["m00"], tta=0).preds
+    files_before = sorted(glob.glob(f"{small_store.uri}/preds/*/model=m00/**/*.parquet", recursive=True))
+    new = pd.DataFrame(np.full((600, 3), 1 / 3), columns=small_store.class_names)
+    new.insert(0, "id", small_store.ids)
+    real, calls = FS.put_bytes, []
+
+    def failing(self, rel, payload):
+        calls.append(rel)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real(self, rel, payload)
+
+    monkeypatch.setattr(FS, "put_bytes", failing)
+    with pytest.raises(OSError, match="disk full"):
+        import_predictions(small_store, "m00", "oof", new, kind="logits", overwrite=True)
+    monkeypatch.setattr(FS, "put_bytes", real)
+    np.testing.assert_array_equal(Store(small_store.uri).load_oof(["m00"], tta=0).preds, before)
+    after = sorted(glob.glob(f"{small_store.uri}/preds/*/model=m00/**/*.parquet", recursive=True))
+    assert after == files_before  # the two blocks written were deleted again
+    assert small_store.validate() == []
+    import_predictions(small_store, "m00", "oof", new, kind="logits", overwrite=True)
+    got = Store(small_store.uri).load_oof(["m00"], tta=0).preds
+    np.testing.assert_allclose(got, 1 / 3, rtol=1e-6)
+    assert small_store.validate() == []
+    # the replaced generation is gone from disk
+    left = glob.glob(f"{small_store.uri}/preds/split=oof/model=m00/fold=0/tta=0/*")
+    assert len(left) == 1
+
+
+def _as_version_1(uri: str) -> None:
+    """Rewrite a store as format version 1 wrote it: part-0.parquet, no block records."""
+    for man_path in glob.glob(f"{uri}/models/*.json"):
+        if os.path.basename(man_path).startswith("."):
+            continue
+        man = json.load(open(man_path))
+        for entry in man.pop("blocks").values():
+            src = os.path.join(uri, entry["file"])
+            os.replace(src, os.path.join(os.path.dirname(src), "part-0.parquet"))
+        man.pop("generation")
+        man["format_version"] = 1
+        json.dump(man, open(man_path, "w"))
+    meta = json.load(open(f"{uri}/store.json"))
+    json.dump({**meta, "format_version": 1}, open(f"{uri}/store.json", "w"))
+
+
+def test_a_version_1_store_is_read_and_upgraded_by_its_first_write(tmp_path):
+    store = synthetic.make_store(tmp_path / "s", n_models=2, n_rows=90, n_classes=3, n_folds=3,
+                                 n_test=20, n_tta=2, seed=3)
+    truth = store.load_oof().preds
+    test_truth = store.load_test().preds
+    _as_version_1(store.uri)
+    old = Store(store.uri)
+    assert old.meta["format_version"] == 1
+    np.testing.assert_array_equal(old.load_oof().preds, truth)
+    np.testing.assert_array_equal(old.load_test().preds, test_truth)
+    assert old.validate() == []
+    rows = np.flatnonzero(old.folds == 0)
+    old.write_block("oof", "m00", 0, 1, old.ids[rows], np.zeros((len(rows), 3)), overwrite=True)
+    old.finish_model("m00", overwrite=True)
+    assert json.load(open(f"{store.uri}/store.json"))["format_version"] == 2
+    again = Store(store.uri)
+    assert set(again.manifest("m00")["blocks"]) >= {"oof/0/0", "oof/0/1", "test/2/1"}
+    got = again.load_oof().preds
+    np.testing.assert_array_equal(got[0, 1, rows], 0.0)
+    np.testing.assert_array_equal(got[1], truth[1])
+    assert again.validate() == []
+
+
+def test_a_store_from_a_newer_version_says_so(small_store):
+    meta = json.load(open(f"{small_store.uri}/store.json"))
+    json.dump({**meta, "format_version": 3}, open(f"{small_store.uri}/store.json", "w"))
+    with pytest.raises(StoreError, match=r"format version 3; this version of oof_store reads "
+                                         r"versions \[1, 2\]: upgrade oof-blend"):
+        Store(small_store.uri)
+
+
+def test_copying_a_store_keeps_it_valid(small_store, tmp_path):
+    small_store.load_oof()
+    dst = shutil.copytree(small_store.uri, tmp_path / "copy")
+    assert Store(dst).validate() == []
+    assert oof(["validate", str(dst)]) == 0
