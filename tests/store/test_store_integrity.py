@@ -42,7 +42,9 @@ def test_a_flipped_byte_in_a_block_is_caught_by_validate_and_load(small_store):
     path = small_store.block_file("oof", "m02", 3, 1)
     _flip_float_byte(path)
     problems = small_store.validate()
-    assert len(problems) == 1 and path in problems[0] and "fails its checksum" in problems[0]
+    assert len(problems) == 1
+    assert path in problems[0]
+    assert "fails its checksum" in problems[0]
     with pytest.raises(CorruptFileError, match=rf"{path} fails its checksum"):
         Store(small_store.uri).load_oof(["m02"])
     # page checksums are written too: other Parquet readers that verify them see the damage
@@ -76,7 +78,9 @@ def test_a_tampered_cache_entry_is_never_served(small_store):
     arr[0, 0, 0, 0] += 1000.0
     np.save(entry, arr)  # a valid .npy, but not the one whose hash was recorded
     problems = small_store.validate()
-    assert len(problems) == 1 and entry in problems[0] and "never served" in problems[0]
+    assert len(problems) == 1
+    assert entry in problems[0]
+    assert "never served" in problems[0]
     again = Store(small_store.uri).load_oof(["m00", "m01"]).preds
     np.testing.assert_array_equal(again, truth)
     assert small_store.validate() == []  # rebuilt
