@@ -139,8 +139,9 @@ class _Validator:
 
     def validate(self) -> list[str]:
         """Run every check on every model; return one message per problem (empty = fine)."""
-        problems: list[str] = []
-        problems += self._check_targets()
+        problems = self._check_targets()
+        if any("cannot be read" in p for p in problems):
+            return problems  # no block can be checked against targets that cannot be read
         for rel in self.stray_files():
             problems.append(
                 f"leftover temporary file from an interrupted write: {self._fs.display(rel)} "
