@@ -8,6 +8,7 @@ The work is done in one module per job: ``_creating`` (a new store), ``_writing`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
@@ -326,6 +327,14 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
                 if split is None or key.startswith(f"{split}/"):
                     out.append(self._fs.path(entry["file"]))
         return sorted(out)
+
+    def _record_temp_files(self, model: str) -> list[str]:
+        """Temporary files of the model's manifest or pending record (left by a crash)."""
+        pat = re.compile(rf"^{re.escape(S.TMP_PREFIX)}[0-9a-f]{{32}}-(\.pending-)?{re.escape(model)}\.json$")
+        return [
+            f"{S.MODELS_DIR}/{i.base_name}" for i in self._fs.list_dir(S.MODELS_DIR)
+            if pat.match(i.base_name)
+        ]
 
     def stray_files(self) -> list[str]:
         """Temporary files left by interrupted writers (safe to delete)."""

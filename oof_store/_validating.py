@@ -143,9 +143,11 @@ class _Validator:
         if any("cannot be read" in p for p in problems):
             return problems  # no block can be checked against targets that cannot be read
         for rel in self.stray_files():
+            owner = _model_of_temp(rel)
+            of = f" of model {owner!r}" if owner else ""
             problems.append(
-                f"leftover temporary file from an interrupted write: {self._fs.display(rel)} "
-                "(safe to delete)"
+                f"leftover temporary file{of} from an interrupted write: {self._fs.display(rel)} "
+                "(safe to delete; the next write of the model deletes it)"
             )
         problems += self._check_links()
         finished = set(self.models())
@@ -336,6 +338,12 @@ class _Validator:
             f"{', ...' if len(stray) > 3 else ''}): left by an interrupted write; safe to "
             "delete, and the next write of the model deletes them"
         ]
+
+
+def _model_of_temp(rel: str) -> str | None:
+    """The model a temporary file belongs to (its block directory, or its record's name)."""
+    m = re.match(rf"^{S.MODELS_DIR}/{re.escape(S.TMP_PREFIX)}[0-9a-f]{{32}}-(?:\.pending-)?(.+)\.json$", rel)
+    return m.group(1) if m else _model_of(rel)
 
 
 def _model_of(rel: str) -> str | None:

@@ -125,6 +125,8 @@ class Transaction:
                 if rel not in keep:
                     fs.delete_file(rel)
             fs.prune_empty_dirs(d)
+        for rel in self.store._record_temp_files(self.model):
+            fs.delete_file(rel)
 
     # ------------------------------------------------------------ blocks
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -358,3 +360,5 @@ class _Writer:
             self._fs.delete_file(S.pending_path(model))
             for d in S.model_dirs(model):
                 self._fs.delete_dir(d)
+            for rel in self._record_temp_files(model):
+                self._fs.delete_file(rel)
