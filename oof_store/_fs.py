@@ -177,12 +177,22 @@ class FS:
             return f.read()
 
     def parse_parquet(
-        self, rel: str, payload: bytes | pa.Buffer, columns: list[str] | None = None
+        self,
+        rel: str,
+        payload: bytes | pa.Buffer,
+        columns: list[str] | None = None,
+        *,
+        verify_pages: bool = True,
     ) -> pa.Table:
-        """Decode Parquet bytes read from ``rel``, verifying page checksums where written."""
+        """Decode Parquet bytes read from ``rel``, verifying page checksums if asked.
+
+        Blocks with a SHA-256 in their manifest skip the page checksums: the hash covers every
+        byte, and pyarrow's page CRC check costs ~0.7 ms per 124 KB block against ~0.15 ms
+        for the SHA-256 of the whole file. The page CRCs are there for other readers.
+        """
         try:
             return pq.ParquetFile(
-                pa.BufferReader(payload), page_checksum_verification=True
+                pa.BufferReader(payload), page_checksum_verification=verify_pages
             ).read(columns=columns, use_threads=False)
         except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
             raise CorruptFileError(

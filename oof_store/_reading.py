@@ -75,8 +75,10 @@ class _Reader:
     def _read_block_bytes(
         self, split: str, model: str, fold: int, tta: int, entry: dict[str, Any],
         *, always_hash: bool = False,
-    ) -> bytes:
+    ) -> tuple[bytes, bool]:
         """The bytes of one block file, checked against the size and SHA-256 recorded.
+
+        Returns the bytes and whether their hash was computed on this read.
 
         The hash is computed the first time a file is read in this process; later reads of
         the same file (same path, inode, size and modification time: the array cache's key)
@@ -97,6 +99,7 @@ class _Reader:
             ) from exc
         except OSError as exc:
             raise CorruptFileError(f"{where}: cannot read {self._fs.display(rel)}: {exc}") from exc
+        hashed = False
         if want:
             size = entry.get("bytes")
             if size is not None and len(payload) != size:
@@ -106,7 +109,7 @@ class _Reader:
                     "re-import or re-train the block (use --overwrite)"
                 )
             if key is None or _VERIFIED.get(key) != want:
-                got = S.content_hash(payload)
+                got, hashed = S.content_hash(payload), True
                 if got != want:
                     raise CorruptFileError(
                         f"{where}: {self._fs.display(rel)} fails its checksum (SHA-256 "
@@ -118,7 +121,7 @@ class _Reader:
                     if len(_VERIFIED) > 100_000:
                         _VERIFIED.clear()
                     _VERIFIED[key] = want
-        return payload
+        return payload, hashed
 
     def _read_values(
         self, split: str, model: str, fold: int, tta: int, entry: dict[str, Any],
@@ -127,8 +130,11 @@ class _Reader:
         """Read one block, check it, and return its values ``(rows, C)`` in store order."""
         where = self._where(split, model, fold, tta)
         rel = entry["file"]
-        payload = self._read_block_bytes(split, model, fold, tta, entry, always_hash=always_hash)
-        table = self._fs.parse_parquet(rel, payload)
+        payload, _ = self._read_block_bytes(
+            split, model, fold, tta, entry, always_hash=always_hash
+        )
+        # The SHA-256 covers every page; page CRCs are checked only for blocks without one.
+        table = self._fs.parse_parquet(rel, payload, verify_pages=not entry.get("sha256"))
         names = table.column_names
         wanted = [self.id_col, *self.class_names]
         if names != wanted:
@@ -183,7 +189,11 @@ class _Reader:
         out = []
         for m in models:
             man = self.manifest(m)
-            bad = manifest_problems(self, m, man)
+            seen = self.__dict__.setdefault("_manifest_checked", {})
+            stamp = (m, man.get("generation"), man.get("created"))
+            bad = seen[stamp] if stamp in seen else manifest_problems(self, m, man)
+            if not bad:
+                seen[stamp] = bad  # a manifest with the same generation passed already
             if bad:
                 raise CorruptFileError(
                     f"{self._fs.display(S.manifest_path(m))}: " + "; ".join(bad)
@@ -224,14 +234,17 @@ class _Reader:
         return entry
 
     def _retrying(self, load: Any, models: list[str]) -> Any:
-        """Run ``load``; if a block vanished because a writer committed meanwhile, run it again."""
+        """Run ``load(used)``; if a block vanished because a writer committed meanwhile, again.
+
+        ``load`` appends the manifests it read to ``used``; after a missing block, they are
+        compared with the manifests now on disk (no extra read on the normal path).
+        """
         for attempt in range(3):
-            before = [self._committed_manifest(m) for m in models]
+            used: list[dict[str, Any]] = []
             try:
-                return load()
+                return load(used)
             except BlockVanishedError:
-                after = [self._committed_manifest(m) for m in models]
-                if attempt == 2 or after == before:
+                if attempt == 2 or [self._committed_manifest(m) for m in models] == used:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -261,10 +274,11 @@ class _Reader:
         if output not in ("raw", "probs", "logits"):
             raise StoreError(f"output must be 'raw', 'probs' or 'logits', got {output!r}")
         models = self._resolve_models(models)
-        return self._retrying(lambda: self._load_oof(models, tta, output), models)
+        return self._retrying(lambda used: self._load_oof(models, tta, output, used), models)
 
-    def _load_oof(self, models: list[str], tta: str | int, output: str) -> OOFSet:
+    def _load_oof(self, models: list[str], tta: str | int, output: str, used: list) -> OOFSet:
         mans = self._manifests(models)
+        used.extend(mans)
         picks, view_names = tta_plan(models, mans, tta)
         jobs = [
             ("oof", m, f, t, self._entry(man, "oof", m, f, t))
@@ -327,10 +341,13 @@ class _Reader:
         if folds not in ("mean", "all"):
             raise StoreError(f"folds must be 'mean' or 'all', got {folds!r}")
         models = self._resolve_models(models)
-        return self._retrying(lambda: self._load_test(models, tta, folds, output), models)
+        return self._retrying(lambda used: self._load_test(models, tta, folds, output, used), models)
 
-    def _load_test(self, models: list[str], tta: str | int, folds: str, output: str) -> TestSet:
+    def _load_test(
+        self, models: list[str], tta: str | int, folds: str, output: str, used: list
+    ) -> TestSet:
         mans = self._manifests(models)
+        used.extend(mans)
         picks, view_names = tta_plan(models, mans, tta)
         fold_lists = []
         for m, man in zip(models, mans, strict=False):

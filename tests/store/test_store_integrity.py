@@ -84,8 +84,8 @@ def test_a_tampered_cache_entry_is_never_served(small_store):
     again = Store(small_store.uri).load_oof(["m00", "m01"]).preds
     np.testing.assert_array_equal(again, truth)
     assert small_store.validate() == []  # rebuilt
-    os.remove(entry + ".sha256")
-    assert any("hash file is missing" in p for p in small_store.validate())
+    os.remove(entry + ".check")
+    assert any("checksum file is missing" in p for p in small_store.validate())
     np.testing.assert_array_equal(Store(small_store.uri).load_oof(["m00", "m01"]).preds, truth)
 
 
@@ -198,3 +198,24 @@ def test_copying_a_store_keeps_it_valid(small_store, tmp_path):
     dst = shutil.copytree(small_store.uri, tmp_path / "copy")
     assert Store(dst).validate() == []
     assert oof(["validate", str(dst)]) == 0
+
+
+def test_a_reader_overtaken_by_a_commit_reads_the_new_model_whole(small_store, monkeypatch):
+    from oof_store._reading import _Reader
+
+    monkeypatch.setenv("OOF_STORE_CACHE", "0")
+    rows = np.flatnonzero(small_store.folds == 0)
+    real, seen = _Reader._read_block_bytes, []
+
+    def overtaken(self, *args, **kwargs):
+        if not seen:  # the reader has the old manifest; a writer commits and collects it now
+            seen.append(1)
+            writer = Store(small_store.uri)
+            writer.write_block("oof", "m03", 0, 0, small_store.ids[rows],
+                               np.full((len(rows), 3), 5.0), overwrite=True)
+            writer.finish_model("m03", overwrite=True)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Reader, "_read_block_bytes", overtaken)
+    got = Store(small_store.uri).load_oof(["m03"], tta=0).preds
+    np.testing.assert_array_equal(got[0, 0, rows], 5.0)  # the new model, not a mix
