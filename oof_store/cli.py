@@ -43,7 +43,11 @@ def list_models(store: Store) -> list[dict]:
         if m not in finished:
             rows.append({"model": m, "status": "incomplete"})
             continue
-        man = store.manifest(m)
+        try:
+            man = store._manifests([m])[0]  # fields checked: a broken manifest is one red row
+        except StoreError as exc:
+            rows.append({"model": m, "status": f"error: {exc}"})
+            continue
         row = {
             "model": m,
             "status": "ok",

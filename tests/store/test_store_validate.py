@@ -182,3 +182,13 @@ def test_validate_lists_the_missing_views_and_test_folds_of_an_incomplete_model(
         "(fold, TTA view): (0, none), (0, hflip), (2, none), (2, hflip); test fold 1 lacks "
         "view(s) ['hflip']"
     )
+
+
+def test_oof_ls_shows_a_broken_manifest_as_one_red_row(store, capsys):
+    _edit_json(store.uri, "models/m01.json", lambda m: [])
+    capsys.readouterr()
+    assert oof(["ls", store.uri, "--json"]) == 0
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["m01"]["status"].startswith("error: ")
+    assert "holds list JSON" in rows["m01"]["status"]
+    assert rows["m00"]["status"] == "ok"
