@@ -252,13 +252,42 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         try:
             rec = self._fs.read_json_object(S.pending_path(model), "pending record")
         except FileNotFoundError:
-            return {}
+            rec = {}
         if not isinstance(rec.get("blocks", {}), dict):
             raise CorruptFileError(
                 f"{self._fs.display(S.pending_path(model))}: 'blocks' is not an object; "
                 f"remove the model's pending blocks with `oof rm {self.uri} --model {model}`"
             )
+        if "blocks" not in rec and 1 in (self.meta.get("format_version"), self.meta.get("upgraded_from")):
+            legacy = self._legacy_pending(model)
+            if legacy:
+                rec = {**rec, "blocks": legacy}
         return rec
+
+    def _legacy_pending(self, model: str) -> dict[str, dict[str, Any]]:
+        """Version 1 block files (``part-0.parquet``) of a model that its manifest does not name.
+
+        Version 1 had no pending record: the blocks of a model being built were the files
+        on disk. They stay pending blocks after the upgrade, so no written fold is lost.
+        """
+        man = self._committed_manifest(model)
+        if man is not None and "blocks" in man:
+            return {}  # committed since the upgrade: any part-0 file left is an old generation
+        named = {e["file"] for e in self._manifest_entries(model, man).values()} if man else set()
+        out = {}
+        for d in S.model_dirs(model):
+            for rel in self._fs.walk_files(d):
+                parts = rel.split("/")
+                if parts[-1] != S.LEGACY_PART_FILE or rel in named:
+                    continue
+                try:
+                    split = parts[1].split("=", 1)[1]
+                    fold = int(parts[3].split("=", 1)[1])
+                    tta = int(parts[4].split("=", 1)[1])
+                except (IndexError, ValueError):
+                    continue
+                out[S.block_key(split, fold, tta)] = {"file": rel, "sha256": None}
+        return out
 
     def _manifest_entries(self, model: str, man: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """``block key -> {"file", "sha256", ...}`` of a manifest (version 1: fixed names)."""

@@ -129,6 +129,8 @@ def entry_problems(model: str, blocks: dict[str, Any]) -> list[str]:
                 f"(expected {S.block_dir(split, model, fold, tta)}/part-<id>.parquet)"
             )
         sha = entry.get("sha256")
+        if sha is None and name == S.LEGACY_PART_FILE:
+            continue  # a version 1 block not yet committed since the upgrade: hashed then
         if not (isinstance(sha, str) and _HEX64.match(sha)):
             out.append(f"block {key}: sha256 is {sha!r}, not a SHA-256 in hex")
     return out

@@ -72,8 +72,9 @@ class Transaction:
         try:
             fs = self.store._fs
             if self.store.meta.get("format_version") == 1:  # upgrade once, before writing v2 files
-                fs.write_json(S.STORE_FILE, {**self.store.meta, "format_version": S.FORMAT_VERSION})
-                self.store.meta["format_version"] = S.FORMAT_VERSION
+                upgraded = {**self.store.meta, "format_version": S.FORMAT_VERSION, "upgraded_from": 1}
+                fs.write_json(S.STORE_FILE, upgraded)
+                self.store.meta.update(upgraded)
             self.committed = self.store._committed_manifest(self.model)
             self.pending = self.store._pending(self.model)
             self._base = (_gen(self.committed), _gen(self.pending))

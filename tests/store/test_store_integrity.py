@@ -219,3 +219,29 @@ def test_a_reader_overtaken_by_a_commit_reads_the_new_model_whole(small_store, m
     monkeypatch.setattr(_Reader, "_read_block_bytes", overtaken)
     got = Store(small_store.uri).load_oof(["m03"], tta=0).preds
     np.testing.assert_array_equal(got[0, 0, rows], 5.0)  # the new model, not a mix
+
+
+def test_an_incomplete_version_1_model_keeps_its_folds_after_the_upgrade(tmp_path):
+    store = synthetic.make_store(tmp_path / "s", n_models=1, n_rows=90, n_classes=3, n_folds=3,
+                                 seed=4)
+    truth = store.load_oof().preds[0, 0]
+    _as_version_1(store.uri)
+    # version 1 wrote a model being built as bare block files: make 'part' hold folds 0 and 1
+    for f in (0, 1):
+        src = f"{store.uri}/preds/split=oof/model=m00/fold={f}/tta=0/part-0.parquet"
+        dst = f"{store.uri}/preds/split=oof/model=part/fold={f}/tta=0"
+        os.makedirs(dst)
+        shutil.copy(src, dst)
+    old = Store(store.uri)
+    assert old.blocks("part") == [("oof", 0, 0), ("oof", 1, 0)]
+    rows = np.flatnonzero(old.folds == 2)
+    old.write_block("oof", "part", 2, 0, old.ids[rows], truth[rows])  # upgrades the store
+    assert Store(store.uri).meta["format_version"] == 2
+    problems = Store(store.uri).validate()
+    assert len(problems) == 1
+    assert "model 'part' is incomplete (no manifest; 3 block(s) written)" in problems[0]
+    Store(store.uri).finish_model("part", kind="logits")
+    again = Store(store.uri)
+    np.testing.assert_array_equal(again.load_oof(["part"]).preds[0, 0], truth)
+    assert all(e["sha256"] for e in again.manifest("part")["blocks"].values())
+    assert again.validate() == []
