@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oof_store import (
     ConcurrentWriteError,
@@ -245,3 +247,38 @@ def test_an_incomplete_version_1_model_keeps_its_folds_after_the_upgrade(tmp_pat
     np.testing.assert_array_equal(again.load_oof(["part"]).preds[0, 0], truth)
     assert all(e["sha256"] for e in again.manifest("part")["blocks"].values())
     assert again.validate() == []
+
+
+@settings(max_examples=25)
+@given(fail_at=st.integers(min_value=0, max_value=12), seed=st.integers(0, 2**16))
+def test_an_import_failing_at_any_write_commits_all_or_nothing(tmp_path_factory, fail_at, seed):
+    """Property: whichever write fails (0 = none), the model equals the old or the new file."""
+    root = tmp_path_factory.mktemp("prop")
+    store = synthetic.make_store(root / "s", n_models=1, n_rows=40, n_classes=3, n_folds=3,
+                                 n_test=5, seed=seed % 7)
+    old = store.load_oof().preds
+    rng = np.random.default_rng(seed)
+    new = pd.DataFrame(rng.normal(size=(40, 3)).astype(np.float32), columns=store.class_names)
+    new.insert(0, "id", store.ids)
+    real, calls = FS.put_bytes, []
+
+    def flaky(self, rel, payload):
+        calls.append(rel)
+        if len(calls) == fail_at:
+            raise OSError("injected failure")
+        return real(self, rel, payload)
+
+    FS.put_bytes = flaky
+    try:
+        import_predictions(store, "m00", "oof", new, kind="logits", overwrite=True)
+        failed = False
+    except OSError:
+        failed = True
+    finally:
+        FS.put_bytes = real
+    got = Store(store.uri).load_oof().preds
+    if failed:
+        np.testing.assert_array_equal(got, old)
+    else:
+        np.testing.assert_array_equal(got[0, 0], new[store.class_names].to_numpy())
+    assert Store(store.uri).validate() == []
