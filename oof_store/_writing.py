@@ -87,25 +87,33 @@ class Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if exc_type is not None:
-                try:  # never referenced: nothing to undo but files
-                    for entry in self.new.values():
-                        self.store._fs.delete_file(entry["file"])
-                    for d in S.model_dirs(self.model):
-                        self.store._fs.prune_empty_dirs(d)
-                except OSError:
-                    pass
+                self._discard()
                 return
             if self.manifest is None and (self.new or self.pending_extra):
                 record = {**self.pending, **self.pending_extra}
                 record["blocks"] = {**self.pending.get("blocks", {}), **self.new}
                 record["generation"] = self.gen
-                self._check_generation()
-                self.store._fs.write_json(S.pending_path(self.model), record)  # commit point
+                try:
+                    self._check_generation()
+                    self.store._fs.write_json(S.pending_path(self.model), record)  # commit point
+                except BaseException:
+                    self._discard()
+                    raise
             if self.new or self.manifest is not None:
                 self._collect_garbage()
         finally:
             self._open = False
             self._lock.__exit__(None, None, None)
+
+    def _discard(self) -> None:
+        """Delete this write's block files: no record names them, so nothing else to undo."""
+        try:
+            for entry in self.new.values():
+                self.store._fs.delete_file(entry["file"])
+            for d in S.model_dirs(self.model):
+                self.store._fs.prune_empty_dirs(d)
+        except OSError:
+            pass
 
     def _check_generation(self) -> None:
         """Refuse to commit over another writer's commit (the lock's stand-in off local disks)."""
