@@ -91,7 +91,14 @@ def test_a_tampered_cache_entry_is_never_served(small_store):
     np.testing.assert_array_equal(Store(small_store.uri).load_oof(["m00", "m01"]).preds, truth)
 
 
-def test_a_second_writer_of_the_same_model_is_refused(small_store):
+@pytest.fixture(params=["path", "file-uri"])
+def any_store(request, small_store):
+    """The small store opened by path, and through a ``file://`` URI (pyarrow.fs)."""
+    return small_store if request.param == "path" else Store(f"file://{small_store.uri}")
+
+
+def test_a_second_writer_of_the_same_model_is_refused(any_store):
+    small_store = any_store
     rows = np.flatnonzero(small_store.folds == 0)
     other = Store(small_store.uri)
     with small_store.transaction("m00", "import") as tx:
@@ -118,9 +125,11 @@ def test_a_commit_over_another_writers_commit_is_refused(small_store):
             tx.finish_model(overwrite=True)
 
 
-def test_an_overwrite_that_fails_half_way_leaves_the_old_model_whole(small_store, monkeypatch):
+def test_an_overwrite_that_fails_half_way_leaves_the_old_model_whole(any_store, monkeypatch):
+    small_store = any_store
+    root = small_store.uri.removeprefix("file://")
     before = small_store.load_oof(["m00"], tta=0).preds
-    files_before = sorted(glob.glob(f"{small_store.uri}/preds/*/model=m00/**/*.parquet", recursive=True))
+    files_before = sorted(glob.glob(f"{root}/preds/*/model=m00/**/*.parquet", recursive=True))
     new = pd.DataFrame(np.full((600, 3), 1 / 3), columns=small_store.class_names)
     new.insert(0, "id", small_store.ids)
     real, calls = FS.put_bytes, []
@@ -136,7 +145,7 @@ def test_an_overwrite_that_fails_half_way_leaves_the_old_model_whole(small_store
         import_predictions(small_store, "m00", "oof", new, kind="logits", overwrite=True)
     monkeypatch.setattr(FS, "put_bytes", real)
     np.testing.assert_array_equal(Store(small_store.uri).load_oof(["m00"], tta=0).preds, before)
-    after = sorted(glob.glob(f"{small_store.uri}/preds/*/model=m00/**/*.parquet", recursive=True))
+    after = sorted(glob.glob(f"{root}/preds/*/model=m00/**/*.parquet", recursive=True))
     assert after == files_before  # the two blocks written were deleted again
     assert small_store.validate() == []
     import_predictions(small_store, "m00", "oof", new, kind="logits", overwrite=True)
@@ -144,7 +153,7 @@ def test_an_overwrite_that_fails_half_way_leaves_the_old_model_whole(small_store
     np.testing.assert_allclose(got, 1 / 3, rtol=1e-6)
     assert small_store.validate() == []
     # the replaced generation is gone from disk
-    left = glob.glob(f"{small_store.uri}/preds/split=oof/model=m00/fold=0/tta=0/*")
+    left = glob.glob(f"{root}/preds/split=oof/model=m00/fold=0/tta=0/*")
     assert len(left) == 1
 
 
