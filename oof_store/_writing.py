@@ -64,6 +64,7 @@ class Transaction:
         self.pending_extra: dict[str, Any] = {}
         self.manifest: dict[str, Any] | None = None  # set by finish_model
         self._open = False
+        self._checkpointed = False
 
     # ------------------------------------------------------------ life cycle
     def __enter__(self) -> Transaction:
@@ -90,20 +91,39 @@ class Transaction:
                 self._discard()
                 return
             if self.manifest is None and (self.new or self.pending_extra):
-                record = {**self.pending, **self.pending_extra}
-                record["blocks"] = {**self.pending.get("blocks", {}), **self.new}
-                record["generation"] = self.gen
-                try:
-                    self._check_generation()
-                    self.store._fs.write_json(S.pending_path(self.model), record)  # commit point
-                except BaseException:
-                    self._discard()
-                    raise
-            if self.new or self.manifest is not None:
+                self._commit_pending()
+            if self.new or self.manifest is not None or self._checkpointed:
                 self._collect_garbage()
         finally:
             self._open = False
             self._lock.__exit__(None, None, None)
+
+    def _commit_pending(self) -> None:
+        """Record this write's blocks in the pending record (one atomic rename)."""
+        record = {**self.pending, **self.pending_extra}
+        record["blocks"] = {**self.pending.get("blocks", {}), **self.new}
+        record["generation"] = self.gen
+        try:
+            self._check_generation()
+            self.store._fs.write_json(S.pending_path(self.model), record)  # commit point
+        except BaseException:
+            self._discard()
+            raise
+        self.pending, self.new = record, {}
+        self._base = (self._base[0], _gen(record))
+
+    def checkpoint(self) -> None:
+        """Record the blocks written so far as pending, keeping the lock.
+
+        A long writer (a trainer, fold by fold) calls it after each fold: killed later, its
+        finished folds survive as pending blocks for a resumed run, while a second writer of
+        the model is refused for the whole run.
+        """
+        if not self._open:
+            raise StoreError("use the transaction inside `with store.transaction(model) as tx:`")
+        if self.new or self.pending_extra:
+            self._commit_pending()
+            self._checkpointed = True
 
     def _discard(self) -> None:
         """Delete this write's block files: no record names them, so nothing else to undo."""

@@ -291,3 +291,34 @@ def test_an_import_failing_at_any_write_commits_all_or_nothing(tmp_path_factory,
     else:
         np.testing.assert_array_equal(got[0, 0], new[store.class_names].to_numpy())
     assert Store(store.uri).validate() == []
+
+
+def test_a_checkpointed_long_write_keeps_its_folds_and_the_model_to_itself(small_store):
+    rows = {f: np.flatnonzero(small_store.folds == f) for f in small_store.fold_ids}
+
+    def killed_run():
+        with small_store.transaction("long") as tx:
+            for f in (0, 1):
+                tx.write_block("oof", f, 0, small_store.ids[rows[f]],
+                               np.full((len(rows[f]), 3), f))
+                tx.checkpoint()
+            tx.write_block("oof", 2, 0, small_store.ids[rows[2]], np.zeros((len(rows[2]), 3)))
+            with pytest.raises(ConcurrentWriteError, match="being written"):
+                Store(small_store.uri).write_block("oof", "long", 3, 0, small_store.ids[rows[3]],
+                                                   np.zeros((len(rows[3]), 3)))
+            raise RuntimeError("killed after fold 2 was written, before its checkpoint")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        killed_run()
+    store = Store(small_store.uri)
+    assert store.blocks("long") == [("oof", 0, 0), ("oof", 1, 0)]  # fold 2 was not recorded
+    assert len(glob.glob(f"{small_store.uri}/preds/split=oof/model=long/**/*.parquet",
+                         recursive=True)) == 2
+    with store.transaction("long") as tx:  # the resumed run
+        for f in (2, 3, 4):
+            tx.write_block("oof", f, 0, store.ids[rows[f]], np.full((len(rows[f]), 3), f))
+        tx.finish_model(kind="logits")
+    got = store.load_oof("long").preds[0, 0]
+    for f in small_store.fold_ids:
+        np.testing.assert_array_equal(got[rows[f]], f)
+    assert store.validate() == []
