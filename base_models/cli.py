@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
+from oof_common.cli import add_debug_flag, console, run_main
 from oof_store import Store
-from oof_store.cli_utils import add_debug_flag, console, run_main
 
 __all__ = ["main", "build_parser"]
 

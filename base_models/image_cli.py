@@ -18,7 +18,7 @@ __all__ = ["register", "image_cli", "digits_images_cli"]
 
 
 def _add_debug(p: argparse.ArgumentParser) -> None:
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     add_debug_flag(p)
 
@@ -140,7 +140,7 @@ def register(subparsers) -> None:
 
 def image_cli(args: argparse.Namespace) -> int:
     """Train an image model into the store (``base-models image``); print its mean fold accuracy."""
-    from oof_store.cli_utils import console, err_console
+    from oof_common.cli import console, err_console
 
     from .image import train_image_model
 
@@ -190,7 +190,7 @@ def image_cli(args: argparse.Namespace) -> int:
 
 def digits_images_cli(args: argparse.Namespace) -> int:
     """Write the digits images (``base-models digits-images``), and with ``--store`` a store over them."""
-    from oof_store.cli_utils import console
+    from oof_common.cli import console
 
     from .image.digits import make_digits_store, write_digits_images
 
@@ -211,7 +211,7 @@ def digits_images_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:  # pragma: no cover - for `python3 -m base_models.image_cli`
-    from oof_store.cli_utils import run_main
+    from oof_common.cli import run_main
 
     parser = argparse.ArgumentParser(prog="base-models")
     register(parser.add_subparsers(dest="command"))

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oof_common.cli import progress_bar
 from oof_store import Store, StoreError
-from oof_store.cli_utils import progress_bar
 
 __all__ = [
     "TABULAR_MODELS",

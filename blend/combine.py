@@ -23,15 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from blend._errors import BlendError
+from oof_common.core import softmax
 
 # scipy.special / scipy.stats cost ~0.9 s to import; every ``blend`` command imports this
 # module, so the two small functions are here and rankdata is imported only by the rank rule.
-
-
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

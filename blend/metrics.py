@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blend._errors import BlendError
+from oof_common.core import TASKS
 
 __all__ = ["Metric", "METRICS", "TASKS", "get_metric", "default_metric", "list_metrics"]
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 _EPS = 1e-15
 
 

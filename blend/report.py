@@ -60,6 +60,7 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.combine import as_4d
+from oof_common.core import TASKS
 
 __all__ = [
     "Report",
@@ -74,7 +75,6 @@ __all__ = [
     "MAX_GROUPS",
 ]
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 #: A ``--by`` column with more distinct values than this is refused (it is not a category).
 MAX_GROUPS = 100
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
-from oof_store.cli_utils import add_debug_flag, console, progress_bar, run_main
+from oof_common.cli import add_debug_flag, console, progress_bar, run_main
 from oof_store.importing import export_predictions, import_files, read_table
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]
@@ -44,7 +44,11 @@ def list_models(store: Store) -> list[dict]:
         if m not in finished:
             rows.append({"model": m, "status": "incomplete"})
             continue
-        man = store.manifest(m)
+        try:
+            man = store._manifests([m])[0]  # fields checked: a broken manifest is one red row
+        except StoreError as exc:
+            rows.append({"model": m, "status": f"error: {exc}"})
+            continue
         row = {
             "model": m,
             "status": "ok",

@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 
 from oof_store import _schema as S
 from oof_store._errors import FoldMismatchError, StoreError, StoreExistsError
-from oof_store._store import PROB_SUM_TOL, Store
+from oof_store._blocks import PROB_SUM_TOL
+from oof_store._store import Store
 
 __all__ = [
     "ImportResult",
@@ -753,32 +754,27 @@ def _finish_state(store: Store, plan: _Plan) -> tuple[list[str], list[str]]:
 
 
 def _commit(store: Store, plan: _Plan, params: dict[str, Any] | None, overwrite: bool) -> ImportResult:
-    """Write a checked plan's blocks, then the manifest (complete) or the pending note."""
+    """Write a checked plan's blocks in one store write, committed all at once.
+
+    A complete model gets its manifest; an incomplete one its pending record. A failure (or
+    a kill) before the commit point leaves the model as it was (:class:`Transaction`).
+    """
     missing_oof, missing_test = _finish_state(store, plan)
     written: list[tuple[int, int]] = []
-    try:
+    with store.transaction(plan.model, "import") as tx:
         for (f, t), (bids, bvals, _) in sorted(plan.blocks.items()):
-            store.write_block(plan.split, plan.model, f, t, bids, bvals, overwrite=overwrite)
+            tx.write_block(plan.split, f, t, bids, bvals, overwrite=overwrite)
             written.append((f, t))
         if not missing_oof and not missing_test:
             old = store.manifest(plan.model) if plan.model in store.models() else {}
             merged = {**old.get("params", {}), **(params or {})}
             merged["files"] = [*merged.get("files", []), *plan.files]
-            store.finish_model(
-                plan.model, kind=plan.kind, tta_views=plan.views, params=merged,
-                source="import", overwrite=True,
+            tx.finish_model(
+                kind=plan.kind, tta_views=plan.views, params=merged, source="import",
+                overwrite=True,
             )
-        elif missing_oof or plan.model not in store.models():
-            store._fs.write_json(S.pending_path(plan.model), {"tta_views": plan.views, "kind": plan.kind})
-    except BaseException:
-        # Only blocks that did not exist before are taken back; a replaced one stays replaced.
-        for f, t in written:
-            if (plan.split, f, t) not in plan.existing:
-                try:
-                    store._fs.delete_file(S.block_path(plan.split, plan.model, f, t))
-                except OSError:
-                    pass  # `oof validate` lists what is left
-        raise
+        else:
+            tx.pending_extra.update(tta_views=plan.views, kind=plan.kind)
     ts = sorted({t for _, t in written})
     view = ",".join(plan.views[t] for t in ts)
     return ImportResult(

@@ -290,7 +290,7 @@ def fit_fold(
     best: dict[str, Any] | None = None
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # no pickled code
         if ck.get("config") != config.to_dict() or ck.get("fold") != fold:
             raise ImageTrainerError(
                 f"checkpoint '{ckpt_path}' was written with other settings; delete it or "
@@ -307,7 +307,7 @@ def fit_fold(
         if log and start_epoch < config.epochs:
             log(f"fold {fold}: resuming from epoch {start_epoch + 1} ({ckpt_path})")
 
-    from oof_store.cli_utils import progress_bar
+    from oof_common.cli import progress_bar
 
     t0 = time.perf_counter()
     seen = 0
@@ -447,7 +447,7 @@ def predict_views(
     mean, std = _norm_stats(model, device)
     loader = _loader(ds, batch_size, num_workers=num_workers)
     outs: list[list[np.ndarray]] = [[] for _ in views]
-    from oof_store.cli_utils import progress_bar
+    from oof_common.cli import progress_bar
 
     with progress_bar(transient=True) as prog, torch.inference_mode():
         task = prog.add_task(description, total=len(loader)) if progress else None

@@ -71,7 +71,7 @@ def warn_models_without_test(store: Any, models: Sequence[str], *, what: str = "
     """
     from rich.markup import escape
 
-    from oof_store.cli_utils import err_console
+    from oof_common.cli import err_console
 
     missing = models_without_test(store, models)
     if not missing:

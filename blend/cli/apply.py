@@ -25,8 +25,8 @@ def apply_cli(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from blend.submission import output_for, read_sample
+    from oof_common.cli import console
     from oof_store import Store
-    from oof_store.cli_utils import console
 
     if not args.out and not args.write_model:
         raise BlendError(
@@ -54,7 +54,7 @@ def apply_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``apply`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
         "apply", help="write a submission (and/or a store model) from a recipe",

@@ -168,7 +168,7 @@ def _print(result: OptimizeResult) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from oof_store.cli_utils import console
+    from oof_common.cli import console
 
     table = Table(title=f"blend optimize --method {result.method} ({result.metric}, "
                         f"{result.rule} rule)")
@@ -205,7 +205,7 @@ def _parse_param(text: str) -> tuple[str, Any]:
 def optimize_cli(args: argparse.Namespace) -> int:
     """Fit blend weights on the store and print, and optionally save, the result (``blend optimize``)."""
     from oof_store import Store
-    from oof_store.cli_utils import progress_callback
+    from oof_common.cli import progress_callback
 
     if args.models and args.from_search:
         raise BlendError("give either --models or --from-search, not both")
@@ -236,7 +236,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``optimize`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
         "optimize",

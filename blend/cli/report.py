@@ -276,8 +276,8 @@ def report_cli(args: argparse.Namespace) -> int:
     """Report on the store's models and write the JSON, HTML and noise CSV asked for (``blend report``)."""
     from rich.markup import escape
 
+    from oof_common.cli import console
     from oof_store import Store
-    from oof_store.cli_utils import console
 
     if args.noise_top < 0:
         raise BlendError(f"--noise-top must be >= 0, got {args.noise_top}")
@@ -307,7 +307,7 @@ def report_cli(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add the ``report`` sub-command to the ``blend`` parser."""
     from blend.metrics import METRICS
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
         "report",

@@ -94,8 +94,8 @@ def search_cli(args: argparse.Namespace) -> int:
     """Search the best subsets of models and print, and optionally save, them (``blend search``)."""
     from rich.markup import escape
 
+    from oof_common.cli import console, err_console, progress_bar
     from oof_store import Store
-    from oof_store.cli_utils import console, err_console, progress_bar
 
     store = Store(args.store)
     common = dict(
@@ -146,7 +146,7 @@ def search_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
         "search",

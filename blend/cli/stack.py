@@ -29,7 +29,7 @@ from blend.stack import (
     get_stacker,
     make_features,
 )
-from oof_store.cli_utils import add_debug_flag, console, err_console, progress_callback, run_main
+from oof_common.cli import add_debug_flag, console, err_console, progress_callback, run_main
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
 

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from blend._errors import BlendError
+from oof_common.core import TASKS
 
 __all__ = [
     "TASKS",
@@ -50,7 +51,6 @@ __all__ = [
     "check_params",
 ]
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 FEATURES = ("probs", "logits", "logprobs")
 _EPS = 1e-7
 

@@ -83,10 +83,13 @@ def test_resume_trains_only_the_missing_folds(tmp_path):
     store, data = _table_store(tmp_path)
     train_tabular(store, data, model="logreg", name="lr", show_progress=False)
     first = store.load_oof(["lr"]).preds
-    # simulate a run killed after fold 2: manifest gone, fold 3 gone
-    os.remove(os.path.join(store.uri, "models", "lr.json"))
-    for split in ("oof", "test"):
-        os.remove(os.path.join(store.uri, f"preds/split={split}/model=lr/fold=3/tta=0/part-0.parquet"))
+    # simulate a run killed after fold 2: no manifest, folds 0-2 written (pending), fold 3 not
+    man_path = os.path.join(store.uri, "models", "lr.json")
+    with open(man_path) as f:
+        blocks = json.load(f)["blocks"]
+    with open(os.path.join(store.uri, "models", ".pending-lr.json"), "w") as f:
+        json.dump({"blocks": {k: v for k, v in blocks.items() if k.split("/")[1] != "3"}}, f)
+    os.remove(man_path)
     result = train_tabular(store, data, model="logreg", name="lr", show_progress=False)
     assert result.trained_folds == [3]
     assert result.skipped_folds == [0, 1, 2]

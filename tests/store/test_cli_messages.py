@@ -46,7 +46,7 @@ def test_the_demo_help_names_its_test_part_in_percent():
 
 
 def test_an_error_message_keeps_its_bracketed_text(capsys):
-    from oof_store.cli_utils import run_main
+    from oof_common.cli import run_main
 
     def fail(args):
         raise ValueError("install the [vision] extra; values must lie in [nan, 1.0] not [bold]")
@@ -100,7 +100,7 @@ def test_commands_piped_to_a_file_print_no_escape_codes(tmp_path):
 
 
 def test_no_color_keeps_colour_off_even_on_a_forced_terminal(tmp_path):
-    code = ("from oof_store.cli_utils import console; console.print('[red]x[/red]')")
+    code = ("from oof_common.cli import console; console.print('[red]x[/red]')")
     forced = _run([sys.executable, "-c", code], env={"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "0"})
     nocolor = _run([sys.executable, "-c", code],
                    env={"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "0", "NO_COLOR": "1"})
