@@ -8,7 +8,8 @@ The orchestration every method shares:
 3. ``fit(rows)``: optionally fit one temperature per unit on those rows (log loss of
    ``softmax(X / T)``), then call the optimiser on those rows only;
 4. the in-sample fit uses every row; the nested CV (:func:`blend.nested.nested_cv`) refits on
-   the rows of K-1 folds and scores the held-out fold;
+   the rows of K-1 folds, predicts the held-out fold, and scores the pooled held-out
+   predictions once (fold scores beside);
 5. every reported score is computed by the core (:func:`blend.combine.blend_scores` and the
    core metric), not by the optimiser's fast kernel. ``blend.recipe.Recipe`` blends with the
    same two functions, so a recipe written from the result reproduces the in-sample score.
@@ -47,7 +48,10 @@ class OptimizeResult:
     score : float
         In-sample score: weights fitted and scored on every OOF row.
     nested_score : float or None
-        Fold-size weighted mean of ``fold_scores`` (None when nested CV was skipped).
+        The metric on the pooled held-out predictions of every row, each fold's predicted
+        by weights (and temperatures) fitted on the other folds (None when nested CV was
+        skipped). It covers the weights and temperatures; a subset chosen *before* the call
+        (e.g. by a search on all rows) is not covered: see ``blend optimize --from-search``.
     fold_ids : list of int
     fold_scores : list of float
         Score of each held-out fold with the weights fitted on the other folds.
@@ -294,26 +298,27 @@ def optimize(
         # the one blend function, shared with blend.recipe.Recipe
         return blend_scores(Xs, w, rule=rule, kind=skind, temperatures=temps)
 
-    def fit(idx: np.ndarray) -> tuple[WeightsResult, np.ndarray | None]:
-        held = sorted(set(fold_ids) - set(np.unique(folds[idx]).tolist()))
-        tag = f"fold{held[0]}" if len(held) == 1 else "all"
-        key = 0 if tag == "all" else fold_ids.index(held[0]) + 1
+    def fit(idx: np.ndarray, held: int | None = None) -> tuple[WeightsResult, np.ndarray | None]:
+        # ``held``: the outer fold left out (None: the in-sample fit on every row). Each fit
+        # gets its own seed and its own Optuna study, named after the held-out fold.
+        tag = "all" if held is None else f"fold{held}"
+        key = 0 if held is None else fold_ids.index(held) + 1
         fold_rng = np.random.default_rng([int(seed_root), key])
         p = dict(params)
         if p.get("study_name"):
             p["study_name"] = f"{p['study_name']}-{tag}"
         Xi = X[:, idx]
         temps = None
-        if temperature:
+        if temperature:  # chosen from the labels: inside the fit, so nested with the weights
             temps = fit_temperatures(Xi, y[idx])
             Xi = Xi / temps[:, None, None]
         res = fitter(Xi, y[idx], metric=metric, rule=rule, kind=skind, rng=fold_rng,
                      per_class=per_class, **p)
         return res, temps
 
-    def evaluate(fitted: tuple[WeightsResult, np.ndarray | None], idx: np.ndarray) -> float:
+    def predict(fitted: tuple[WeightsResult, np.ndarray | None], idx: np.ndarray) -> np.ndarray:
         res, temps = fitted
-        return float(metric(y[idx], blend(X[:, idx], res.weights, temps)))
+        return blend(X[:, idx], res.weights, temps)
 
     def by_model(w: np.ndarray) -> dict[str, float]:
         w = np.asarray(w)
@@ -322,8 +327,8 @@ def optimize(
 
     with _blas_limit(blas_threads), Timer() as t:
         full = fit(np.arange(N))
-        score = evaluate(full, np.arange(N))
-        cv = nested_cv(fit, evaluate, folds) if nested else None
+        score = float(metric(y, predict(full, np.arange(N))))
+        cv = nested_cv(fit, predict, folds, y, metric) if nested else None
     res, temps = full
     unit_weights = None
     if tta_weights:

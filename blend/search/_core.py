@@ -454,14 +454,14 @@ def search_subsets(
                                    float(score), fs))
     nested_score = nested_folds = nested_choices = None
     if nested:
-        def fit(train_idx):
+        def fit(train_idx, _fold):
             return _run(prep, plan.method, None, 1, rows=train_idx, n_jobs=n_jobs,
                         beam_width=beam_width, device=device)[0][0][0]
 
-        def evaluate(subset, idx):
-            return _score(prep, subset, idx)
+        def predict(subset, idx):
+            return _blend(prep, subset, idx)
 
-        res = nested_cv(fit, evaluate, folds)
+        res = nested_cv(fit, predict, folds, prep.y, prep.metric)
         nested_score, nested_folds = res.nested_score, res.fold_scores
         nested_choices = tuple(tuple(prep.names[i] for i in s) for s in res.fold_results)
     return SearchResult(
