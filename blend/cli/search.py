@@ -130,8 +130,13 @@ def search_cli(args: argparse.Namespace) -> int:
     console.print(_table(result))
     console.print(result.summary(), highlight=False)
     if args.json:
+        d = result.to_dict()
+        # what `blend optimize --from-search` needs to rerun this search inside its folds
+        d["settings"] = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
+                         "must_include": list(args.must_include or ()),
+                         "exclude": list(args.exclude or ()), "beam_width": args.beam_width}
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result.to_dict(), f, indent=2)
+            json.dump(d, f, indent=2)
             f.write("\n")
         err_console.print(f"wrote {args.json}")
     if args.save_recipe:

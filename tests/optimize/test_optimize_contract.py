@@ -120,7 +120,8 @@ def test_optimize_reports_in_sample_and_nested_scores(method, oof):
                    models=[f"m{i}" for i in range(5)])
     d = res.to_dict()
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
-                       "fold_weights", "seconds", "evaluations"]
+                       "fold_weights", "seconds", "evaluations", "score_is", "nested_score_is",
+                       "nested_covers"]
     assert len(d["fold_scores"]) == 4
     assert len(d["fold_weights"]) == 4
     assert all(set(fw) == set(d["weights"]) for fw in d["fold_weights"])
