@@ -13,6 +13,7 @@ from rich.table import Table
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
 from oof_store.cli_utils import add_debug_flag, console, run_main
+from oof_store.flags import FLAG_TEXT, model_flags
 from oof_store.importing import export_predictions, import_predictions, read_table
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]
@@ -52,6 +53,7 @@ def list_models(store: Store) -> list[dict]:
             "tta_views": man["tta_views"],
             "test_folds": man.get("test_folds", []),
             "source": man.get("source", ""),
+            "flags": model_flags(man),
         }
         try:
             row.update(quick_scores(store, m))
@@ -146,10 +148,14 @@ def ls_cli(args: argparse.Namespace) -> int:
             str(r["folds"]),
             ",".join(r["tta_views"]),
             test,
-            r["source"],
+            r["source"] + "".join(f" [bold red]{f.upper()}[/bold red]" for f in r["flags"]),
             *[f"{r[c]:.5f}" if c in r else "" for c in metric_cols],
         )
     console.print(table)
+    for r in rows:
+        for f in r.get("flags", ()):
+            console.print(f"[bold red]{f.upper()}[/bold red] {r['model']}: {FLAG_TEXT[f]}",
+                          highlight=False)
     if not rows:
         console.print("no models yet: add some with `oof import` or `base-models`")
     return 0

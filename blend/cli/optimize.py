@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import honesty_facts, print_honesty, resolve_models
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search", "selection_from_search",
@@ -55,7 +55,8 @@ def _read_search(path: str | Path) -> dict:
     return data
 
 
-def selection_from_search(store: Any, path: str | Path, rank: int = 1):
+def selection_from_search(store: Any, path: str | Path, rank: int = 1,
+                          allow_in_sample: bool = False):
     """The subset search of a ``blend search --json`` file, as a function of the rows.
 
     Returns ``(candidates, select, chosen)``: the models the search chose among, a function
@@ -85,7 +86,8 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1):
         raise BlendError(f"result {rank} in {path} has no 'models' list")
     candidates = [str(m) for m in data["models"]]
     settings = dict(data.get("settings") or {})
-    resolve_models(store, candidates, need=2, what="--from-search")
+    resolve_models(store, candidates, need=2, what="--from-search",
+                   allow_in_sample=allow_in_sample)
     tta = settings.get("tta", "mean")
     output = load_output_for(data["rule"], store.task)
     oof = store.load_oof(candidates, tta=tta, output=output)
@@ -151,6 +153,7 @@ def optimize_store(
     params: dict[str, Any] | None = None,
     from_search: str | Path | None = None,
     rank: int = 1,
+    allow_in_sample: bool = False,
 ) -> OptimizeResult:
     """Load ``store``'s OOF predictions and fit weights (see :func:`blend.optimize.optimize`).
 
@@ -174,7 +177,8 @@ def optimize_store(
     if from_search is not None:
         if models:
             raise BlendError("give either --models or --from-search, not both")
-        models, select, recorded = selection_from_search(store, from_search, rank)
+        models, select, recorded = selection_from_search(store, from_search, rank,
+                                                         allow_in_sample)
         again = [models[i] for i in select(np.arange(len(store.ids)))]
         if sorted(again) != sorted(recorded):
             raise BlendError(
@@ -182,7 +186,8 @@ def optimize_store(
                 f"but the file records {', '.join(recorded)} at rank {rank}: the store or the "
                 "search changed since; rerun `blend search --json`"
             )
-    models = resolve_models(store, models, need=2, what="weight optimisation")
+    models = resolve_models(store, models, need=2, what="weight optimisation",
+                            allow_in_sample=allow_in_sample)
     metric = metric or default_metric(store.task)
     regression = store.task == "regression"
     output = "probs" if rule in ("prob", "rank") else "logits"
@@ -315,11 +320,13 @@ def optimize_cli(args: argparse.Namespace) -> int:
         store, method=args.method, metric=args.metric, rule=args.rule, models=args.models,
         tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
         seed=args.seed, nested=not args.no_nested, params=params,
-        from_search=args.from_search, rank=args.rank,
+        from_search=args.from_search, rank=args.rank, allow_in_sample=args.allow_in_sample,
     )
+    print_honesty(store, result.models)
     _print(result)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        d = {**result.to_dict(), **honesty_facts(store, result.models)}
+        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
         recipe_from_result(result, store).save(args.recipe)
     return 0
@@ -349,6 +356,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--per-class", action="store_true", help="one weight per model x class")
     p.add_argument("--temperature", action="store_true",
                    help="fit a temperature per model before blending (logit/geo rule)")
+    p.add_argument("--allow-in-sample", action="store_true",
+                   help="also use blends written by `blend apply --write-model` (fitted on all "
+                        "OOF rows): the scores are then NOT honest, and say so")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-nested", action="store_true", help="skip the nested CV")
     g = p.add_argument_group("method options")
