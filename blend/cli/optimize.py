@@ -323,6 +323,10 @@ def optimize_cli(args: argparse.Namespace) -> int:
         from_search=args.from_search, rank=args.rank, allow_in_sample=args.allow_in_sample,
     )
     print_honesty(store, result.models)
+    from oof_store.cli_utils import err_console
+
+    for line in result.announcements:
+        err_console.print(line, highlight=False)
     _print(result)
     if args.json:
         d = {**result.to_dict(), **honesty_facts(store, result.models)}

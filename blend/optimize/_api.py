@@ -81,6 +81,8 @@ class OptimizeResult:
         chosen on all rows. It is *conditional* on that choice (which saw every held-out
         row), so it is optimistic; reported only to show what the selection costs.
     conditional_fold_scores : list of float or None
+    announcements : list of str
+        What the fits want said, e.g. that a stored Optuna study was resumed.
     """
 
     method: str
@@ -103,6 +105,7 @@ class OptimizeResult:
     fold_selected: list[list[str]] | None = None
     conditional_nested_score: float | None = None
     conditional_fold_scores: list[float] | None = None
+    announcements: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The facts ``blend optimize --json`` writes.
@@ -414,6 +417,8 @@ def optimize(
         unit_weights = {m: {str(c): float(W[i, c]) for c in range(C)}
                         for i, m in enumerate(models)}
     evaluations = res.evaluations + (sum(r.evaluations for r, _ in cv.fold_results) if cv else 0)
+    fits = [res] + ([r for r, _ in cv.fold_results] if cv else [])
+    announcements = [r.info["announce"] for r in fits if r.info.get("announce")]
     covers = ["weights"] + (["temperatures"] if temperature else [])
     if select is not None:
         covers.insert(0, "subset selection")
@@ -439,4 +444,5 @@ def optimize(
         [[models[i] for i in _chosen(r)] for r, _ in cv.fold_results],
         conditional_nested_score=None if cond is None else cond.nested_score,
         conditional_fold_scores=None if cond is None else list(cond.fold_scores),
+        announcements=announcements,
     )
