@@ -12,7 +12,10 @@ saw that row's label. Two kinds of models break that, and are marked in their ma
     (``--allow-in-sample``). Stackers written back by ``stack`` are honest OOF.
 ``epoch-on-oof``
     An image model whose epoch was selected by its score on the very fold it then
-    predicted (``params.select_epoch_on: "oof"``): its OOF scores are optimistic.
+    predicted (``params.select_epoch_on: "oof"`` with ``select_by`` other than ``"last"``):
+    its OOF scores are optimistic. Image models trained before this mark existed selected
+    their epoch on the OOF fold too, but carry no mark (their params lack
+    ``select_epoch_on``); retrain them to be sure.
 
 This module has no dependency on ``blend``; ``oof ls``, ``blend report`` and the ``blend``
 commands all use it.
@@ -46,6 +49,7 @@ def model_flags(manifest: dict[str, Any]) -> list[str]:
     flags = []
     if is_in_sample(manifest):
         flags.append("in-sample")
-    if (manifest.get("params") or {}).get("select_epoch_on") == "oof":
+    params = manifest.get("params") or {}
+    if params.get("select_epoch_on") == "oof" and params.get("select_by") != "last":
         flags.append("epoch-on-oof")
     return flags
