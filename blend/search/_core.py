@@ -344,19 +344,23 @@ def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=Non
         return beam_search(prep, top, beam_width, rows)
     if kernel is None:
         kernel = _kernel(prep, rows)
-    if device is not None and prep.fast:
+    if device is not None and prep.fast and getattr(kernel, "exact", True):
         from blend.search._torch import torch_accuracy_search
 
         _, masks = torch_accuracy_search(kernel, top, device=device, progress=progress)
-    else:
+    else:  # inexact fixed-point margins: the CPU kernel, which sends near-ties to float64
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
+    # every subset returned is rescored in float64 by the core metric and the list re-sorted
+    # in the search's order: the kernel's ranking is never trusted at near-ties
+    m = prep.metric
     out = []
     for mask in masks.tolist():
         chosen = [prep.cand[p] for p in range(len(prep.cand)) if (mask >> p) & 1]
         subset = tuple(sorted(prep.forced + chosen))
         out.append((subset, _score(prep, subset, rows)))
+    out.sort(key=lambda r: (-m.gain(r[1]), len(r[0]), r[0]))
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
-    return out, n_sub
+    return out[:top], n_sub
 
 
 def search_subsets(
