@@ -170,3 +170,54 @@ def test_the_nested_score_covers_the_subset_selection():
 def test_the_selection_check_fails_with_a_planted_leak(planted_leak):
     with pytest.raises(AssertionError):
         check_selection_then_weights()
+
+
+# --------------------------------------------------------------------------- HPO and temperatures
+
+
+def test_stacker_hpo_runs_inside_each_outer_fold():
+    """Every fit of the --hpo search of outer fold k (trials x inner folds) sees no row of k."""
+    from blend.stack._linear import LinearStacker
+
+    class Spy(LinearStacker):
+        def __init__(self):
+            self.seen: list[set[int]] = []
+
+        def fit_one(self, X, E, y, X_val, E_val, y_val, **kw):
+            self.seen.append(set(E[:, 0].astype(int)) | set(E_val[:, 0].astype(int)))
+            return super().fit_one(X, E[:, 1:], y, X_val, E_val[:, 1:], y_val, **kw)
+
+        def predict_one(self, fitted, X, E):
+            return super().predict_one(fitted, X, E[:, 1:])
+
+    P, y, folds = fold_oracles(n_rows=120)
+    extra = np.stack([np.arange(len(y)), np.zeros(len(y))], axis=1)
+    spy = Spy()
+    fit_stacker(spy, make_features(P, task="multiclass"), y, folds, task="multiclass",
+                extra=extra, hpo=2, rng=0, n_jobs=1)
+    per_outer = 2 * 2 + 1  # 2 trials x 2 inner folds, then the refit on the outer rows
+    assert len(spy.seen) == 3 * per_outer
+    for i, k in enumerate(np.unique(folds)):
+        held = set(np.flatnonzero(folds == k).tolist())
+        for seen in spy.seen[i * per_outer:(i + 1) * per_outer]:
+            assert not (seen & held)
+
+
+def test_temperatures_are_fitted_inside_each_outer_fold(monkeypatch):
+    """The temperature fits of fold k's weights see only the other folds' rows."""
+    import blend.optimize._api as api
+
+    P, y, folds = fold_oracles()
+    rows_seen = []
+    real = api.fit_temperatures
+
+    def spy(X, yy):
+        rows_seen.append(len(yy))
+        return real(X, yy)
+
+    monkeypatch.setattr(api, "fit_temperatures", spy)
+    res = optimize(np.log(P), y, folds, method="lbfgs", metric="logloss", rule="logit",
+                   kind="logits", temperature=True, rng=0)
+    assert res.nested_covers == ("weights", "temperatures")
+    # the in-sample fit, then one per outer fold on its 2/3 of the rows
+    assert rows_seen == [240, 160, 160, 160]
