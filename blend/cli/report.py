@@ -300,7 +300,10 @@ def report_cli(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print(result, console, args.noise_top)
     if args.json:
-        d = {**result.to_dict(), **honesty_facts(store, result.model_names)}
+        d = {**result.to_dict(), **honesty_facts(store, result.model_names),
+             "scores_are": "OOF scores pooled over every row (fold scores beside): honest for "
+                           "models whose every row was predicted without its label; see "
+                           "flagged_models"}
         Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         console.print(f"wrote {args.json}")
     if args.noise_csv:

@@ -80,7 +80,8 @@ def _table(result: SearchResult):
     from rich.table import Table
 
     arrow = "higher is better" if result.greater_is_better else "lower is better"
-    t = Table(title=f"top {len(result.results)} subsets by OOF {result.metric} ({arrow}), rule {result.rule}")
+    t = Table(title=f"top {len(result.results)} subsets by OOF {result.metric} ({arrow}), rule "
+                    f"{result.rule}; in-sample: chosen and scored on every OOF row")
     t.add_column("#", justify="right")
     t.add_column(result.metric, justify="right")
     t.add_column("size", justify="right")

@@ -264,6 +264,9 @@ def stack_cli(args: argparse.Namespace) -> int:
     if args.json:
         d = {**res.to_dict(), "nested_score_is": "nested: pooled outer-fold predictions; each "
              "fold's stacker (and its --hpo search) fitted on the other folds",
+             "best_base_is": "in-sample pick: the best base model's pooled OOF score, the pick "
+             "made on every row", "mean_blend_score_is": "pooled OOF score of the plain mean "
+             "(nothing chosen from the labels)",
              **honesty_facts(store, used)}
         Path(args.json).write_text(json.dumps(d, indent=2))
     if args.recipe:
@@ -301,7 +304,8 @@ def _print_result(res: StackResult, written: str | None) -> None:
     table.add_row(f"stack {res.stacker} (nested)", f"{res.nested_score:.5f}", "")
     if res.best_base is not None:
         table.add_row(
-            f"best base model: {res.best_base['model']}", f"{res.best_base['score']:.5f}",
+            f"best base model (picked on all rows): {res.best_base['model']}",
+            f"{res.best_base['score']:.5f}",
             f"{res.gain(res.best_base['score']):+.5f}",
         )
     if res.mean_blend_score is not None:

@@ -141,7 +141,7 @@ def test_cli_end_to_end_prints_the_comparison_and_writes_the_json(tiny_store, tm
     d = json.loads(out.read_text())
     assert set(d) == {"stacker", "metric", "nested_score", "fold_scores", "best_base",
                       "mean_blend_score", "params", "seconds", "nested_score_is", "honest",
-                      "flagged_models"}
+                      "flagged_models", "best_base_is", "mean_blend_score_is"}
     assert d["honest"] is True
     assert d["stacker"] == "lgbm"
     assert len(d["fold_scores"]) == 3
