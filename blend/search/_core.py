@@ -344,11 +344,11 @@ def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=Non
         return beam_search(prep, top, beam_width, rows)
     if kernel is None:
         kernel = _kernel(prep, rows)
-    if device is not None and prep.fast and getattr(kernel, "exact", True):
+    if device is not None and prep.fast:
         from blend.search._torch import torch_accuracy_search
 
         _, masks = torch_accuracy_search(kernel, top, device=device, progress=progress)
-    else:  # inexact fixed-point margins: the CPU kernel, which sends near-ties to float64
+    else:
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
     # every subset returned is rescored in float64 by the core metric and the list re-sorted
     # in the search's order: the kernel's ranking is never trusted at near-ties

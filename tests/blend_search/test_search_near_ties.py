@@ -26,8 +26,8 @@ def _near_ties(seed: int, exponent: int, n_models: int = 9, n_rows: int = 30):
     return P, rng.integers(0, 2, n_rows)
 
 
-def _same_as_reference(P, y, top=30, **kw):
-    res = search_subsets(P, y, top=top, method="exhaustive", **kw)
+def _same_as_reference(P, y, top=30, device=None, **kw):
+    res = search_subsets(P, y, top=top, method="exhaustive", device=device, **kw)
     ref = brute_force_search(P, y, top=top, **kw)
     assert [r.indices for r in res.results] == [s for s, _ in ref]
     assert [r.score for r in res.results] == [v for _, v in ref]
@@ -37,6 +37,12 @@ def _same_as_reference(P, y, top=30, **kw):
 @given(seed=st.integers(0, 2**32 - 1), exponent=st.sampled_from([26, 27, 28, 30, 40, 45, 50]))
 def test_near_ties_on_a_fine_grid_match_the_reference(seed, exponent):
     _same_as_reference(*_near_ties(seed, exponent))
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1), exponent=st.sampled_from([27, 28, 45]))
+def test_the_torch_path_decides_near_ties_in_float64_too(seed, exponent):
+    _same_as_reference(*_near_ties(seed, exponent), device="cpu")
 
 
 @settings(max_examples=15)
