@@ -450,6 +450,11 @@ def search_subsets(
         on_plan(plan)
     found, n_eval = _run(prep, plan.method, kernel, int(top), progress=progress, n_jobs=n_jobs,
                          beam_width=beam_width, device=device)
+    note = plan.note
+    if getattr(kernel, "truncated", False):
+        note = ((note + "; ") if note else "") + (
+            "more than 200,000 subsets tie within the fixed-point resolution: only the most "
+            "promising were rescored in float64, so the order near the K-th may be approximate")
     fold_ids = tuple(int(k) for k in np.unique(folds)) if folds is not None else ()
     results = []
     for subset, score in found:
@@ -482,5 +487,5 @@ def search_subsets(
         nested_score=nested_score,
         nested_fold_scores=nested_folds,
         nested_choices=nested_choices,
-        note=plan.note,
+        note=note,
     )
