@@ -72,10 +72,11 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--select-by",
-        default="accuracy",
+        default="last",
         choices=list(SELECT_BY),
-        help="which epoch to keep: best validation accuracy (default), lowest "
-        "validation loss, or the last",
+        help="which epoch to keep: the last (default: nothing chosen from the labels, every "
+        "training row fitted), or the best validation accuracy or lowest loss on "
+        "--select-epoch-on",
     )
     p.add_argument(
         "--select-epoch-on",

@@ -67,7 +67,7 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
     augment: str = "hflip"
-    select_by: str = "accuracy"
+    select_by: str = "last"
     seed: int = 0
     pretrained: str | None = None
     select_epoch_on: str = "inner"
@@ -557,7 +557,7 @@ def train_image_model(
     warmup_epochs: float = 1.0,
     label_smoothing: float = 0.0,
     augment: str = "hflip",
-    select_by: str = "accuracy",
+    select_by: str = "last",
     tta: str | Sequence[str] | None = None,
     device: str = "auto",
     seed: int = 0,
@@ -573,11 +573,12 @@ def train_image_model(
 ) -> dict:
     """Train one ``arch`` model per store fold and write its OOF and test logits.
 
-    For every fold ``k`` of the store, a model is trained on the rows of the other folds,
-    its best epoch is kept (``select_by``) by its score on an inner validation split of
-    those rows (``select_epoch_on="inner"``, ``inner_fraction`` of them, stratified and
-    seeded; with ``select_by="last"`` nothing is selected and every training row is fitted),
-    and it predicts the rows of fold ``k`` (OOF)
+    For every fold ``k`` of the store, a model is trained on the rows of the other folds;
+    by default (``select_by="last"``) its last epoch is kept, nothing being chosen from the
+    labels, and every training row is fitted. With ``select_by="accuracy"`` or ``"loss"`` the
+    best epoch is chosen on an inner validation split of those rows
+    (``select_epoch_on="inner"``: ``inner_fraction`` of them, stratified and seeded), which
+    the model is then not fitted on. It predicts the rows of fold ``k`` (OOF)
     and the whole test set under every TTA view (view 0 is the plain image). Logits are
     written block by block, then the manifest (kind ``"logits"``).
 

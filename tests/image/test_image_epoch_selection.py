@@ -28,9 +28,9 @@ def spy(monkeypatch):
     return seen
 
 
-def test_default_selects_the_epoch_on_an_inner_split_of_the_training_folds(tiny, fast, spy):
+def test_best_epoch_is_selected_on_an_inner_split_of_the_training_folds(tiny, fast, spy):
     man = trainer.train_image_model(tiny.store_uri, tiny.images, tiny.labels, name="m",
-                                    **{**fast, "epochs": 2})
+                                    select_by="accuracy", **{**fast, "epochs": 2})
     folds = Store(tiny.store_uri).folds
     assert len(spy) == 2
     for k, fit_rows, sel_rows in spy:
@@ -45,7 +45,8 @@ def test_default_selects_the_epoch_on_an_inner_split_of_the_training_folds(tiny,
 
 def test_selecting_on_the_oof_fold_is_explicit_recorded_and_flagged(tiny, fast, spy, capsys):
     man = trainer.train_image_model(tiny.store_uri, tiny.images, tiny.labels, name="m",
-                                    select_epoch_on="oof", **{**fast, "epochs": 2})
+                                    select_by="accuracy", select_epoch_on="oof",
+                                    **{**fast, "epochs": 2})
     folds = Store(tiny.store_uri).folds
     for k, _, sel_rows in spy:
         assert sel_rows == set(np.flatnonzero(folds == k).tolist())
@@ -62,13 +63,14 @@ def test_selecting_on_the_oof_fold_is_explicit_recorded_and_flagged(tiny, fast, 
     assert any(n.startswith("NOT HONEST: m (epoch-on-oof)") for n in d["notes"])
 
 
-def test_last_epoch_selects_nothing_and_fits_every_training_row(tiny, fast, spy):
+def test_by_default_the_last_epoch_is_kept_and_every_training_row_fitted(tiny, fast, spy):
     man = trainer.train_image_model(tiny.store_uri, tiny.images, tiny.labels, name="m",
-                                    select_by="last", **fast)
+                                    **{**fast, "epochs": 2})
     folds = Store(tiny.store_uri).folds
     for k, fit_rows, _ in spy:
         assert fit_rows == set(np.flatnonzero(folds != k).tolist())
     assert man["params"]["select_by"] == "last"
+    assert man["params"]["best_epoch"] == {"0": 2, "1": 2}
 
 
 def test_inner_split_is_stratified_seeded_and_disjoint():
