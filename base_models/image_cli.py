@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from .image.trainer import SELECT_BY
+from .image.trainer import SELECT_BY, SELECT_EPOCH_ON
 from .image.tta import AUGMENTS, VIEW_GROUPS, VIEWS
 
 __all__ = ["register", "image_cli", "digits_images_cli"]
@@ -72,10 +72,25 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--select-by",
-        default="accuracy",
+        default="last",
         choices=list(SELECT_BY),
-        help="which epoch to keep: best validation accuracy (default), lowest "
-        "validation loss, or the last",
+        help="which epoch to keep: the last (default: nothing chosen from the labels, every "
+        "training row fitted), or the best validation accuracy or lowest loss on "
+        "--select-epoch-on",
+    )
+    p.add_argument(
+        "--select-epoch-on",
+        default="inner",
+        choices=list(SELECT_EPOCH_ON),
+        help="where the epoch is selected: an inner validation split of each fold's training "
+        "rows (default; honest), or the OOF fold itself (optimistic OOF scores: the model "
+        "is flagged in the manifest, oof ls and blend report)",
+    )
+    p.add_argument(
+        "--inner-fraction",
+        type=float,
+        default=0.1,
+        help="share of each fold's training rows held out to select the epoch on (default 0.1)",
     )
     p.add_argument(
         "--tta",
@@ -166,6 +181,8 @@ def image_cli(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         augment=args.augment,
         select_by=args.select_by,
+        select_epoch_on=args.select_epoch_on,
+        inner_fraction=args.inner_fraction,
         tta=args.tta,
         device=args.device,
         seed=args.seed,

@@ -11,7 +11,8 @@ the two functions :func:`blend.optimize.optimize` scores with, so a recipe appli
 rows reproduces the optimiser's in-sample score.
 
 The store is used only through its public methods (``load_oof``, ``load_test``,
-``write_block``, ``finish_model``); this module does not import ``oof_store``.
+``write_block``, ``finish_model``); this module imports from ``oof_store`` only the reading
+of the honesty marks (:mod:`oof_store.flags`).
 """
 
 from __future__ import annotations
@@ -354,12 +355,32 @@ class Recipe:
             class_names=store.class_names, output=how, sample=sample,
         )
 
+    def in_sample_in(self, store) -> bool:
+        """Whether the blend's OOF rows, written into ``store``, would be in-sample.
+
+        They are when anything was chosen from the labels on all rows: weights or a subset
+        of several models, temperatures, or a model that is itself in-sample. One model
+        blended alone, untempered, is that model's own (honest) OOF.
+        """
+        from oof_store.flags import is_in_sample
+
+        if len(self.models) > 1 or self.temperatures is not None:
+            return True
+        return any(is_in_sample(store.manifest(m)) for m in self.models)
+
     def write_to_store(self, store, name: str, *, overwrite: bool = False) -> dict:
-        """Write the blend back into the store as a model (OOF per fold and the test set)."""
+        """Write the blend back into the store as a model (OOF per fold and the test set).
+
+        The manifest records the blended models (``parents``) and, in ``params``,
+        ``in_sample``: true when the blend's weights, subset or temperatures were chosen on
+        every OOF row (see :meth:`in_sample_in`). Such a model is left out of search,
+        optimize, stack and report unless they are run with ``--allow-in-sample``.
+        """
         if name in store.models():
             if not overwrite:
                 raise BlendError(f"model {name!r} already exists in the store; pick another name")
             store.remove_model(name)
+        in_sample = self.in_sample_in(store)
         oof = self.predict_oof(store).astype(np.float32)
         kind = "raw" if store.task == "regression" else "probs"
         for k in store.fold_ids:
@@ -371,7 +392,7 @@ class Recipe:
         return store.finish_model(
             name,
             kind=kind,
-            params={"recipe": self.to_dict()},
+            params={"recipe": self.to_dict(), "in_sample": in_sample},
             source="blend",
             parents=list(self.models),
         )

@@ -11,9 +11,10 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
+from oof_common.cli import add_debug_flag, console, progress_bar, run_main
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
-from oof_common.cli import add_debug_flag, console, progress_bar, run_main
+from oof_store.flags import FLAG_TEXT, model_flags
 from oof_store.importing import export_predictions, import_files, read_table
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]
@@ -57,6 +58,7 @@ def list_models(store: Store) -> list[dict]:
             "tta_views": man["tta_views"],
             "test_folds": man.get("test_folds", []),
             "source": man.get("source", ""),
+            "flags": model_flags(man),
         }
         try:
             row.update(quick_scores(store, m))
@@ -161,10 +163,14 @@ def ls_cli(args: argparse.Namespace) -> int:
             str(r["folds"]),
             ",".join(r["tta_views"]),
             test,
-            r["source"],
+            r["source"] + "".join(f" [bold red]{f.upper()}[/bold red]" for f in r["flags"]),
             *[f"{r[c]:.5f}" if c in r else "" for c in metric_cols],
         )
     console.print(table)
+    for r in rows:
+        for f in r.get("flags", ()):
+            console.print(f"[bold red]{f.upper()}[/bold red] {r['model']}: {FLAG_TEXT[f]}",
+                          highlight=False)
     if not rows:
         console.print("no models yet: add some with `oof import` or `base-models`")
     return 0

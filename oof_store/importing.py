@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from oof_store import _schema as S
-from oof_store._errors import FoldMismatchError, StoreError, StoreExistsError
 from oof_store._blocks import PROB_SUM_TOL
+from oof_store._errors import FoldMismatchError, StoreError, StoreExistsError
 from oof_store._store import Store
 
 __all__ = [

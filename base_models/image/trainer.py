@@ -6,6 +6,10 @@ wrapper over it). The two pieces it is made of work on any dataset of tensors:
 - :func:`fit_fold` trains one model (AdamW, cosine schedule with linear warm-up, label
   smoothing, AMP on CUDA, best epoch kept by validation metric) and saves a resumable
   checkpoint after every epoch;
+- :func:`inner_split` holds out a stratified, seeded part of a fold's training rows: the
+  validation set on which the epoch is selected. The fold's own rows, whose predictions
+  become OOF, are never used to choose anything unless ``select_epoch_on="oof"`` is asked
+  for (then the manifest records it, and ``oof ls`` and ``blend report`` flag the model).
 - :func:`predict_views` returns the model's logits under every TTA view,
   ``(n_views, n, n_classes)``.
 """
@@ -32,7 +36,9 @@ __all__ = [
     "TrainConfig",
     "FoldFit",
     "SELECT_BY",
+    "SELECT_EPOCH_ON",
     "fit_fold",
+    "inner_split",
     "predict_views",
     "train_image_model",
     "default_work_dir",
@@ -41,6 +47,9 @@ __all__ = [
 #: how the kept epoch is chosen: best validation accuracy (ties: lower loss), lowest
 #: validation loss, or simply the last epoch (no selection on the held-out fold).
 SELECT_BY = ("accuracy", "loss", "last")
+#: where the epoch is selected: an inner validation split of the training folds (honest,
+#: the default) or the OOF fold itself (optimistic OOF scores; flagged in the manifest).
+SELECT_EPOCH_ON = ("inner", "oof")
 
 Log = Callable[[str], None]
 
@@ -58,9 +67,11 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
     augment: str = "hflip"
-    select_by: str = "accuracy"
+    select_by: str = "last"
     seed: int = 0
     pretrained: str | None = None
+    select_epoch_on: str = "inner"
+    inner_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         checks = [
@@ -71,6 +82,7 @@ class TrainConfig:
             ("weight_decay", self.weight_decay >= 0, "a float >= 0"),
             ("warmup_epochs", self.warmup_epochs >= 0, "a float >= 0"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "a float in [0, 1)"),
+            ("inner_fraction", 0 < self.inner_fraction < 1, "a float in (0, 1)"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -85,6 +97,11 @@ class TrainConfig:
             raise ImageTrainerError(
                 f"the 'select_by' parameter must be one of {', '.join(SELECT_BY)}; "
                 f"got {self.select_by!r}"
+            )
+        if self.select_epoch_on not in SELECT_EPOCH_ON:
+            raise ImageTrainerError(
+                f"the 'select_epoch_on' parameter must be one of {', '.join(SELECT_EPOCH_ON)}; "
+                f"got {self.select_epoch_on!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +213,37 @@ def _evaluate(model, loader, device, amp, mean, std) -> tuple[float, float]:
             correct += int((out.argmax(1) == hard).sum())
             n += len(xb)
     return tot_loss / max(n, 1), correct / max(n, 1)
+
+
+def inner_split(rows: np.ndarray, targets: np.ndarray, fraction: float, seed: int):
+    """Split a fold's training rows into rows to fit and rows to select the epoch on.
+
+    Stratified by class (the argmax of soft targets) and seeded: of each class's ``n``
+    rows, ``round(fraction * n)`` are held out (at least one when ``n >= 2``), so every
+    class is seen on both sides when it can be.
+
+    Returns
+    -------
+    fit_rows, select_rows : ndarray of int
+        Disjoint, sorted, together ``rows``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    t = np.asarray(targets)
+    labels = t[rows].argmax(axis=1) if t.ndim == 2 else t[rows]
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(labels):
+        members = rows[labels == c]
+        n_held = max(int(round(fraction * len(members))), 1 if len(members) >= 2 else 0)
+        held.append(rng.permutation(members)[:n_held])
+    select_rows = np.sort(np.concatenate(held)) if held else rows[:0]
+    fit_rows = np.setdiff1d(rows, select_rows)
+    if len(select_rows) == 0 or len(fit_rows) == 0:
+        raise ImageTrainerError(
+            f"cannot hold out an inner validation split from {len(rows)} training rows; "
+            "pass --select-by last (no epoch selection) or more rows"
+        )
+    return fit_rows, select_rows
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
@@ -514,7 +562,7 @@ def train_image_model(
     warmup_epochs: float = 1.0,
     label_smoothing: float = 0.0,
     augment: str = "hflip",
-    select_by: str = "accuracy",
+    select_by: str = "last",
     tta: str | Sequence[str] | None = None,
     device: str = "auto",
     seed: int = 0,
@@ -525,11 +573,17 @@ def train_image_model(
     threads: int | None = None,
     progress: bool = True,
     log: Log | None = None,
+    select_epoch_on: str = "inner",
+    inner_fraction: float = 0.1,
 ) -> dict:
     """Train one ``arch`` model per store fold and write its OOF and test logits.
 
-    For every fold ``k`` of the store, a model is trained on the rows of the other folds,
-    its best epoch is kept (``select_by``), and it predicts the rows of fold ``k`` (OOF)
+    For every fold ``k`` of the store, a model is trained on the rows of the other folds;
+    by default (``select_by="last"``) its last epoch is kept, nothing being chosen from the
+    labels, and every training row is fitted. With ``select_by="accuracy"`` or ``"loss"`` the
+    best epoch is chosen on an inner validation split of those rows
+    (``select_epoch_on="inner"``: ``inner_fraction`` of them, stratified and seeded), which
+    the model is then not fitted on. It predicts the rows of fold ``k`` (OOF)
     and the whole test set under every TTA view (view 0 is the plain image). Logits are
     written block by block, then the manifest (kind ``"logits"``).
 
@@ -558,6 +612,12 @@ def train_image_model(
     threads : int, optional
         torch CPU threads while training (restored afterwards); on a busy machine 1 can be
         several times faster than torch's default of one per core.
+    select_epoch_on : {"inner", "oof"}
+        Where the epoch is selected. ``"oof"`` selects it on fold ``k`` itself, the fold
+        whose predictions become OOF: optimistic OOF scores, recorded in the manifest
+        (``params.select_epoch_on``) and flagged by ``oof ls`` and ``blend report``.
+    inner_fraction : float
+        Share of each fold's training rows held out to select the epoch on (default 0.1).
 
     Returns
     -------
@@ -600,6 +660,8 @@ def train_image_model(
             overwrite=overwrite,
             progress=progress,
             log=log,
+            select_epoch_on=select_epoch_on,
+            inner_fraction=inner_fraction,
         )
     finally:
         torch.set_num_threads(before)
@@ -634,6 +696,8 @@ def _train_image_model(
     overwrite,
     progress,
     log,
+    select_epoch_on="inner",
+    inner_fraction=0.1,
 ) -> dict:
     import torch
 
@@ -658,6 +722,8 @@ def _train_image_model(
         select_by=select_by,
         seed=int(seed),
         pretrained=None if pretrained in (None, "", "none") else str(pretrained),
+        select_epoch_on=select_epoch_on,
+        inner_fraction=float(inner_fraction),
     )
     views = resolve_views(tta)
     from .model import check_arch, create_model
@@ -786,13 +852,23 @@ def _train_image_model(
             continue
         tr = np.flatnonzero(folds != k)
         va = np.flatnonzero(folds == k)
+        # the rows the epoch is selected on: never fold k's own (the OOF rows) unless asked
+        if config.select_epoch_on == "oof":
+            fit_rows, sel_rows = tr, va
+        elif config.select_by == "last":  # nothing selected: fit every training row
+            fit_rows, sel_rows = tr, tr[:0]
+        else:
+            fit_rows, sel_rows = inner_split(tr, targets, config.inner_fraction,
+                                             fold_seed(config.seed, k))
+        if len(sel_rows) == 0:
+            sel_rows = va  # only reported (history), never used to choose: select_by last
         torch.manual_seed(fold_seed(config.seed, k))
         model = create_model(arch, n_classes, config.img_size, config.pretrained)
         ckpt = wd / f"fold{k}.pt"
         fit = fit_fold(
             model,
-            TorchImages(train_src, tr, targets[tr]),
-            TorchImages(train_src, va, targets[va]),
+            TorchImages(train_src, fit_rows, targets[fit_rows]),
+            TorchImages(train_src, sel_rows, targets[sel_rows]),
             config,
             fold=k,
             device=dev,

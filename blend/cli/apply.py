@@ -47,8 +47,10 @@ def apply_cli(args: argparse.Namespace) -> int:
         console.print(escape(f"wrote {args.out}: {len(sub)} rows, columns {', '.join(map(str, sub.columns))}; "
                              f"{held}{why}; {recipe.describe()}"), highlight=False)
     if args.write_model:
-        recipe.write_to_store(store, args.write_model, overwrite=args.overwrite)
-        console.print(escape(f"wrote model {args.write_model!r} into {store.uri}"), highlight=False)
+        man = recipe.write_to_store(store, args.write_model, overwrite=args.overwrite)
+        mark = (" (marked IN-SAMPLE: fitted on all OOF rows; search, optimize, stack and report "
+                "leave it out unless --allow-in-sample)" if man["params"]["in_sample"] else "")
+        console.print(escape(f"wrote model {args.write_model!r} into {store.uri}{mark}"), highlight=False)
     return 0
 
 

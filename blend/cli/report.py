@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import honesty_facts, in_sample_models, resolve_models
 from blend.report import Report, build_report
 
 __all__ = ["report", "report_cli", "register", "write_noise_csv"]
@@ -64,6 +64,7 @@ def report(
     by: Sequence[str] = (),
     n_pairs: int = 3,
     n_bins: int = 15,
+    allow_in_sample: bool = False,
 ) -> Report:
     """The OOF report of a store's models (library function; never exits).
 
@@ -71,7 +72,9 @@ def report(
     ----------
     store : oof_store.Store
     models : list of str, optional
-        Default: every finished model.
+        Default: every finished model but the in-sample blends (``blend apply
+        --write-model``); ``allow_in_sample`` includes them. Each flagged model (in-sample,
+        epoch selected on the OOF fold) gets a note saying why its scores are optimistic.
     metric : str, optional
         Primary metric (``blend.metrics``); default: the task's.
     by : list of str
@@ -83,16 +86,25 @@ def report(
         Unknown model or ``--by`` column, metric unfit for the task, ...
     """
     from blend.metrics import default_metric, get_metric
+    from oof_store.flags import FLAG_TEXT
 
-    models = resolve_models(store, models, need=1, what="the report")
+    left_out = [] if (models or allow_in_sample) else in_sample_models(store, store.models())
+    models = resolve_models(store, models, need=1, what="the report",
+                            allow_in_sample=allow_in_sample)
     by_values = _by_columns(store, by)
     get_metric(metric if metric is not None else default_metric(store.task), store.task)  # fail early
     views, tta_names = _load_views(store, models)
-    return build_report(
+    r = build_report(
         views, store.y, store.folds, task=store.task, metric=metric, models=models,
         tta_views=tta_names, class_names=store.class_names, ids=store.ids, by=by_values,
         n_pairs=n_pairs, n_bins=n_bins,
     )
+    for m, flags in honesty_facts(store, models)["flagged_models"].items():
+        r.notes.extend(f"NOT HONEST: {m} ({f}): {FLAG_TEXT[f]}" for f in flags)
+    if left_out:
+        r.notes.append(f"left out the in-sample blend(s) {', '.join(left_out)} (blend apply "
+                       "--write-model); --allow-in-sample shows them, labelled")
+    return r
 
 
 def write_noise_csv(report: Report, path: str | Path, *, id_col: str = "id",
@@ -136,7 +148,8 @@ def _print(report: Report, console, noise_top: int) -> None:
         f"task {r.task}, metric [bold]{r.metric}[/bold] ({direction} is better)"
     )
     for note in r.notes:
-        console.print(f"[dim]note: {e(note)}[/dim]")
+        style = "bold red" if note.startswith("NOT HONEST") else "dim"
+        console.print(f"[{style}]note: {e(note)}[/{style}]", highlight=False)
 
     # scores
     sec = [k for k in r.blend.secondary if k != r.metric]
@@ -285,11 +298,15 @@ def report_cli(args: argparse.Namespace) -> int:
     if args.noise_csv and store.task == "regression":
         raise BlendError("label-noise candidates do not apply to a regression task; drop --noise-csv")
     result = report(store, models=args.models, metric=args.metric, by=args.by or (),
-                    n_pairs=args.pairs, n_bins=args.bins)
+                    n_pairs=args.pairs, n_bins=args.bins, allow_in_sample=args.allow_in_sample)
     if not args.quiet:
         _print(result, console, args.noise_top)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+        d = {**result.to_dict(), **honesty_facts(store, result.model_names),
+             "scores_are": "OOF scores pooled over every row (fold scores beside): honest for "
+                           "models whose every row was predicted without its label; see "
+                           "flagged_models"}
+        Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         console.print(escape(f"wrote {args.json}"))
     if args.noise_csv:
         n = write_noise_csv(result, args.noise_csv, id_col=store.id_col, folds=store.folds)
@@ -333,5 +350,8 @@ def register(subparsers) -> None:
     p.add_argument("--bins", type=int, default=15, metavar="N",
                    help="bins of the reliability diagram (default 15)")
     p.add_argument("--quiet", action="store_true", help="print no tables (only the files written)")
+    p.add_argument("--allow-in-sample", action="store_true",
+                   help="also show blends written by `blend apply --write-model` (fitted on all "
+                        "OOF rows), labelled NOT HONEST")
     add_debug_flag(p)
     p.set_defaults(func=report_cli)

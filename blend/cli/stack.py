@@ -19,7 +19,13 @@ import numpy as np
 from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models, warn_models_without_test
+from blend.cli._common import (
+    honesty_facts,
+    in_sample_models,
+    print_honesty,
+    resolve_models,
+    warn_models_without_test,
+)
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -93,11 +99,14 @@ def read_extra_features(
     return out[0], out[1], [str(c) for c in cols]
 
 
-def _resolve_models(store: Any, models: Sequence[str] | None) -> list[str]:
-    # level-2 models are left out by default: stacking a stack over the same folds leaks
+def _resolve_models(store: Any, models: Sequence[str] | None,
+                    allow_in_sample: bool = False) -> list[str]:
+    # level-2 models are left out by default: stacking a stack over the same folds leaks;
+    # in-sample blends (blend apply --write-model) too, unless allowed
     return resolve_models(
         store, models, need=2, what="stacking",
         default=lambda have: [m for m in have if store.manifest(m).get("source") != "stack"],
+        allow_in_sample=allow_in_sample,
     )
 
 
@@ -119,6 +128,7 @@ def run_stack(
     seed: int = 0,
     progress: Any = None,
     n_jobs: int | None = None,
+    allow_in_sample: bool = False,
 ) -> tuple[StackResult, str | None]:
     """Fit ``stacker`` with nested CV on ``store`` and write it back as a level-2 model.
 
@@ -136,7 +146,7 @@ def run_stack(
     task = store.task
     if task == "regression" and features != "probs":
         raise BlendError(f"--features {features} needs class probabilities; regression stacks raw predictions (use probs)")
-    chosen = _resolve_models(store, models)
+    chosen = _resolve_models(store, models, allow_in_sample)
     name = name or f"stack_{st.name}"
     if write:
         if name in chosen:
@@ -197,7 +207,9 @@ def run_stack(
     store.finish_model(
         name,
         kind="raw" if task == "regression" else "probs",
-        params={"stacker": st.name, **res.to_dict()},
+        # a stacker is honest OOF (nested), unless it stacks in-sample blends
+        params={"stacker": st.name, **res.to_dict(),
+                "in_sample": bool(in_sample_models(store, chosen))},
         source="stack",
         parents=chosen,
     )
@@ -243,7 +255,7 @@ def stack_cli(args: argparse.Namespace) -> int:
     if args.recipe and args.no_write:
         raise BlendError("--recipe needs the stacker written back into the store; drop --no-write")
 
-    warn_models_without_test(store, _resolve_models(store, args.models),
+    warn_models_without_test(store, _resolve_models(store, args.models, args.allow_in_sample),
                              what="a stacker")
 
     with progress_callback(f"stack {args.stacker}") as progress:
@@ -252,7 +264,10 @@ def stack_cli(args: argparse.Namespace) -> int:
             extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds,
             metric=args.metric, params=params, name=args.name, write=not args.no_write,
             overwrite=args.overwrite, seed=args.seed, progress=progress, n_jobs=args.threads,
+            allow_in_sample=args.allow_in_sample,
         )
+    used = res.params.get("models") or []
+    print_honesty(store, used)
     _print_result(res, written)
     if written and res.fold_test is None:
         why = res.params.get("test", "the store has no test rows")
@@ -260,7 +275,13 @@ def stack_cli(args: argparse.Namespace) -> int:
             f"[yellow]warning:[/yellow] {escape(f'the stacker written as {written!r} has no test predictions ({why}); `blend apply` cannot write a submission from it')}",
             highlight=False)
     if args.json:
-        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
+        d = {**res.to_dict(), "nested_score_is": "nested: pooled outer-fold predictions; each "
+             "fold's stacker (and its --hpo search) fitted on the other folds",
+             "best_base_is": "in-sample pick: the best base model's pooled OOF score, the pick "
+             "made on every row", "mean_blend_score_is": "pooled OOF score of the plain mean "
+             "(nothing chosen from the labels)",
+             **honesty_facts(store, used)}
+        Path(args.json).write_text(json.dumps(d, indent=2))
     if args.recipe:
         stack_recipe(store, res, written).save(args.recipe)
         console.print(escape(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`"))
@@ -296,7 +317,8 @@ def _print_result(res: StackResult, written: str | None) -> None:
     table.add_row(f"stack {res.stacker} (nested)", f"{res.nested_score:.5f}", "")
     if res.best_base is not None:
         table.add_row(
-            f"best base model: {res.best_base['model']}", f"{res.best_base['score']:.5f}",
+            f"best base model (picked on all rows): {res.best_base['model']}",
+            f"{res.best_base['score']:.5f}",
             f"{res.gain(res.best_base['score']):+.5f}",
         )
     if res.mean_blend_score is not None:
@@ -338,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--allow-in-sample", action="store_true",
+                       help="also stack blends written by `blend apply --write-model` (fitted on "
+                            "all OOF rows): the result is then NOT honest, and marked so")
         p.add_argument("--name", help=f"name of the written model (default: stack_{name})")
         p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
         p.add_argument("--no-write", action="store_true", help="do not write the stacker back into the store")

@@ -15,9 +15,11 @@ inner models: its prediction is their mean. With ``seeds > 1`` the bag is refitt
 each seed and averaged as well. A stacker with nothing to early-stop (``linear``) is
 instead refitted once per seed on all outer training rows with the chosen parameters.
 
-The outer score is computed per fold and combined by ``blend.nested.nested_cv`` (the
-fold-size weighted mean; every row is predicted once, by the stacker that never saw it); it is what ``stack`` prints, beside the best
-base model and the plain mean of the base models on the same rows.
+The outer loop is ``blend.nested.nested_cv``: every row is predicted once, by the stacker
+that never saw it, and the metric is computed once on those pooled predictions (fold scores
+beside); it is what ``stack`` prints, beside the best base model and the plain mean of the
+base models on the same rows, scored the same way. The hyper-parameter search runs inside
+each outer fold, so the nested score covers it.
 """
 
 from __future__ import annotations
@@ -259,9 +261,8 @@ class StackResult:
     ----------
     stacker, metric : str
     nested_score : float
-        The outer (nested-CV) score: the fold-size weighted mean of ``fold_scores``, as
-        ``blend.nested.nested_cv`` computes it (for accuracy and log loss, the score of
-        the pooled OOF predictions).
+        The outer (nested-CV) score: the metric computed once on the pooled outer-fold
+        predictions of every row, as ``blend.nested.nested_cv`` computes it.
     fold_scores : tuple of float
         The metric on each outer fold's rows, in ``fold_ids`` order.
     best_base : dict or None
@@ -538,9 +539,12 @@ def fit_stacker(
     fit_one = _counted(st.fit_one, progress, _n_fits(st, len(fold_ids), hpo, seeds))
     fit_one.report("model fits")
 
-    def fit_outer(tr_rows: np.ndarray) -> dict[str, Any]:
-        """The outer-fold stacker: a (seeded) bag of inner-CV models fitted on ``tr_rows``."""
-        k = int(np.setdiff1d(fold_ids, folds[tr_rows])[0])
+    def fit_outer(tr_rows: np.ndarray, k: int) -> dict[str, Any]:
+        """The outer-fold stacker for held-out fold ``k``, fitted on ``tr_rows`` only.
+
+        A (seeded) bag of inner-CV models; the hyper-parameter search (``hpo``) runs here,
+        on those rows, so the nested score covers it.
+        """
         seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)
         if not st.early_stops:
             # Nothing to early-stop: the inner CV only scores the search; the outer-fold
@@ -571,7 +575,7 @@ def fit_stacker(
             inner_score = float(np.mean(scores))
         return {"fold": k, "models": [m for b in bags for m in b], "params": p, "inner": inner_score}
 
-    def evaluate_outer(fitted: dict[str, Any], te_rows: np.ndarray) -> float:
+    def predict_outer(fitted: dict[str, Any], te_rows: np.ndarray) -> np.ndarray:
         models = fitted["models"]
         pred = np.mean([st.predict_one(m, X[te_rows], _take(extra, te_rows)) for m in models], axis=0)
         oof[te_rows] = pred
@@ -579,14 +583,14 @@ def fit_stacker(
             fold_test.append(np.mean([st.predict_one(m, X_test, extra_test) for m in models], axis=0))
         per_fold_params.append(_jsonable(fitted["params"]))
         per_fold_inner.append(None if math.isnan(fitted["inner"]) else fitted["inner"])
-        score = float(met(y[te_rows], pred))
         fitted["models"] = None  # free the fold's models once used
         if progress is not None:
+            score = float(met(y[te_rows], pred))
             inner = "" if math.isnan(fitted["inner"]) else f" (inner CV {fitted['inner']:.5f})"
             fit_one.report(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}", log=True)
-        return score
+        return pred
 
-    outer = nested_cv(fit_outer, evaluate_outer, folds)
+    outer = nested_cv(fit_outer, predict_outer, folds, y, met)
     fold_scores = list(outer.fold_scores)
     best_base, mean_score = None, None
     if base_preds is not None:
@@ -693,8 +697,9 @@ def baseline_scores(
     P : ndarray of shape (M, T, N, C) or (M, N, C)
         Probabilities (regression: raw predictions) of the base models.
     folds : ndarray of shape (N,), optional
-        When given, each score is the fold-size weighted mean of the per-fold scores, the
-        way the stacker's nested score is computed, so the numbers compare like for like.
+        Accepted for compatibility; every score is computed once on all rows pooled, the
+        way the stacker's nested score is (``blend.nested``), so the numbers compare like
+        for like whatever the metric.
 
     Returns
     -------
@@ -714,11 +719,9 @@ def baseline_scores(
         Q = np.asarray(Q, dtype=np.float64)
         return Q.reshape(-1) if task == "regression" else Q
 
-    groups = [np.arange(P.shape[2])] if folds is None else [np.flatnonzero(folds == k) for k in np.unique(folds)]
-    sizes = [len(g) for g in groups]
-
     def score(Q: np.ndarray) -> float:
-        return float(np.average([met(y[g], Q[g]) for g in groups], weights=sizes))
+        # pooled over every row, like the stacker's nested score (blend.nested): one definition
+        return float(met(y, Q))
 
     best_name, best_score = None, None
     for i, name in enumerate(names):
