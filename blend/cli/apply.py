@@ -24,7 +24,7 @@ def apply_cli(args: argparse.Namespace) -> int:
     recipe = Recipe.load(args.recipe)
     store = Store(args.store)
     if args.out:
-        sub = recipe.submission(store, probabilities=args.probs)
+        sub = recipe.submission(store, probabilities=args.probs, raw=args.raw)
         sub.to_csv(args.out, index=False)
         console.print(f"wrote {args.out}: {len(sub)} rows, {recipe.describe()}",
                       highlight=False)
@@ -43,6 +43,8 @@ def register(subparsers) -> None:
     p.add_argument("--store", required=True, help="path or URI of the OOF store")
     p.add_argument("--out", default=None, help="submission CSV to write")
     p.add_argument("--probs", action="store_true", help="write class probabilities, not labels")
+    p.add_argument("--raw", action="store_true",
+                   help="ordinal recipe (cut points): write the continuous score, not the grade")
     p.add_argument("--write-model", default=None, metavar="NAME",
                    help="also write the blend into the store as model NAME")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model NAME")

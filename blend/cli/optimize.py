@@ -17,6 +17,7 @@ from typing import Any
 from blend._errors import BlendError
 from blend.cli._common import resolve_models
 from blend.optimize import OptimizeResult, available_optimizers, optimize
+from blend.ordinal import available_cut_methods
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search",
            "default_storage", "recipe_from_result"]
@@ -214,6 +215,10 @@ def optimize_cli(args: argparse.Namespace) -> int:
         if value is not None:
             params[key] = value
     store = Store(args.store)
+    from blend.cli import _ordinal
+
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        return _ordinal.ordinal_optimize_cli(args, store, models, params)
     result = optimize_store(
         store, method=args.method, metric=args.metric, rule=args.rule, models=models,
         tta_weights=args.tta_weights, per_class=args.per_class, temperature=args.temperature,
@@ -251,6 +256,18 @@ def register(subparsers: Any) -> None:
                    help="fit a temperature per model before blending (logit/geo rule)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-nested", action="store_true", help="skip the nested CV")
+    o = p.add_argument_group("ordinal targets (--metric qwk on a regression store, or --ordinal)")
+    o.add_argument("--ordinal", action="store_true",
+                   help="ordered classes: blend expected grades (sum of p x grade) and fit cut "
+                        "points for QWK, instead of the argmax")
+    o.add_argument("--grades", metavar="SPEC",
+                   help="grade values, e.g. 1..6 or 0,1,2,3 (default: from integer targets, "
+                        "or the classes)")
+    o.add_argument("--cuts", default="coordinate", choices=available_cut_methods(),
+                   help="cut-point method, fitted on the training folds (default coordinate)")
+    o.add_argument("--cuts-mode", default="both", choices=["after", "joint", "both"],
+                   help="cut points after weights fitted on RMSE, weights fitted on the QWK "
+                        "after cut points, or both compared by nested QWK (default)")
     g = p.add_argument_group("method options")
     g.add_argument("--maxiter", type=int, help="de: generations (default 20)")
     g.add_argument("--popsize", type=int, help="de: population multiplier (default 15)")

@@ -1,0 +1,161 @@
+"""Ordinal targets in the ``blend`` commands: QWK with cut points fitted inside the nested CV.
+
+``blend optimize STORE --metric qwk`` on a regression store (or ``--ordinal`` on a store with
+ordered classes) comes here: :func:`ordinal_optimize_store` loads the OOF predictions and
+calls :func:`blend.ordinal.fit_ordinal` once per cuts mode; the better nested QWK is kept,
+both are printed. See ``docs/commands/ordinal.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blend._errors import BlendError
+from blend.ordinal import Grades, infer_grades, parse_grades
+from blend.ordinal._fit import MODES, OrdinalResult, fit_ordinal
+
+__all__ = ["is_ordinal", "store_grades", "ordinal_optimize_store", "ordinal_recipe",
+           "print_ordinal", "ordinal_optimize_cli"]
+
+
+def is_ordinal(store: Any, metric: str | None, ordinal: bool = False) -> bool:
+    """Whether a command on ``store`` with ``metric`` takes the ordinal (cut points) path."""
+    if ordinal:
+        if store.task not in ("regression", "multiclass", "binary"):
+            raise BlendError(f"--ordinal needs a regression store or ordered classes; the "
+                             f"store is {store.task}")
+        return True
+    return metric == "qwk" and store.task == "regression"
+
+
+def store_grades(store: Any, grades: str | None) -> Grades:
+    """The grades from ``--grades`` or inferred (integer regression targets, or the classes)."""
+    if grades:
+        g = parse_grades(grades)
+    elif store.task == "regression":
+        g = infer_grades(store.y)
+    else:
+        try:  # class names that are numbers are their grade values
+            g = Grades(tuple(float(c) for c in store.class_names))
+        except (ValueError, BlendError):
+            g = Grades(tuple(float(k) for k in range(len(store.class_names))))
+    if store.task != "regression" and g.n != len(store.class_names):
+        raise BlendError(f"--grades gives {g.n} values but the store has "
+                         f"{len(store.class_names)} classes {list(store.class_names)}")
+    return g
+
+
+def ordinal_optimize_store(
+    store: Any,
+    *,
+    models: list[str],
+    grades: str | None = None,
+    method: str = "nelder-mead",
+    cut_method: str = "coordinate",
+    modes: tuple[str, ...] = MODES,
+    seed: int = 0,
+    nested: bool = True,
+    params: dict[str, Any] | None = None,
+) -> list[OrdinalResult]:
+    """Fit weights and cut points for QWK on ``store``, once per mode in ``modes``.
+
+    Returns the results, the best nested QWK first.
+    """
+    g = store_grades(store, grades)
+    regression = store.task == "regression"
+    oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")
+    y = oof.y
+    results = [
+        fit_ordinal(oof.preds, y, oof.folds, method=method, cut_method=cut_method, mode=m,
+                    grades=g, kind="raw" if regression else "probs", models=list(oof.models),
+                    nested=nested, rng=seed, params=params)
+        for m in modes
+    ]
+    key = (lambda r: r.nested_score) if nested else (lambda r: r.score)
+    return sorted(results, key=key, reverse=True)
+
+
+def ordinal_recipe(result: OrdinalResult, store: Any):
+    """The recipe of ``result``: weights (prob rule, TTA views averaged), cut points, grades."""
+    from blend.recipe import Recipe
+
+    return Recipe.for_store(
+        store, list(result.models), rule="prob", tta="mean",
+        weights=tuple(result.weights[m] for m in result.models),
+        cuts=tuple(result.cuts), grades=tuple(result.grades), metric="qwk",
+        score=result.score, nested_score=result.nested_score,
+        source=f"optimize:{result.method}+{result.cut_method}:{result.mode}",
+    )
+
+
+def print_ordinal(results: list[OrdinalResult]) -> None:
+    """One table: weights per model and cut points, one column per result."""
+    from rich.table import Table
+
+    from oof_store.cli_utils import console
+
+    best = results[0]
+    table = Table(title=f"blend optimize --metric qwk: {best.method} weights + "
+                        f"{best.cut_method} cut points")
+    table.add_column("")
+    for r in results:
+        table.add_column(r.mode, justify="right")
+    for m in best.models:
+        table.add_row(m, *(f"{r.weights[m]:.4f}" for r in results))
+    table.add_section()
+    for j in range(len(best.cuts)):
+        g0, g1 = best.grades[j], best.grades[j + 1]
+        table.add_row(f"cut {g0:g}|{g1:g}", *(f"{r.cuts[j]:.4f}" for r in results))
+    table.add_section()
+    table.add_row("in-sample QWK", *(f"{r.score:.5f}" for r in results))
+
+    def fmt(v):
+        return "skipped" if v is None else f"{v:.5f}"
+
+    table.add_row("nested QWK", *(fmt(r.nested_score) for r in results))
+    table.add_row("nested, rounding", *(fmt(r.rounding_nested_score) for r in results))
+    for i, k in enumerate(best.fold_ids):
+        table.add_row(f"fold {k}", *(f"{r.fold_scores[i]:.5f}" for r in results), style="dim")
+    console.print(table)
+    note = ""
+    if len(results) > 1 and best.nested_score is not None:
+        note = (" (kept as the better nested QWK of the modes; choosing between them is itself "
+                "a fit: `blend compare` scores the choice)")
+    console.print(f"kept: [bold]{best.name}[/bold]{note}; "
+                  f"{sum(r.seconds for r in results):.2f} s", highlight=False)
+
+
+def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
+                         params: dict[str, Any]) -> int:
+    """``blend optimize --metric qwk`` on an ordinal store: fit, print, write JSON / recipe."""
+    from blend.cli._common import resolve_models
+
+    models = resolve_models(store, models, need=1, what="ordinal blending")
+    if args.tta_weights or args.per_class or args.temperature or args.rule != "prob":
+        raise BlendError("--metric qwk with cut points blends the scores with --rule prob, "
+                         "without --tta-weights, --per-class or --temperature")
+    modes = MODES if args.cuts_mode == "both" else (args.cuts_mode,)
+    method = "mean" if len(models) == 1 else args.method
+    results = ordinal_optimize_store(
+        store, models=models, grades=args.grades, method=method, cut_method=args.cuts,
+        modes=modes, seed=args.seed, nested=not args.no_nested, params=params,
+    )
+    print_ordinal(results)
+    if args.json:
+        d = results[0].to_dict()
+        d["modes"] = {r.mode: {"nested_score": r.nested_score, "score": r.score}
+                      for r in results}
+        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
+    if args.recipe:
+        ordinal_recipe(results[0], store).save(args.recipe)
+    return 0
+
+
+def confusion(y_idx: np.ndarray, pred_idx: np.ndarray, n: int) -> np.ndarray:
+    """Grade confusion matrix (true x predicted), shape (n, n)."""
+    return np.bincount(np.asarray(y_idx) * n + np.asarray(pred_idx),
+                       minlength=n * n).reshape(n, n)
