@@ -159,3 +159,62 @@ def confusion(y_idx: np.ndarray, pred_idx: np.ndarray, n: int) -> np.ndarray:
     """Grade confusion matrix (true x predicted), shape (n, n)."""
     return np.bincount(np.asarray(y_idx) * n + np.asarray(pred_idx),
                        minlength=n * n).reshape(n, n)
+
+
+def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: Any) -> int:
+    """``stack NAME STORE --metric qwk`` on a regression store: the stacker, then cut points.
+
+    The stacker is fitted (and early-stopped or tuned) on RMSE with its nested CV and written
+    back as usual; its out-of-fold score is then graded by cut points fitted without each
+    fold (:func:`blend.ordinal._stack.stack_cuts`), and the recipe holds the final cuts.
+    """
+    import dataclasses
+
+    from rich.table import Table
+
+    from blend.cli.stack import _print_result, run_stack, stack_recipe
+    from blend.ordinal._stack import stack_cuts
+    from blend.stack import make_features
+    from oof_store.cli_utils import console
+
+    if args.extra_features:
+        raise BlendError("--metric qwk with cut points does not take --extra-features yet")
+    g = store_grades(store, args.grades)
+    if store.n_folds < 4:
+        raise BlendError(f"cut points for a stacker need 4 folds or more; the store has "
+                         f"{store.n_folds}")
+    res, written = run_stack(
+        store, args.stacker, models=args.models, features=args.features, tta=args.tta,
+        hpo=args.hpo, seeds=args.seeds, metric="rmse", params=params, name=args.name,
+        write=not args.no_write, overwrite=args.overwrite, seed=args.seed, progress=progress,
+        n_jobs=args.threads,
+    )
+    _print_result(res, written)
+    oof = store.load_oof(res.params["models"], tta=args.tta, output="probs")
+    X = make_features(oof.preds, features=args.features, task="regression")
+    cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, res.oof, grades=g,
+                      cut_method=args.cuts, rng=args.seed,
+                      fit_kwargs={"params": params, "hpo": args.hpo, "seeds": args.seeds,
+                                  "n_jobs": args.threads})
+    table = Table(title=f"stack {res.stacker} --metric qwk: {args.cuts} cut points "
+                        "fitted without the fold they grade")
+    table.add_column("")
+    table.add_column("QWK", justify="right")
+    table.add_row("nested, fitted cut points", f"{cuts.nested_score:.5f}")
+    table.add_row("rounded to the nearest grade", f"{cuts.rounding_nested_score:.5f}")
+    for k, s in zip(cuts.fold_ids, cuts.fold_scores, strict=True):
+        table.add_row(f"fold {k}", f"{s:.5f}", style="dim")
+    console.print(table)
+    console.print("cut points (all rows): " + ", ".join(f"{c:.4f}" for c in cuts.cuts),
+                  highlight=False)
+    if args.json:
+        d = res.to_dict()
+        d["ordinal"] = cuts.to_dict()
+        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
+    if args.recipe:
+        recipe = dataclasses.replace(
+            stack_recipe(store, res, written), cuts=tuple(cuts.cuts),
+            grades=tuple(cuts.grades), metric="qwk", score=None,
+            nested_score=cuts.nested_score)
+        recipe.save(args.recipe)
+    return 0

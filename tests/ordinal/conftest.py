@@ -54,3 +54,9 @@ def ordinal_store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ordinal_class_store(tmp_path_factory):
     return make_ordinal_store(tmp_path_factory.mktemp("ordc") / "store", classes=True)
+
+
+@pytest.fixture
+def fresh_ordinal_store(tmp_path):
+    """A store of this test's own (for commands that write models into it)."""
+    return make_ordinal_store(tmp_path / "fresh", n_rows=300, n_folds=4)
