@@ -218,3 +218,53 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
             nested_score=cuts.nested_score)
         recipe.save(args.recipe)
     return 0
+
+
+def ordinal_report_store(store: Any, models: list[str] | None, grades: str | None,
+                         cut_method: str = "coordinate"):
+    """The ordinal report (:func:`blend.ordinal._report.ordinal_report`) of ``store``."""
+    from blend.cli._common import resolve_models
+    from blend.ordinal._report import ordinal_report
+
+    models = resolve_models(store, models, need=1, what="the ordinal report")
+    g = store_grades(store, grades)
+    regression = store.task == "regression"
+    oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")
+    return ordinal_report(oof.preds, oof.y, oof.folds, grades=g,
+                          kind="raw" if regression else "probs", models=list(oof.models),
+                          cut_method=cut_method)
+
+
+def print_ordinal_report(rep: Any) -> None:
+    """QWK per model and fold (rounded / nested cuts), the confusion matrix, the cut points."""
+    from rich.table import Table
+
+    from oof_store.cli_utils import console
+
+    t = Table(title=f"ordinal: QWK rounded to the nearest grade vs {rep.cut_method} cut "
+                    "points fitted on the other folds")
+    t.add_column("model")
+    t.add_column("rounded", justify="right")
+    t.add_column("cut points", justify="right")
+    t.add_column("effect", justify="right")
+    for k in rep.fold_ids:
+        t.add_column(f"fold {k}", justify="right", style="dim")
+    for r in rep.rows:
+        folds = [f"{a:.3f}/{b:.3f}" for a, b in zip(r["rounded_folds"], r["cuts_folds"],
+                                                     strict=True)]
+        t.add_row(r["name"], f"{r['rounded']:.5f}", f"{r['cuts']:.5f}",
+                  f"{r['cuts'] - r['rounded']:+.5f}", *folds)
+    console.print(t)
+    labels = [f"{g:g}" for g in rep.grades]
+    cm = Table(title="grade confusion matrix of the mean (true x predicted, nested cut points; "
+                     "rounding in brackets)")
+    cm.add_column("true")
+    for lab in labels:
+        cm.add_column(lab, justify="right")
+    for i, lab in enumerate(labels):
+        cm.add_row(lab, *(f"{rep.confusion[i][j]} ({rep.confusion_rounded[i][j]})"
+                          for j in range(len(labels))))
+    console.print(cm)
+    console.print("cut points of the mean (all rows): " + ", ".join(f"{c:.3f}" for c in rep.cuts)
+                  + "   rounding: " + ", ".join(f"{c:.3f}" for c in rep.midpoints),
+                  highlight=False)

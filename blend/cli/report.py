@@ -283,10 +283,20 @@ def report_cli(args: argparse.Namespace) -> int:
         raise BlendError("label-noise candidates do not apply to a regression task; drop --noise-csv")
     result = report(store, models=args.models, metric=args.metric, by=args.by or (),
                     n_pairs=args.pairs, n_bins=args.bins)
+    from blend.cli import _ordinal
+
+    ordinal = None
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        ordinal = _ordinal.ordinal_report_store(store, args.models, args.grades)
     if not args.quiet:
         _print(result, console, args.noise_top)
+        if ordinal is not None:
+            _ordinal.print_ordinal_report(ordinal)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+        d = result.to_dict()
+        if ordinal is not None:
+            d["ordinal"] = ordinal.to_dict()
+        Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         console.print(f"wrote {args.json}")
     if args.noise_csv:
         n = write_noise_csv(result, args.noise_csv, id_col=store.id_col, folds=store.folds)
@@ -330,5 +340,9 @@ def register(subparsers) -> None:
     p.add_argument("--bins", type=int, default=15, metavar="N",
                    help="bins of the reliability diagram (default 15)")
     p.add_argument("--quiet", action="store_true", help="print no tables (only the files written)")
+    p.add_argument("--ordinal", action="store_true",
+                   help="ordinal section (also on with --metric qwk on a regression store): QWK "
+                        "rounded vs cut points per model and fold, grade confusion matrix")
+    p.add_argument("--grades", metavar="SPEC", help="grade values for the ordinal section, e.g. 1..6")
     add_debug_flag(p)
     p.set_defaults(func=report_cli)

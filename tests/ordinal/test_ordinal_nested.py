@@ -156,3 +156,22 @@ def test_cli_errors_are_one_line(ordinal_store, argv, message, capsys):
         code = exc.code
     assert code == 2
     assert pytest.importorskip("re").search(message, capsys.readouterr().err)
+
+
+def test_report_on_an_ordinal_store_has_qwk_per_model_and_fold_and_the_confusion(
+        ordinal_store, tmp_path):
+    out = tmp_path / "rep.json"
+    assert main(["report", str(ordinal_store.uri), "--metric", "qwk", "--quiet", "--json",
+                 str(out)]) == 0
+    d = json.loads(out.read_text())["ordinal"]
+    assert [r["name"] for r in d["rows"]] == ["m0", "m1", "m2", "mean of all"]
+    assert all(len(r["cuts_folds"]) == ordinal_store.n_folds for r in d["rows"])
+    cm = np.array(d["confusion"])
+    assert cm.shape == (5, 5)
+    assert cm.sum() == len(ordinal_store.y) == np.array(d["confusion_rounded"]).sum()
+    g = Grades((1, 2, 3, 4, 5))
+    assert cm.sum(axis=1).tolist() == np.bincount(g.index(ordinal_store.y), minlength=5).tolist()
+    mean = d["rows"][-1]
+    P = ordinal_store.load_oof(["m0", "m1", "m2"], output="raw").preds[:, 0, :, 0].mean(0)
+    assert mean["rounded"] == pytest.approx(
+        qwk_grades(g.index(ordinal_store.y), apply_cuts(P, g.midpoints()), 5))
