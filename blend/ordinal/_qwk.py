@@ -174,22 +174,25 @@ class SortedScores:
 
     def __init__(self, score: np.ndarray, y_idx: np.ndarray, n_grades: int) -> None:
         score = np.asarray(score, dtype=np.float64)
-        order = np.argsort(score, kind="stable")
+        # ties need no stable order: cuts only ever fall between distinct values
+        order = np.argsort(score)
         self.s = score[order]
         g = np.asarray(y_idx, np.int64)[order]
         self.G = int(n_grades)
         self.N = len(self.s)
-        onehot = np.zeros((self.N + 1, self.G), dtype=np.float64)
-        onehot[np.arange(1, self.N + 1), g] = 1.0
-        self.cum = np.cumsum(onehot, axis=0)
+        onehot = np.zeros((self.G, self.N + 1), dtype=np.float64)  # grade-major: fast cumsum
+        onehot[g, np.arange(1, self.N + 1)] = 1.0
+        cumT = np.cumsum(onehot, axis=1)
+        self.cum = cumT.T  # (N+1, G) view
         self.W = _weights(self.G)
-        self.hist = self.cum[-1]  # true-grade counts (G,)
+        self.hist = cumT[:, -1].copy()  # true-grade counts (G,)
         self.rW = self.hist @ self.W  # (G,): sum_t hist[t] * W[t, k]
-        # distinct-value starts: p is a valid cut position iff p == 0, p == N or s[p-1] < s[p]
+        # p is a valid cut position iff p == 0, p == N or s[p-1] < s[p]
         valid = np.ones(self.N + 1, dtype=bool)
         valid[1:-1] = self.s[1:] > self.s[:-1]
         self.vpos = np.flatnonzero(valid)  # candidate positions, increasing
-        self.cumW = self.cum @ self.W  # (N+1, G): cumW[p, k] = sum_t cum[p, t] * W[t, k]
+        # cumW[k][p] = sum_t cum[p, t] * W[t, k], one contiguous row per predicted grade k
+        self.cumW = self.W.T @ cumT
 
     def positions(self, cuts: np.ndarray) -> np.ndarray:
         """Sorted-order position of each cut: rows at or after it have a grade above, (G-1,)."""
@@ -225,19 +228,18 @@ class SortedScores:
         cuts = np.asarray(cuts, np.float64)
         pos = np.concatenate(([0], self.positions(cuts), [self.N]))
         a, b = int(pos[j]), int(pos[j + 2])
-        cols = (self.cum[pos[1:]] - self.cum[pos[:-1]])  # (G, G): predicted grade k -> true counts
-        W = self.W
-        num_fixed = float(np.einsum("kt,tk->", np.delete(cols, [j, j + 1], 0),
-                                    np.delete(W, [j, j + 1], 1)))
+        cols = self.cum[pos[1:]] - self.cum[pos[:-1]]  # (G, G): predicted grade k -> true counts
+        contrib = np.einsum("kt,tk->k", cols, self.W)  # each predicted grade's weighted errors
+        num_fixed = float(contrib.sum() - contrib[j] - contrib[j + 1])
         n_k = cols.sum(1)
-        den_fixed = float(np.delete(self.rW, [j, j + 1]) @ np.delete(n_k, [j, j + 1]))
+        den_fixed = float(self.rW @ n_k - self.rW[j] * n_k[j] - self.rW[j + 1] * n_k[j + 1])
         p = self.vpos[np.searchsorted(self.vpos, a):np.searchsorted(self.vpos, b, side="right")]
-        cwj, cwj1 = self.cumW[:, j], self.cumW[:, j + 1]
+        cwj, cwj1 = self.cumW[j], self.cumW[j + 1]
         # rows [a, p) get grade j, rows [p, b) grade j + 1
         num = num_fixed + (cwj[p] - cwj[a]) + (cwj1[b] - cwj1[p])
         den = (den_fixed + self.rW[j] * (p - a) + self.rW[j + 1] * (b - p)) / self.N
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(den > 0, 1.0 - num / np.where(den > 0, den, 1.0), 1.0)
+        q = np.ones(len(p))
+        np.subtract(1.0, num / np.where(den > 0, den, 1.0), out=q, where=den > 0)
         return p, q
 
     def cut_value(self, p: int, lo: float, hi: float, pad: float) -> float:
