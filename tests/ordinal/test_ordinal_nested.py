@@ -175,3 +175,12 @@ def test_report_on_an_ordinal_store_has_qwk_per_model_and_fold_and_the_confusion
     P = ordinal_store.load_oof(["m0", "m1", "m2"], output="raw").preds[:, 0, :, 0].mean(0)
     assert mean["rounded"] == pytest.approx(
         qwk_grades(g.index(ordinal_store.y), apply_cuts(P, g.midpoints()), 5))
+
+
+def test_cli_qwk_on_a_continuous_target_asks_for_grades(tmp_path, capsys):
+    from oof_store import synthetic
+
+    store = synthetic.make_store(tmp_path / "reg", task="regression", n_models=2, n_rows=80,
+                                 n_folds=4, seed=0)
+    assert main(["optimize", str(store.uri), "--metric", "qwk"]) == 2
+    assert "not whole numbers" in capsys.readouterr().err
