@@ -268,3 +268,56 @@ def print_ordinal_report(rep: Any) -> None:
     console.print("cut points of the mean (all rows): " + ", ".join(f"{c:.3f}" for c in rep.cuts)
                   + "   rounding: " + ", ".join(f"{c:.3f}" for c in rep.midpoints),
                   highlight=False)
+
+
+def ordinal_search_cli(args: Any, store: Any) -> int:
+    """``blend search --metric qwk`` on a regression store: subsets graded by their own cuts."""
+    from rich.table import Table
+
+    from blend.cli._common import resolve_models
+    from blend.ordinal._search import search_ordinal
+    from oof_store.cli_utils import console
+
+    unsupported = [flag for flag, on in (("--rule", args.rule != "prob"),
+                                         ("--tta", args.tta != "mean"),
+                                         ("--method", args.method not in ("auto", "exhaustive")),
+                                         ("--device", bool(args.device))) if on]
+    if unsupported:
+        raise BlendError(f"--metric qwk with cut points searches exhaustively over the plain "
+                         f"mean of the TTA-averaged scores; drop {', '.join(unsupported)}")
+    models = resolve_models(store, args.models, need=1, what="the ordinal search")
+    g = store_grades(store, args.grades)
+    regression = store.task == "regression"
+    oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")
+    res = search_ordinal(oof.preds, oof.y, oof.folds, grades=g, cut_method=args.cuts,
+                         kind="raw" if regression else "probs", names=list(oof.models),
+                         top=args.top, min_size=args.min_size, max_size=args.max_size,
+                         must_include=args.must_include or (), exclude=args.exclude or (),
+                         nested=args.nested)
+    t = Table(title=f"top {len(res.results)} of {res.n_subsets} subsets by QWK of the mean "
+                    f"with {res.cut_method} cut points (fitted on all rows)")
+    t.add_column("#", justify="right")
+    t.add_column("qwk", justify="right")
+    t.add_column("size", justify="right")
+    for k in res.fold_ids:
+        t.add_column(f"fold {k}", justify="right", style="dim")
+    t.add_column("models")
+    for i, r in enumerate(res.results, 1):
+        t.add_row(str(i), f"{r['score']:.5f}", str(r["size"]),
+                  *(f"{s:.4f}" for s in r["fold_scores"]), ", ".join(r["models"]))
+    console.print(t)
+    if res.nested_score is not None:
+        console.print(f"nested QWK of the search (subset and cut points chosen without each "
+                      f"fold): [bold]{res.nested_score:.5f}[/bold]; choices: "
+                      + "; ".join(", ".join(c) for c in res.nested_choices), highlight=False)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2) + "\n")
+    if args.save_recipe:
+        from blend.recipe import Recipe
+
+        best = res.results[0]
+        Recipe.for_store(store, best["models"], rule="prob", tta="mean",
+                         cuts=tuple(best["cuts"]), grades=tuple(res.grades), metric="qwk",
+                         score=best["score"], nested_score=res.nested_score,
+                         source=f"search+{res.cut_method}").save(args.save_recipe)
+    return 0
