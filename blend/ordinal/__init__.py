@@ -1,6 +1,22 @@
-"""Ordinal targets: grades, cut points fitted inside the nested CV, and QWK."""
+"""Ordinal targets: grades, cut points fitted inside the nested CV, and QWK.
 
-from blend.ordinal._cuts import available_cut_methods, fit_cuts, get_cut_method, register_cut_method
+- :mod:`blend.ordinal._qwk`: grades, :func:`apply_cuts`, QWK from a confusion matrix, and
+  :class:`SortedScores` (QWK of any cut points from cumulative counts; one-cut scans);
+- :mod:`blend.ordinal._cuts`: the registry of cut-point methods (``round``, ``distribution``,
+  ``nelder-mead``, ``coordinate``, ``bagged``);
+- :func:`fit_ordinal`: blend weights and cut points fitted per fold, pooled held-out QWK;
+- :func:`search_ordinal`: subsets graded by their own cut points;
+- :func:`stack_cuts`: cut points for a stacker's out-of-fold score without the graded fold;
+- :func:`ordinal_report`: QWK per model and fold, rounded against fitted cut points.
+"""
+
+from blend.ordinal._cuts import (
+    available_cut_methods,
+    fit_cuts,
+    get_cut_method,
+    register_cut_method,
+)
+from blend.ordinal._fit import OrdinalResult, fit_ordinal, ordinal_scores
 from blend.ordinal._qwk import (
     Grades,
     SortedScores,
@@ -10,6 +26,9 @@ from blend.ordinal._qwk import (
     qwk_from_confusion,
     qwk_grades,
 )
+from blend.ordinal._report import OrdinalReport, ordinal_report
+from blend.ordinal._search import OrdinalSearchResult, search_ordinal
+from blend.ordinal._stack import StackCutsResult, stack_cuts
 
 __all__ = [
     "Grades",
@@ -23,4 +42,13 @@ __all__ = [
     "fit_cuts",
     "get_cut_method",
     "register_cut_method",
+    "OrdinalResult",
+    "fit_ordinal",
+    "ordinal_scores",
+    "OrdinalReport",
+    "ordinal_report",
+    "OrdinalSearchResult",
+    "search_ordinal",
+    "StackCutsResult",
+    "stack_cuts",
 ]
