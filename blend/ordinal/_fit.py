@@ -9,8 +9,8 @@ method). For outer fold ``k`` both are fitted on the rows of the other folds onl
 - ``mode="after"``: the weights minimise the RMSE of the score against the grade values, then
   the cut points are fitted on the blended score of the same rows;
 - ``mode="joint"``: the weights maximise the QWK obtained *after* fitting cut points on those
-  rows (every weight vector the optimiser tries gets its own cut points), then the cut
-  points are refitted on the chosen blend.
+  rows (every weight vector the optimiser tries gets its own cut points; ``bagged`` uses
+  single ``coordinate`` fits there), then the cut points are refitted on the chosen blend.
 
 Scores are the blended regression outputs (regression stores), or the expected grade
 ``sum_c p_c * grade_c`` of each model (classification stores with ordered classes).
@@ -258,8 +258,11 @@ def fit_ordinal(
         y_idx = grades.index(y)
     y_val = grades.array[y_idx]
     X = ordinal_scores(P4, kind, grades)  # (M, N)
+    # joint: every weight vector tried gets its own cut points; "bagged" (25 coordinate fits)
+    # is too slow for that, so its inner fits are single coordinate fits
+    inner_cuts = "coordinate" if cut_method == "bagged" else cut_method
     weight_metric = get_metric("rmse", "regression") if mode == "after" else cut_metric(
-        grades, cut_method, cut_params)
+        grades, inner_cuts, None if inner_cuts != cut_method else cut_params)
     seed_root = as_generator(rng).integers(2**63 - 1)
     cut_params = dict(cut_params or {})
 
