@@ -118,6 +118,8 @@ def print_ordinal(results: list[OrdinalResult]) -> None:
 
     table.add_row("nested QWK", *(fmt(r.nested_score) for r in results))
     table.add_row("nested, rounding", *(fmt(r.rounding_nested_score) for r in results))
+    if best.argmax_nested_score is not None:
+        table.add_row("nested, argmax", *(fmt(r.argmax_nested_score) for r in results))
     for i, k in enumerate(best.fold_ids):
         table.add_row(f"fold {k}", *(f"{r.fold_scores[i]:.5f}" for r in results), style="dim")
     console.print(table)
@@ -162,10 +164,10 @@ def confusion(y_idx: np.ndarray, pred_idx: np.ndarray, n: int) -> np.ndarray:
 
 
 def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: Any) -> int:
-    """``stack NAME STORE --metric qwk`` on a regression store: the stacker, then cut points.
+    """``stack NAME STORE --metric qwk`` on a regression store (or ``--ordinal``): stacker + cuts.
 
-    The stacker is fitted (and early-stopped or tuned) on RMSE with its nested CV and written
-    back as usual; its out-of-fold score is then graded by cut points fitted without each
+    The stacker is fitted (and early-stopped or tuned) on RMSE (ordered classes: log loss,
+    then its expected grade is graded) with its nested CV and written back as usual; its out-of-fold score is then graded by cut points fitted without each
     fold (:func:`blend.ordinal._stack.stack_cuts`), and the recipe holds the final cuts.
     """
     import dataclasses
@@ -173,6 +175,7 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
     from rich.table import Table
 
     from blend.cli.stack import _print_result, run_stack, stack_recipe
+    from blend.ordinal import qwk_grades
     from blend.ordinal._stack import stack_cuts
     from blend.stack import make_features
     from oof_store.cli_utils import console
@@ -180,19 +183,22 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
     if args.extra_features:
         raise BlendError("--metric qwk with cut points does not take --extra-features yet")
     g = store_grades(store, args.grades)
+    regression = store.task == "regression"
     if store.n_folds < 4:
         raise BlendError(f"cut points for a stacker need 4 folds or more; the store has "
                          f"{store.n_folds}")
     res, written = run_stack(
         store, args.stacker, models=args.models, features=args.features, tta=args.tta,
-        hpo=args.hpo, seeds=args.seeds, metric="rmse", params=params, name=args.name,
+        hpo=args.hpo, seeds=args.seeds, metric="rmse" if regression else "logloss",
+        params=params, name=args.name,
         write=not args.no_write, overwrite=args.overwrite, seed=args.seed, progress=progress,
         n_jobs=args.threads,
     )
     _print_result(res, written)
     oof = store.load_oof(res.params["models"], tta=args.tta, output="probs")
-    X = make_features(oof.preds, features=args.features, task="regression")
-    cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, res.oof, grades=g,
+    X = make_features(oof.preds, features=args.features, task=store.task)
+    score = res.oof if regression else np.asarray(res.oof) @ g.array  # expected grade
+    cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, score, grades=g, task=store.task,
                       cut_method=args.cuts, rng=args.seed,
                       fit_kwargs={"params": params, "hpo": args.hpo, "seeds": args.seeds,
                                   "n_jobs": args.threads})
@@ -202,6 +208,9 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
     table.add_column("QWK", justify="right")
     table.add_row("nested, fitted cut points", f"{cuts.nested_score:.5f}")
     table.add_row("rounded to the nearest grade", f"{cuts.rounding_nested_score:.5f}")
+    if not regression:
+        argmax = qwk_grades(np.asarray(oof.y, np.int64), np.asarray(res.oof).argmax(axis=1), g.n)
+        table.add_row("argmax of the classes", f"{argmax:.5f}")
     for k, s in zip(cuts.fold_ids, cuts.fold_scores, strict=True):
         table.add_row(f"fold {k}", f"{s:.5f}", style="dim")
     console.print(table)

@@ -247,7 +247,7 @@ def stack_cli(args: argparse.Namespace) -> int:
 
     from blend.cli import _ordinal
 
-    if _ordinal.is_ordinal(store, args.metric):
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
         return _ordinal.ordinal_stack_cli(args, store, params, progress)
     res, written = run_stack(
         store, args.stacker, models=args.models, features=args.features, tta=args.tta,
@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
         p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
-        p.add_argument("--grades", metavar="SPEC", help="with --metric qwk: grade values, e.g. 1..6 (default: from integer targets)")
+        p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
+        p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
         p.add_argument("--cuts", default="coordinate", help="with --metric qwk: cut-point method (default coordinate)")
         p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")

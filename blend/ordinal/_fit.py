@@ -67,6 +67,9 @@ class OrdinalResult:
     seconds : float
     heldout : ndarray of shape (n_rows,)
         Held-out grade index of each row (nested CV), for the confusion matrix.
+    argmax_nested_score : float or None
+        Ordered classes only: QWK of the argmax of the same held-out weighted probability
+        blends (the alternative the cut points replace).
     """
 
     method: str
@@ -86,6 +89,7 @@ class OrdinalResult:
     expected_grade: bool
     seconds: float
     heldout: np.ndarray | None = field(default=None, repr=False)
+    argmax_nested_score: float | None = None
 
     @property
     def name(self) -> str:
@@ -109,6 +113,7 @@ class OrdinalResult:
             "fold_weights": [dict(w) for w in self.fold_weights],
             "fold_cuts": [list(c) for c in self.fold_cuts],
             "expected_grade": self.expected_grade,
+            "argmax_nested_score": self.argmax_nested_score,
             "seconds": self.seconds,
         }
 
@@ -285,11 +290,13 @@ def fit_ordinal(
     t0 = time.perf_counter()
     w_all, cuts_all = fit(np.arange(N), 0)
     score = qwk_grades(y_idx, apply_cuts(w_all @ X, cuts_all), grades.n)
-    heldout = rounded = None
+    heldout = rounded = argmax = None
+    probs = P4.mean(axis=1) if kind == "probs" else None  # (M, N, C)
     fold_scores, fold_weights, fold_cuts = [], [], []
     if nested:
         heldout = np.empty(N, dtype=np.int64)
         rounded = np.empty(N, dtype=np.int64)
+        argmax = np.empty(N, dtype=np.int64) if probs is not None else None
         mid = grades.midpoints()
         for key, k in enumerate(fold_ids, start=1):
             test = np.flatnonzero(folds == k)
@@ -297,6 +304,8 @@ def fit_ordinal(
             s = w @ X[:, test]
             heldout[test] = apply_cuts(s, cuts)
             rounded[test] = apply_cuts(s, mid)
+            if argmax is not None:
+                argmax[test] = np.tensordot(w, probs[:, test], axes=1).argmax(axis=1)
             fold_scores.append(qwk_grades(y_idx[test], heldout[test], grades.n))
             fold_weights.append(by_model(w))
             fold_cuts.append([float(c) for c in cuts])
@@ -318,4 +327,5 @@ def fit_ordinal(
         expected_grade=kind == "probs",
         seconds=time.perf_counter() - t0,
         heldout=heldout,
+        argmax_nested_score=None if argmax is None else qwk_grades(y_idx, argmax, grades.n),
     )

@@ -81,24 +81,29 @@ def stack_cuts(
     cut_method: str = "coordinate",
     fit_kwargs: dict[str, Any] | None = None,
     rng: int = 0,
+    task: str = "regression",
 ) -> StackCutsResult:
     """Nested QWK of a stacker's out-of-fold score with cut points fitted without each fold.
 
     Parameters
     ----------
     stacker : str or Stacker
-    X : ndarray of shape (N, M, 1)
-        The stacker's features (regression: raw predictions).
+    X : ndarray of shape (N, M, C)
+        The stacker's features (regression: raw predictions, ``C = 1``).
     y : ndarray of shape (N,)
-        Grade values.
+        Grade values (regression) or class indices (ordered classes).
     folds : ndarray of shape (N,)
     oof_score : ndarray of shape (N,)
-        The stacker's out-of-fold prediction of every row (``StackResult.oof``).
+        The stacker's out-of-fold score of every row: ``StackResult.oof`` (regression), or
+        its expected grade ``oof @ grades`` (ordered classes).
     grades : Grades
     cut_method : str
     fit_kwargs : dict, optional
         Passed to :func:`blend.stack.fit_stacker` (params, hpo, seeds, n_jobs ...).
     rng : int
+    task : str
+        ``"regression"``, or the classification task of ordered classes (the stacker then
+        fits class probabilities on log loss, and its expected grade is graded).
 
     Returns
     -------
@@ -114,15 +119,20 @@ def stack_cuts(
             f"cut points for a stacker need 4 folds or more (each outer fold's training "
             f"folds run their own nested CV of 3); the store has {len(fold_ids)}"
         )
-    y_idx = grades.index(y)
+    regression = task == "regression"
+    y_idx = grades.index(y) if regression else np.asarray(y, dtype=np.int64)
     s_all = np.asarray(oof_score, dtype=np.float64).reshape(-1)
     heldout = np.empty(len(y_idx), dtype=np.int64)
     fold_scores, fold_cuts = [], []
     for i, k in enumerate(fold_ids):
         tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-        inner = fit_stacker(stacker, X[tr], y[tr], folds[tr], task="regression", metric="rmse",
+        inner = fit_stacker(stacker, X[tr], y[tr], folds[tr], task=task,
+                            metric="rmse" if regression else "logloss",
                             rng=np.random.default_rng([rng, i]), **dict(fit_kwargs or {}))
-        cuts = fit_cuts(np.asarray(inner.oof), y_idx[tr], grades, cut_method)
+        inner_score = np.asarray(inner.oof, dtype=np.float64)
+        if not regression:
+            inner_score = inner_score @ grades.array
+        cuts = fit_cuts(inner_score, y_idx[tr], grades, cut_method)
         heldout[te] = apply_cuts(s_all[te], cuts)
         fold_scores.append(qwk_grades(y_idx[te], heldout[te], grades.n))
         fold_cuts.append([float(c) for c in cuts])

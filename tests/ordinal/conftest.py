@@ -60,3 +60,9 @@ def ordinal_class_store(tmp_path_factory):
 def fresh_ordinal_store(tmp_path):
     """A store of this test's own (for commands that write models into it)."""
     return make_ordinal_store(tmp_path / "fresh", n_rows=300, n_folds=4)
+
+
+@pytest.fixture
+def fresh_ordinal_class_store(tmp_path):
+    """Ordered classes "1".."5", a store of this test's own."""
+    return make_ordinal_store(tmp_path / "fresh_c", n_rows=240, n_folds=4, classes=True)

@@ -121,6 +121,7 @@ def test_cli_ordinal_classes_blend_expected_grades(ordinal_class_store, tmp_path
                  "--recipe", str(rec)]) == 0
     d = json.loads(out.read_text())
     assert d["expected_grade"] is True
+    assert 0 < d["argmax_nested_score"] <= 1
     assert main(["apply", str(rec), "--store", str(ordinal_class_store.uri), "--out",
                  str(sub)]) == 0
     assert set(pd.read_csv(sub, dtype=str)["target"]) <= {"1", "2", "3", "4", "5"}

@@ -57,3 +57,14 @@ def test_stack_cuts_need_four_folds():
     with pytest.raises(BlendError, match=r"need 4 folds or more"):
         stack_cuts("linear", np.zeros((9, 2, 1)), np.ones(9), np.arange(9) % 3, np.ones(9),
                    grades=Grades((1, 2)))
+
+
+def test_stack_ordinal_classes_grade_the_expected_grade(fresh_ordinal_class_store, tmp_path):
+    store = fresh_ordinal_class_store
+    out, rec, sub = tmp_path / "o.json", tmp_path / "r.json", tmp_path / "sub.csv"
+    assert stack_main(["linear", str(store.uri), "--ordinal", "--threads", "1",
+                       "--json", str(out), "--recipe", str(rec)]) == 0
+    d = json.loads(out.read_text())["ordinal"]
+    assert d["grades"] == [1, 2, 3, 4, 5]
+    assert blend_main(["apply", str(rec), "--store", str(store.uri), "--out", str(sub)]) == 0
+    assert set(pd.read_csv(sub, dtype=str)["target"]) <= {"1", "2", "3", "4", "5"}
