@@ -63,17 +63,22 @@ def ordinal_optimize_store(
 ) -> list[OrdinalResult]:
     """Fit weights and cut points for QWK on ``store``, once per mode in ``modes``.
 
-    Returns the results, the best nested QWK first.
+    ``cut_method="all"`` runs every registered cut-point method (each mode). Returns the
+    results, the best nested QWK first.
     """
+    from blend.ordinal import available_cut_methods
+
+    methods = ([m for m in available_cut_methods() if m != "round"] if cut_method == "all"
+               else [cut_method])
     g = store_grades(store, grades)
     regression = store.task == "regression"
     oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")
     y = oof.y
     results = [
-        fit_ordinal(oof.preds, y, oof.folds, method=method, cut_method=cut_method, mode=m,
+        fit_ordinal(oof.preds, y, oof.folds, method=method, cut_method=c, mode=m,
                     grades=g, kind="raw" if regression else "probs", models=list(oof.models),
                     nested=nested, rng=seed, params=params)
-        for m in modes
+        for c in methods for m in modes
     ]
     key = (lambda r: r.nested_score) if nested else (lambda r: r.score)
     return sorted(results, key=key, reverse=True)
@@ -93,11 +98,28 @@ def ordinal_recipe(result: OrdinalResult, store: Any):
 
 
 def print_ordinal(results: list[OrdinalResult]) -> None:
-    """One table: weights per model and cut points, one column per result."""
+    """One table: weights per model and cut points, one column per result.
+
+    With more than two results (``--cuts all``), first a summary row per result, then the
+    table of the best one.
+    """
     from rich.table import Table
 
     from oof_store.cli_utils import console
 
+    total = sum(r.seconds for r in results)
+    if len(results) > 2:
+        summary = Table(title="every cut-point method and mode, best nested QWK first")
+        for col in ("weights + cut points (mode)", "nested QWK", "in-sample", "rounding",
+                    "seconds"):
+            summary.add_column(col, justify="left" if col.startswith("weights") else "right")
+        for r in results:
+            fmt_n = "skipped" if r.nested_score is None else f"{r.nested_score:.5f}"
+            fmt_r = ("skipped" if r.rounding_nested_score is None
+                     else f"{r.rounding_nested_score:.5f}")
+            summary.add_row(r.name, fmt_n, f"{r.score:.5f}", fmt_r, f"{r.seconds:.2f}")
+        console.print(summary)
+        results = results[:1]
     best = results[0]
     table = Table(title=f"blend optimize --metric qwk: {best.method} weights + "
                         f"{best.cut_method} cut points")
@@ -128,7 +150,7 @@ def print_ordinal(results: list[OrdinalResult]) -> None:
         note = (" (kept as the better nested QWK of the modes; choosing between them is itself "
                 "a fit: `blend compare` scores the choice)")
     console.print(f"kept: [bold]{best.name}[/bold]{note}; "
-                  f"{sum(r.seconds for r in results):.2f} s", highlight=False)
+                  f"{total:.2f} s", highlight=False)
 
 
 def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
@@ -141,6 +163,7 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
         raise BlendError("--metric qwk with cut points blends the scores with --rule prob, "
                          "without --tta-weights, --per-class or --temperature")
     modes = MODES if args.cuts_mode == "both" else (args.cuts_mode,)
+    # every candidate's nested QWK is printed; the kept one was chosen on them
     method = "mean" if len(models) == 1 else args.method
     results = ordinal_optimize_store(
         store, models=models, grades=args.grades, method=method, cut_method=args.cuts,
@@ -149,8 +172,9 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
     print_ordinal(results)
     if args.json:
         d = results[0].to_dict()
-        d["modes"] = {r.mode: {"nested_score": r.nested_score, "score": r.score}
-                      for r in results}
+        d["candidates"] = [{"cut_method": r.cut_method, "mode": r.mode,
+                            "nested_score": r.nested_score, "score": r.score}
+                           for r in results]
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
         ordinal_recipe(results[0], store).save(args.recipe)

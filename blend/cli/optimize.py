@@ -263,8 +263,9 @@ def register(subparsers: Any) -> None:
     o.add_argument("--grades", metavar="SPEC",
                    help="grade values, e.g. 1..6 or 0,1,2,3 (default: from integer targets, "
                         "or the classes)")
-    o.add_argument("--cuts", default="coordinate", choices=available_cut_methods(),
-                   help="cut-point method, fitted on the training folds (default coordinate)")
+    o.add_argument("--cuts", default="coordinate", choices=[*available_cut_methods(), "all"],
+                   help="cut-point method, fitted on the training folds (default coordinate; "
+                        "all: every method, compared by nested QWK)")
     o.add_argument("--cuts-mode", default="both", choices=["after", "joint", "both"],
                    help="cut points after weights fitted on RMSE, weights fitted on the QWK "
                         "after cut points, or both compared by nested QWK (default)")

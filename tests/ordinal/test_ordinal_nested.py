@@ -185,3 +185,17 @@ def test_cli_qwk_on_a_continuous_target_asks_for_grades(tmp_path, capsys):
                                  n_folds=4, seed=0)
     assert main(["optimize", str(store.uri), "--metric", "qwk"]) == 2
     assert "not whole numbers" in capsys.readouterr().err
+
+
+def test_cli_cuts_all_compares_every_method_by_nested_qwk(ordinal_store, tmp_path):
+    out = tmp_path / "all.json"
+    assert main(["optimize", str(ordinal_store.uri), "--metric", "qwk", "--method",
+                 "hill-climb", "--cuts", "all", "--cuts-mode", "after", "--json",
+                 str(out)]) == 0
+    d = json.loads(out.read_text())
+    cands = d["candidates"]
+    assert {c["cut_method"] for c in cands} == {"distribution", "nelder-mead", "coordinate",
+                                                "bagged"}
+    nested = [c["nested_score"] for c in cands]
+    assert nested == sorted(nested, reverse=True)
+    assert d["nested_score"] == nested[0]
