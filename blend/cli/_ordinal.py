@@ -170,8 +170,27 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
         modes=modes, seed=args.seed, nested=not args.no_nested, params=params,
     )
     print_ordinal(results)
+    procedure = None
+    if args.procedure:
+        from blend.ordinal._fit import procedure_ordinal
+        from oof_store.cli_utils import console
+
+        regression = store.task == "regression"
+        oof = store.load_oof(list(results[0].models), tta="mean",
+                             output="raw" if regression else "probs")
+        procedure = procedure_ordinal(
+            oof.preds, oof.y, oof.folds,
+            [{"method": r.method, "cut_method": r.cut_method, "mode": r.mode,
+              "params": params} for r in results],
+            grades=store_grades(store, args.grades), kind="raw" if regression else "probs",
+            rng=args.seed)
+        console.print(f"procedure (doubly nested) QWK of keeping the best of the "
+                      f"{len(results)} candidates: [bold]{procedure.score:.5f}[/bold]; chosen "
+                      "without each fold: " + "; ".join(procedure.choices), highlight=False)
     if args.json:
         d = results[0].to_dict()
+        if procedure is not None:
+            d["procedure"] = procedure.to_dict()
         d["candidates"] = [{"cut_method": r.cut_method, "mode": r.mode,
                             "nested_score": r.nested_score, "score": r.score}
                            for r in results]

@@ -269,6 +269,9 @@ def register(subparsers: Any) -> None:
     o.add_argument("--cuts-mode", default="both", choices=["after", "joint", "both"],
                    help="cut points after weights fitted on RMSE, weights fitted on the QWK "
                         "after cut points, or both compared by nested QWK (default)")
+    o.add_argument("--procedure", action="store_true",
+                   help="also score the choice between the candidates (modes, --cuts all) "
+                        "doubly nested (each candidate rerun on every fold's training rows)")
     g = p.add_argument_group("method options")
     g.add_argument("--maxiter", type=int, help="de: generations (default 20)")
     g.add_argument("--popsize", type=int, help="de: population multiplier (default 15)")

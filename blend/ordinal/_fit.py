@@ -30,7 +30,8 @@ from blend.metrics import Metric, get_metric
 from blend.ordinal._cuts import fit_cuts, get_cut_method
 from blend.ordinal._qwk import Grades, apply_cuts, infer_grades, qwk_grades
 
-__all__ = ["OrdinalResult", "fit_ordinal", "ordinal_scores", "MODES", "cut_metric"]
+__all__ = ["OrdinalResult", "fit_ordinal", "ordinal_scores", "MODES", "cut_metric",
+           "ProcedureResult", "procedure_ordinal"]
 
 MODES = ("after", "joint")
 
@@ -329,3 +330,80 @@ def fit_ordinal(
         heldout=heldout,
         argmax_nested_score=None if argmax is None else qwk_grades(y_idx, argmax, grades.n),
     )
+
+
+@dataclass(frozen=True)
+class ProcedureResult:
+    """The choice between candidates scored doubly nested.
+
+    Attributes
+    ----------
+    score : float
+        QWK of the pooled held-out grades: for fold ``k``, every candidate ran its own
+        nested CV on the other folds, the best inner nested QWK won, and the winner refitted
+        on those folds graded fold ``k``.
+    fold_ids : list of int
+    fold_scores : list of float
+    choices : list of str
+        The candidate chosen without each fold (``OrdinalResult.name``).
+    """
+
+    score: float
+    fold_ids: list[int]
+    fold_scores: list[float]
+    choices: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {"score": self.score, "fold_ids": list(self.fold_ids),
+                "fold_scores": list(self.fold_scores), "choices": list(self.choices)}
+
+
+def procedure_ordinal(
+    P: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    candidates: list[dict[str, Any]],
+    *,
+    grades: Grades | None = None,
+    kind: str = "raw",
+    rng: int = 0,
+) -> ProcedureResult:
+    """Score "run every candidate, keep the best nested QWK" without the fold it grades.
+
+    Parameters
+    ----------
+    P, y, folds, grades, kind
+        As :func:`fit_ordinal`.
+    candidates : list of dict
+        Keyword arguments of :func:`fit_ordinal` (``method``, ``cut_method``, ``mode``,
+        ``params``), one dict per candidate.
+    rng : int
+
+    Returns
+    -------
+    ProcedureResult
+    """
+    if not candidates:
+        raise BlendError("the procedure needs at least one candidate")
+    P4 = as_4d(P)
+    y = np.asarray(y)
+    folds = np.asarray(folds)
+    grades = _grades_for(y, kind, P4.shape[-1], grades)
+    y_idx = y.astype(np.int64) if kind == "probs" else grades.index(y)
+    X = ordinal_scores(P4, kind, grades)
+    fold_ids = [int(k) for k in np.unique(folds)]
+    if len(fold_ids) < 3:
+        raise BlendError("a doubly nested score needs at least 3 folds (an inner CV of 2)")
+    heldout = np.empty(len(y), dtype=np.int64)
+    scores, choices = [], []
+    for k in fold_ids:
+        tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+        fits = [fit_ordinal(P4[:, :, tr], y[tr], folds[tr], grades=grades, kind=kind, rng=rng,
+                            **c) for c in candidates]
+        best = max(fits, key=lambda r: r.nested_score)
+        w = np.array([best.weights[m] for m in best.models])
+        heldout[te] = apply_cuts(w @ X[:, te], np.asarray(best.cuts))
+        scores.append(qwk_grades(y_idx[te], heldout[te], grades.n))
+        choices.append(best.name)
+    return ProcedureResult(qwk_grades(y_idx, heldout, grades.n), fold_ids, scores, choices)

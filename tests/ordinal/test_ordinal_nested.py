@@ -199,3 +199,39 @@ def test_cli_cuts_all_compares_every_method_by_nested_qwk(ordinal_store, tmp_pat
     nested = [c["nested_score"] for c in cands]
     assert nested == sorted(nested, reverse=True)
     assert d["nested_score"] == nested[0]
+
+
+def test_procedure_score_refits_every_candidate_without_the_graded_fold(spy_cuts):
+    from blend.ordinal._fit import procedure_ordinal
+
+    rng = np.random.default_rng(2)
+    n = 160
+    y = rng.integers(1, 6, n).astype(float)
+    unique = y + np.arange(n) * 1e-4  # each value names its row
+    P = np.repeat(unique[None, :, None], 2, axis=0)
+    folds = np.arange(n) % 4
+    res = procedure_ordinal(P, y, folds, [{"method": "mean", "cut_method": "spy"},
+                                          {"method": "mean", "cut_method": "round"}])
+    row_of = {round(v, 6): i for i, v in enumerate(unique)}
+    # per outer fold k, the spy candidate makes 4 cut fits: on all of fold k's training rows
+    # (the refit that would grade fold k), then one per inner fold; none may see fold k
+    assert len(spy_cuts) == 4 * 4
+    for c, s in enumerate(spy_cuts):
+        k = c // 4
+        rows = {row_of[round(v, 6)] for v in s}
+        assert not rows & set(np.flatnonzero(folds == k).tolist())
+        if c % 4 == 0:
+            assert rows == set(np.flatnonzero(folds != k).tolist())
+    assert len(res.choices) == 4
+    assert 0 <= res.score <= 1
+
+
+def test_cli_procedure_scores_the_choice_doubly_nested(ordinal_store, tmp_path):
+    out = tmp_path / "p.json"
+    assert main(["optimize", str(ordinal_store.uri), "--metric", "qwk", "--method",
+                 "hill-climb", "--cuts", "all", "--cuts-mode", "after", "--procedure",
+                 "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    proc = d["procedure"]
+    assert len(proc["choices"]) == ordinal_store.n_folds
+    assert 0 < proc["score"] <= 1
