@@ -5,6 +5,7 @@
 - :mod:`blend.ordinal._cuts`: the registry of cut-point methods (``round``, ``distribution``,
   ``nelder-mead``, ``coordinate``, ``bagged``);
 - :func:`fit_ordinal`: blend weights and cut points fitted per fold, pooled held-out QWK;
+  :func:`procedure_ordinal`: the choice between such candidates scored doubly nested;
 - :func:`search_ordinal`: subsets graded by their own cut points;
 - :func:`stack_cuts`: cut points for a stacker's out-of-fold score without the graded fold;
 - :func:`ordinal_report`: QWK per model and fold, rounded against fitted cut points.
@@ -16,7 +17,13 @@ from blend.ordinal._cuts import (
     get_cut_method,
     register_cut_method,
 )
-from blend.ordinal._fit import OrdinalResult, fit_ordinal, ordinal_scores
+from blend.ordinal._fit import (
+    OrdinalResult,
+    ProcedureResult,
+    fit_ordinal,
+    ordinal_scores,
+    procedure_ordinal,
+)
 from blend.ordinal._qwk import (
     Grades,
     SortedScores,
@@ -45,6 +52,8 @@ __all__ = [
     "OrdinalResult",
     "fit_ordinal",
     "ordinal_scores",
+    "ProcedureResult",
+    "procedure_ordinal",
     "OrdinalReport",
     "ordinal_report",
     "OrdinalSearchResult",
