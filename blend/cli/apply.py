@@ -40,7 +40,7 @@ def apply_cli(args: argparse.Namespace) -> int:
     if args.out:
         sample = read_sample(args.sample_submission) if args.sample_submission else None
         output = "labels" if args.labels else "probs" if args.probs else "auto"
-        sub = recipe.submission(store, output=output, sample=sample)
+        sub = recipe.submission(store, output=output, sample=sample, raw=args.raw)
         sub.to_csv(args.out, index=False)
         held = output_for(recipe.metric, store.task, output)
         why = "" if output != "auto" or held == "values" else f" (the recipe's metric: {recipe.metric})"
@@ -76,6 +76,8 @@ def register(subparsers) -> None:
     what.add_argument("--probs", action="store_true",
                       help="write probabilities (a binary task: the positive class's; "
                            "otherwise one column per class)")
+    p.add_argument("--raw", action="store_true",
+                   help="ordinal recipe (cut points): write the continuous score, not the grade")
     p.add_argument("--write-model", default=None, metavar="NAME",
                    help="also write the blend into the store as model NAME")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model NAME")

@@ -24,6 +24,7 @@ from blend.cli._common import (
     warn_models_without_test,
 )
 from blend.optimize import OptimizeResult, available_optimizers, optimize
+from blend.ordinal import available_cut_methods
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search", "selection_from_search",
            "default_storage", "recipe_from_result"]
@@ -324,6 +325,13 @@ def optimize_cli(args: argparse.Namespace) -> int:
         if value is not None:
             params[key] = value
     store = Store(args.store)
+    from blend.cli import _ordinal
+
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        if args.from_search:
+            raise BlendError("--from-search does not combine with cut points (--metric qwk / "
+                             "--ordinal) yet; name the models with --models")
+        return _ordinal.ordinal_optimize_cli(args, store, args.models, params)
     finished = store.models()
     warn_models_without_test(store, [m for m in (args.models or finished) if m in finished],
                              what="a weighted blend")
@@ -377,6 +385,22 @@ def register(subparsers: Any) -> None:
                         "OOF rows): the scores are then NOT honest, and say so")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-nested", action="store_true", help="skip the nested CV")
+    o = p.add_argument_group("ordinal targets (--metric qwk on a regression store, or --ordinal)")
+    o.add_argument("--ordinal", action="store_true",
+                   help="ordered classes: blend expected grades (sum of p x grade) and fit cut "
+                        "points for QWK, instead of the argmax")
+    o.add_argument("--grades", metavar="SPEC",
+                   help="grade values, e.g. 1..6 or 0,1,2,3 (default: from integer targets, "
+                        "or the classes)")
+    o.add_argument("--cuts", default="coordinate", choices=[*available_cut_methods(), "all"],
+                   help="cut-point method, fitted on the training folds (default coordinate; "
+                        "all: every method, compared by nested QWK)")
+    o.add_argument("--cuts-mode", default="both", choices=["after", "joint", "both"],
+                   help="cut points after weights fitted on RMSE, weights fitted on the QWK "
+                        "after cut points, or both compared by nested QWK (default)")
+    o.add_argument("--procedure", action="store_true",
+                   help="also score the choice between the candidates (modes, --cuts all) "
+                        "doubly nested (each candidate rerun on every fold's training rows)")
     g = p.add_argument_group("method options")
     g.add_argument("--maxiter", type=int, help="de: generations (default 20)")
     g.add_argument("--popsize", type=int, help="de: population multiplier (default 15)")

@@ -299,13 +299,22 @@ def report_cli(args: argparse.Namespace) -> int:
         raise BlendError("label-noise candidates do not apply to a regression task; drop --noise-csv")
     result = report(store, models=args.models, metric=args.metric, by=args.by or (),
                     n_pairs=args.pairs, n_bins=args.bins, allow_in_sample=args.allow_in_sample)
+    from blend.cli import _ordinal
+
+    ordinal = None
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        ordinal = _ordinal.ordinal_report_store(store, args.models, args.grades)
     if not args.quiet:
         _print(result, console, args.noise_top)
+        if ordinal is not None:
+            _ordinal.print_ordinal_report(ordinal)
     if args.json:
         d = {**result.to_dict(), **honesty_facts(store, result.model_names),
              "scores_are": "OOF scores pooled over every row (fold scores beside): honest for "
                            "models whose every row was predicted without its label; see "
                            "flagged_models"}
+        if ordinal is not None:
+            d["ordinal"] = ordinal.to_dict()
         Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         console.print(escape(f"wrote {args.json}"))
     if args.noise_csv:
@@ -353,5 +362,9 @@ def register(subparsers) -> None:
     p.add_argument("--allow-in-sample", action="store_true",
                    help="also show blends written by `blend apply --write-model` (fitted on all "
                         "OOF rows), labelled NOT HONEST")
+    p.add_argument("--ordinal", action="store_true",
+                   help="ordinal section (also on with --metric qwk on a regression store): QWK "
+                        "rounded vs cut points per model and fold, grade confusion matrix")
+    p.add_argument("--grades", metavar="SPEC", help="grade values for the ordinal section, e.g. 1..6")
     add_debug_flag(p)
     p.set_defaults(func=report_cli)

@@ -107,6 +107,10 @@ def search_cli(args: argparse.Namespace) -> int:
     from oof_store import Store
 
     store = Store(args.store)
+    from blend.cli import _ordinal
+
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        return _ordinal.ordinal_search_cli(args, store)
     common = dict(
         metric=args.metric, rule=args.rule, models=args.models, tta=args.tta,
         min_size=args.min_size, max_size=args.max_size, must_include=args.must_include or (),
@@ -196,6 +200,12 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--ordinal", action="store_true",
+                   help="ordered classes: search subsets of expected grades graded by cut points")
+    p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
+    p.add_argument("--cuts", default="coordinate", metavar="METHOD",
+                   help="with --metric qwk on a regression store (or --ordinal): cut-point "
+                        "method fitted for every subset (default coordinate)")
     p.add_argument("--save-recipe", default=None, metavar="PATH",
                    help="save the best subset as a recipe for `blend apply`")
     add_debug_flag(p)

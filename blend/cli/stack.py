@@ -258,7 +258,11 @@ def stack_cli(args: argparse.Namespace) -> int:
     warn_models_without_test(store, _resolve_models(store, args.models, args.allow_in_sample),
                              what="a stacker")
 
+    from blend.cli import _ordinal
+
     with progress_callback(f"stack {args.stacker}") as progress:
+        if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+            return _ordinal.ordinal_stack_cli(args, store, params, progress)
         res, written = run_stack(
             store, args.stacker, models=args.models, features=args.features, tta=args.tta,
             extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds,
@@ -356,7 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
-        p.add_argument("--metric", help="metric (default: the task's default)")
+        p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
+        p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
+        p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
+        p.add_argument("--cuts", default="coordinate", help="with --metric qwk: cut-point method (default coordinate)")
         p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
