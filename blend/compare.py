@@ -156,6 +156,7 @@ class CompareData:
 
     @property
     def regression(self) -> bool:
+        """Whether the task is regression (one raw prediction column)."""
         return self.task == "regression"
 
 
@@ -197,6 +198,7 @@ class Candidate:
 
     @property
     def complexity(self) -> int:
+        """Rank in :data:`COMPLEXITY` (smaller is simpler)."""
         return COMPLEXITY[self.kind]
 
 
@@ -864,6 +866,24 @@ def compare(
     -------
     CompareResult
     """
+    with _one_blas_thread():
+        return _compare(data, metric=metric, methods=methods, budget=budget,
+                        procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress)
+
+
+def _one_blas_thread():
+    # Many small matrix products in several fits at once: BLAS threads only spin (a
+    # logistic-regression stacker fit took 50 s instead of 4 s on a busy 2-core machine).
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress):
     from blend.metrics import default_metric
 
     t0 = time.perf_counter()
