@@ -246,13 +246,15 @@ def _subset_candidate(data: CompareData, n_jobs: int) -> Candidate:
     kind = "raw" if data.regression else "probs"
     X = unit_scores(data.probs, rule="prob", kind=kind)
     M = data.probs.shape[0]
-    method = "exhaustive" if M <= 12 else "beam"
+    # exhaustive up to 10 models (1,023 subsets); beyond, a narrow beam up to 12 models
+    method = "exhaustive" if M <= 10 else "beam"
+    extra = {} if M <= 10 else {"beam_width": 4, "max_size": 12}
 
     def fit(eng, held):
         rows = eng.train_rows(held)
         res = search_subsets(data.probs[:, :, rows], eng.labels(rows), None, metric=eng.metric,
                              rule="prob", kind=kind, top=1, method=method, n_jobs=n_jobs,
-                             names=data.models)
+                             names=data.models, **extra)
         return list(res.best.indices)
 
     def predict(eng, held, k):
@@ -260,7 +262,8 @@ def _subset_candidate(data: CompareData, n_jobs: int) -> Candidate:
         return blend_scores(X[idx][:, eng.fold_rows(k)], None, rule="prob", kind=kind)
 
     cand = Candidate("best-subset mean", "selection", fit, predict, baseline=True,
-                     note=f"mean of the subset search's best subset ({method})")
+                     note=f"mean of the subset search's best subset ({method}"
+                     + (", width 4, at most 12 models)" if extra else ")"))
     return cand
 
 
@@ -515,6 +518,9 @@ class CandidateScore:
         The metric of the in-sample predictions (for stackers: their out-of-fold ones).
     seconds : float
         Time spent fitting and predicting this candidate (summed over its fits).
+    z_vs_mean : float
+        Its gain over the plain mean divided by the standard error of that gain (paired
+        bootstrap over the pooled held-out rows); NaN for the mean itself or when unknown.
     """
 
     name: str
@@ -527,6 +533,7 @@ class CandidateScore:
     se: float
     in_sample_score: float
     seconds: float
+    z_vs_mean: float = float("nan")
 
     def optimism(self, metric: Metric) -> float:
         """In-sample minus nested, signed so that positive means optimistic."""
@@ -541,13 +548,30 @@ def _fold_stats(scores: Sequence[float]) -> tuple[float, float]:
     return sd, sd / math.sqrt(len(s))
 
 
+def z_threshold(n_candidates: int, alpha: float = 0.05) -> float:
+    """One-sided normal quantile for ``alpha`` shared (Bonferroni) by the non-mean candidates."""
+    from statistics import NormalDist
+
+    return float(NormalDist().inv_cdf(1.0 - alpha / max(1, n_candidates - 1)))
+
+
 def recommend(scores: Sequence[CandidateScore], metric: Metric) -> tuple[CandidateScore, str]:
     """The simplest candidate within one standard error of the best, with a one-line reason.
+
+    Two steps, made for small noisy data:
+
+    1. a candidate other than the plain mean stays in the running only when it beats the
+       mean significantly: ``z_vs_mean`` above the one-sided Bonferroni threshold
+       (:func:`z_threshold`, 5 % shared by the candidates; a NaN ``z_vs_mean`` skips
+       this check);
+    2. among those, the best nested score sets the bar and the simplest candidate
+       (:data:`COMPLEXITY`) within one standard error of it (the standard error of the
+       best's fold scores) is chosen; ties go to the better score.
 
     Parameters
     ----------
     scores : list of CandidateScore
-        Must include the candidate named ``"mean"``.
+        Normally includes the candidate named ``"mean"``.
     metric : Metric
 
     Returns
@@ -561,12 +585,20 @@ def recommend(scores: Sequence[CandidateScore], metric: Metric) -> tuple[Candida
     valid = [s for s in scores if not math.isnan(g[s.name])]
     if not valid:
         raise BlendError("every candidate's nested score is NaN; check the metric and the labels")
-    best = max(valid, key=lambda s: (g[s.name], -COMPLEXITY[s.kind]))
-    se = 0.0 if math.isnan(best.se) else best.se
-    near = [s for s in valid if g[s.name] >= g[best.name] - se]
-    chosen = min(near, key=lambda s: (COMPLEXITY[s.kind], -g[s.name]))
     mean = next((s for s in valid if s.name == "mean"), None)
-    if chosen is best:
+    zc = z_threshold(len(valid))
+    running = [s for s in valid if s is mean or math.isnan(s.z_vs_mean) or s.z_vs_mean > zc]
+    top = max(valid, key=lambda s: (g[s.name], -COMPLEXITY[s.kind]))
+    best = max(running, key=lambda s: (g[s.name], -COMPLEXITY[s.kind]))
+    se = 0.0 if math.isnan(best.se) else best.se
+    near = [s for s in running if g[s.name] >= g[best.name] - se]
+    chosen = min(near, key=lambda s: (COMPLEXITY[s.kind], -g[s.name]))
+    if top is not best and chosen is mean:
+        reason = (f"the plain mean: {top.name} scores best ({top.nested_score:.5g} vs "
+                  f"{mean.nested_score:.5g}) but does not beat the mean significantly "
+                  f"(z = {top.z_vs_mean:.2f} <= {zc:.2f}, paired bootstrap, Bonferroni over "
+                  f"{len(valid) - 1} candidates)")
+    elif chosen is best:
         reason = (f"{chosen.name} has the best nested {metric.name} ({chosen.nested_score:.5g}) "
                   f"and no simpler candidate is within one standard error ({se:.3g})")
     else:
@@ -626,6 +658,8 @@ class Comparison:
         self.choice_rows: dict[int, np.ndarray] = {}
         self.total = 0
         self.done = 0
+        #: bootstrap replicates of the significance check against the mean
+        self.n_boot = 200
 
     # -- rows and labels ----------------------------------------------------------------------
     def fold_rows(self, k: int) -> np.ndarray:
@@ -737,27 +771,59 @@ class Comparison:
         folds = tuple(float(self.metric(self.labels(self.fold_rows(k)), preds[k])) for k in ks)
         return pooled, folds
 
-    def score_candidate(self, cand: Candidate) -> CandidateScore:
-        """Nested (pooled) and in-sample scores of ``cand``."""
-        nested = {k: self.predict(cand, {k}, k) for k in self.fold_ids}
-        score, fold_scores = self._pooled(nested)
-        insample = {k: self.predict(cand, frozenset(), k) for k in self.fold_ids}
-        ins, _ = self._pooled(insample)
-        spread, se = _fold_stats(fold_scores)
-        return CandidateScore(cand.name, cand.kind, cand.baseline, cand.note, score,
-                              fold_scores, spread, se, ins, self.seconds[cand.name])
+    def _bootstrap_z(self, preds: dict[str, dict[int, np.ndarray]], outer: int | None) -> dict[str, float]:
+        """Gain over the mean / its standard error, paired bootstrap over the pooled rows."""
+        if "mean" not in preds:
+            return {}
+        ks = sorted(preds["mean"])
+        rows = np.concatenate([self.fold_rows(k) for k in ks])
+        y = self.labels(rows)
+        P = {n: np.concatenate([p[k] for k in ks]) for n, p in preds.items()}
+        rng = np.random.default_rng([self.seed, 7919, 0 if outer is None else 1 + outer])
+        boots = [rng.integers(0, len(rows), len(rows)) for _ in range(self.n_boot)]
+        gain = self.metric.gain
+        base = np.array([gain(self.metric(y[b], P["mean"][b])) for b in boots])
+        out = {}
+        for n, p in P.items():
+            if n == "mean":
+                continue
+            d = np.array([gain(self.metric(y[b], p[b])) for b in boots]) - base
+            d = d[np.isfinite(d)]
+            full = gain(self.metric(y, p)) - gain(self.metric(y, P["mean"]))
+            sd = float(np.std(d, ddof=1)) if len(d) > 1 else float("nan")
+            if math.isnan(sd):
+                out[n] = float("nan")
+            elif sd > 0:
+                out[n] = full / sd
+            else:  # identical to the mean on every replicate, or better on all of them
+                out[n] = math.inf if full > 0 else -math.inf
+        return out
+
+    def _score_set(self, key: Callable[[int], frozenset], ks: Sequence[int],
+                   outer: int | None) -> list[CandidateScore]:
+        preds = {c.name: {k: self.predict(c, key(k), k) for k in ks} for c in self.candidates}
+        z = self._bootstrap_z(preds, outer)
+        out = []
+        for c in self.candidates:
+            score, fold_scores = self._pooled(preds[c.name])
+            ins = float("nan")
+            if outer is None:
+                ins, _ = self._pooled({k: self.predict(c, frozenset(), k) for k in ks})
+            spread, se = _fold_stats(fold_scores)
+            out.append(CandidateScore(c.name, c.kind, c.baseline, c.note, score, fold_scores,
+                                      spread, se, ins,
+                                      self.seconds[c.name] if outer is None else 0.0,
+                                      z.get(c.name, float("nan"))))
+        return out
+
+    def score_all(self) -> list[CandidateScore]:
+        """Nested (pooled), fold and in-sample scores of every candidate."""
+        return self._score_set(lambda k: frozenset({k}), self.fold_ids, None)
 
     def compare_inside(self, outer: int) -> list[CandidateScore]:
         """The comparison run on every fold but ``outer`` (fold ``j`` predicted without ``{outer, j}``)."""
-        out = []
         inner = [j for j in self.fold_ids if j != outer]
-        for c in self.candidates:
-            preds = {j: self.predict(c, self._inner_key(outer, j), j) for j in inner}
-            score, fold_scores = self._pooled(preds)
-            spread, se = _fold_stats(fold_scores)
-            out.append(CandidateScore(c.name, c.kind, c.baseline, c.note, score, fold_scores,
-                                      spread, se, float("nan"), 0.0))
-        return out
+        return self._score_set(lambda j: self._inner_key(outer, j), inner, outer)
 
 
 # --------------------------------------------------------------------------- result
@@ -900,7 +966,7 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     plan = eng._plan(procedure)
     eng.total = sum(len(v) for v in plan.values())
     eng.prefit_stackers(plan)
-    scores = [eng.score_candidate(c) for c in cands]
+    scores = eng.score_all()
     scores.sort(key=lambda s: -met.gain(s.nested_score) if not math.isnan(s.nested_score) else math.inf)
     chosen, reason = recommend(scores, met)
     proc_score, proc_folds, choices = None, [], []

@@ -101,9 +101,16 @@ def test_recipe_cli_writes_the_stackers_only_when_needed_and_apply_makes_a_submi
     assert len(df) == 40
     assert list(df.columns) == ["id", "target"]
     capsys.readouterr()
-    # on this store the linear stacker wins (checked below): its recipe needs it in the store
-    args = ["compare", str(tiny_store.uri), "--methods", "stack:linear", "stack:lgbm", "level3",
-            "--recipe", str(recipe), "--no-procedure"]
+    # with 600 rows the linear stacker wins significantly (checked below): its recipe needs
+    # it in the store
+    from oof_store import synthetic
+
+    bigger = synthetic.make_store(tmp_path / "bigger", n_models=5, n_rows=600, n_classes=3,
+                                  n_folds=5, n_test=40, accuracy=(0.55, 0.75), correlation=0.5,
+                                  seed=3)
+    tiny_store = bigger
+    args = ["compare", str(bigger.uri), "--methods", "stack:linear", "--recipe", str(recipe),
+            "--no-procedure"]
     assert blend([*args, "--no-write"]) == 2
     assert "drop --no-write" in capsys.readouterr().err
     assert "compare_linear" not in Store(tiny_store.uri).models()

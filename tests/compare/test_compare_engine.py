@@ -18,6 +18,7 @@ from blend.compare import (
     Comparison,
     compare,
     recommend,
+    z_threshold,
 )
 from blend.metrics import get_metric
 
@@ -119,11 +120,22 @@ def test_auc_is_pooled_not_a_mean_of_folds(noise_data):
     assert not math.isclose(mean.nested_score, float(np.mean(mean.fold_scores)), rel_tol=1e-9)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_recommendation_falls_back_to_the_mean_on_pure_noise(seed, noise_data):
-    res = compare(noise_data(seed=seed), metric="auc", methods=["lbfgs/prob"], seed=seed)
-    assert res.recommended.name == "mean", res.reason
-    assert set(res.procedure_choices) <= {"mean", "best single", "best-subset mean"}
+def test_recommendation_falls_back_to_the_mean_on_pure_noise(noise_data):
+    # 20 models with no signal, 300 rows (the small noisy case). A finite sample gives some
+    # model a chance correlation with the labels now and then; the only way away from the
+    # mean is a significant gain over it, so the mean must win in most draws.
+    picks = []
+    for seed in range(8):
+        res = compare(noise_data(n_rows=300, n_models=20, seed=seed), metric="auc",
+                      methods=["lbfgs/prob"], seed=seed, procedure=seed < 2)
+        picks.append(res.recommended.name)
+        if res.recommended.name != "mean":
+            assert res.recommended.z_vs_mean > z_threshold(len(res.candidates)), res.reason
+        else:
+            assert "mean" in res.reason
+        if seed < 2:
+            assert set(res.procedure_choices) <= {"mean", "best single", "best-subset mean"}
+    assert picks.count("mean") >= 6, picks
 
 
 def _score(name, kind, nested, se=0.01):
