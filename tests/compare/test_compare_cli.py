@@ -148,3 +148,20 @@ def test_end_to_end_on_the_built_in_example(tmp_path, capsys):
     mean = next(c for c in d["candidates"] if c["name"] == "mean")
     assert 0.8 < mean["nested_score"] <= 1.0  # digits: the three models are good
     assert d["procedure_nested_score"] > 0.8
+
+
+def test_regression_store_and_its_recipes(tmp_path):
+    from oof_store import synthetic
+
+    store = synthetic.make_store(tmp_path / "reg", n_models=4, n_rows=200, n_folds=5, n_test=20,
+                                 task="regression", accuracy=(0.5, 0.8), seed=1)
+    res = compare_store(store, methods=["hill-climb/prob", "lbfgs/prob", "stack:linear"],
+                        procedure=False)
+    assert res.metric == "rmse"
+    assert res.greater_is_better is False
+    assert any("lbfgs/prob: left out" in n for n in res.notes)
+    written = write_stackers(store, res, ["stack:linear"])
+    for cand in res.candidates:
+        forced = dataclasses.replace(res, recommended=cand)
+        got = recipe_for(store, forced, written).predict_oof(store)
+        np.testing.assert_allclose(got, forced.in_sample_predictions(), atol=1e-6, err_msg=cand.name)
