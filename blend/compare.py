@@ -103,6 +103,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "level3": True,
         "bag": False,
         "seeds": 1,
+        "hpo": 0,
         "params": {"hill-climb": {"n_bags": 5}},
         "stacker_params": {"lgbm": _LGBM_FAST, "linear": {"max_iter": 200}},
     },
@@ -113,6 +114,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "level3": True,
         "bag": True,
         "seeds": 2,
+        "hpo": 10,
         "params": {},
         "stacker_params": {},
     },
@@ -303,8 +305,34 @@ def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric
     return cand
 
 
+def _tune(st, X, y, f, train_folds, p, *, task, C, metric, trials, seed):
+    """Stacker hyper-parameters chosen by ``trials`` Optuna trials.
+
+    Each trial is fitted on the training folds but one and scored on that one: only the
+    training rows of the fit are used.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if len(train_folds) < 2:
+        return p
+    va = f == train_folds[seed % len(train_folds)]
+    yv = y[va]
+
+    def objective(trial):
+        q = {**p, **st.suggest_params(trial, task, C)}
+        m = st.fit_one(X[~va], None, y[~va], X[va], None, yv, task=task, n_classes=C, params=q,
+                       seed=seed)
+        return float(metric(yv, _as_2d(st.predict_one(m, X[va], None))))
+
+    study = optuna.create_study(direction="maximize" if metric.greater_is_better else "minimize",
+                                sampler=optuna.samplers.TPESampler(seed=seed % (2**31)))
+    study.optimize(objective, n_trials=int(trials))
+    return {**p, **st.suggest_params(optuna.trial.FixedTrial(study.best_params), task, C)}
+
+
 def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int,
-                       params: dict[str, Any]) -> Candidate:
+                       params: dict[str, Any], hpo: int = 0) -> Candidate:
     from blend.stack import check_params, get_stacker, make_features
 
     st = get_stacker(stacker)
@@ -323,12 +351,16 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
         if not train_folds:
             raise BlendError(f"{name}: no training fold left without folds {sorted(held)}")
         base = _seed_for(eng.seed, name, held)
+        pk = p
+        if hpo > 0:
+            pk = _tune(st, X[rows], y, f, train_folds, p, task=data.task, C=C, metric=eng.metric,
+                       trials=hpo, seed=base)
         models = []
         for s in range(seeds):
             if not st.early_stops:
                 empty = rows[:0]
                 models.append(st.fit_one(X[rows], None, y, X[empty], None, y[:0],
-                                         task=data.task, n_classes=C, params=p,
+                                         task=data.task, n_classes=C, params=pk,
                                          seed=base + 1000 * s))
                 continue
             if len(train_folds) == 1:
@@ -340,7 +372,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
                 splits = [f == v for v in vals]
             for j, va in enumerate(splits):
                 models.append(st.fit_one(X[rows[~va]], None, y[~va], X[rows[va]], None, y[va],
-                                         task=data.task, n_classes=C, params=p,
+                                         task=data.task, n_classes=C, params=pk,
                                          seed=base + 1000 * s + j))
         return models
 
@@ -353,7 +385,8 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
         return predict_rows(eng.fit(cand, held | {k}), eng.fold_rows(k))
 
     cand = Candidate(name, "stacker", fit, predict,
-                     note=f"{features} features" + (", bagged over folds" if bag else ""),
+                     note=f"{features} features" + (", bagged over folds" if bag else "")
+                     + (f", {hpo} HPO trials per fit" if hpo else ""),
                      extra={"stacker": stacker, "features": features, "params": p,
                             "parallel": st.parallel_fits, "predict_rows": predict_rows,
                             "X": X})
@@ -451,7 +484,8 @@ def build_candidates(
                 raise BlendError(f"unknown stacker {sname!r} in --methods; choose one of "
                                  f"{', '.join(available_stackers())}")
             c = _stacker_candidate(data, sname, bag=B["bag"], seeds=B["seeds"],
-                                   params=dict(B["stacker_params"].get(sname, {})))
+                                   params=dict(B["stacker_params"].get(sname, {})),
+                                   hpo=B["hpo"])
             stackers.append(c)
         elif spec == "level3" or spec.startswith("level3:"):
             level3.append(spec.split(":", 1)[1] if ":" in spec else None)

@@ -196,3 +196,19 @@ def test_level3_needs_two_stackers(tiny_store):
     res = compare(load_data(tiny_store), methods=["stack:linear", "level3"], procedure=False)
     assert not any(c.kind == "level3" for c in res.candidates)
     assert any("level3: left out" in n for n in res.notes)
+
+
+def test_stacker_hpo_sees_only_the_training_folds(tiny_store):
+    import blend.compare as bc
+
+    data = load_data(tiny_store)
+    met = get_metric("accuracy")
+    cand = bc._stacker_candidate(data, "linear", bag=False, seeds=1, params={}, hpo=3)
+    eng = Comparison(data, [bc._mean_candidate(data), cand], met)
+    assert "3 HPO trials" in cand.note
+    for held in ({0}, {1, 2}):
+        models = eng.fit(cand, held)
+        assert len(models) == 1
+        rows = eng.fit_rows[(cand.name, frozenset(held))]
+        assert not np.isin(data.folds[rows], list(held)).any()
+        assert np.isin(data.folds[rows], [k for k in eng.fold_ids if k not in held]).all()
