@@ -300,7 +300,7 @@ def register(subparsers) -> None:
                         "caruana, stack:NAME, level3[:METHOD] (default: the budget's list)")
     p.add_argument("--budget", choices=list(BUDGETS), default="fast",
                    help="fast (default): lbfgs, hill-climb, lgbm and linear stackers, level 3; "
-                        "full: every optimiser, the neural stackers, bagging and seeds")
+                        "full: every optimiser, the neural stackers, HPO, bagging and seeds")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.add_argument("--html", metavar="OUT", help="write the leaderboard as an HTML page")
     p.add_argument("--recipe", metavar="OUT",
