@@ -647,6 +647,9 @@ def recommend(scores: Sequence[CandidateScore], metric: Metric) -> tuple[Candida
         reason = (f"{chosen.name} is the simplest candidate within one standard error ({se:.3g}) "
                   f"of the best, {best.name} ({best.nested_score:.5g} vs "
                   f"{chosen.nested_score:.5g})")
+    if top is not best and chosen is not mean:
+        reason += (f"; {top.name} scores higher ({top.nested_score:.5g}) but does not beat the "
+                   f"plain mean significantly (z = {top.z_vs_mean:.2f} <= {zc:.2f})")
     if mean is not None and chosen is not mean and g[chosen.name] < g["mean"]:
         reason += (f"; NOTE: it is WORSE than the plain mean ({mean.nested_score:.5g}) on the "
                    "nested score")

@@ -212,3 +212,20 @@ def test_stacker_hpo_sees_only_the_training_folds(tiny_store):
         rows = eng.fit_rows[(cand.name, frozenset(held))]
         assert not np.isin(data.folds[rows], list(held)).any()
         assert np.isin(data.folds[rows], [k for k in eng.fold_ids if k not in held]).all()
+
+
+def test_recommend_drops_a_winner_that_does_not_beat_the_mean_significantly():
+    met = get_metric("accuracy")
+
+    def sc(name, kind, v, z):
+        return CandidateScore(name, kind, False, "", v, (v,), 0.0, 0.001, v, 0.0, z)
+
+    s = [sc("mean", "mean", 0.70, float("nan")), sc("lucky", "weights", 0.80, 1.0),
+         sc("solid", "stacker", 0.78, 5.0)]
+    chosen, reason = recommend(s, met)
+    assert chosen.name == "solid"
+    assert "lucky scores higher" in reason
+    s[2] = sc("solid", "stacker", 0.78, 1.2)
+    chosen, reason = recommend(s, met)
+    assert chosen.name == "mean"
+    assert "does not beat the mean significantly" in reason
