@@ -994,9 +994,29 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _check_data(data: CompareData) -> None:
+    P = np.asarray(data.probs)
+    if P.ndim != 4 or P.shape[1] != 1:
+        raise BlendError(f"compare needs predictions of shape (models, 1, rows, classes) (TTA "
+                         f"views averaged); got shape {P.shape}")
+    M, _, N, _ = P.shape
+    if M < 2:
+        raise BlendError(f"compare needs at least 2 models; got {M}")
+    if len(data.models) != M:
+        raise BlendError(f"{len(data.models)} model names for {M} models")
+    if np.shape(data.y)[0] != N or np.shape(data.folds) != (N,):
+        raise BlendError(f"labels ({np.shape(data.y)[0]} rows) and folds (shape "
+                         f"{np.shape(data.folds)}) must match the predictions' {N} rows")
+    bad = ~np.isfinite(P).all(axis=(1, 2, 3))
+    if bad.any():
+        raise BlendError(f"model {data.models[int(np.flatnonzero(bad)[0])]!r} has NaN or "
+                         "infinite predictions; re-export it or leave it out of --models")
+
+
 def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress):
     from blend.metrics import default_metric
 
+    _check_data(data)
     t0 = time.perf_counter()
     met = get_metric(metric if metric is not None else default_metric(data.task), data.task)
     n_jobs = int(n_jobs or os.cpu_count() or 1)

@@ -190,6 +190,13 @@ def test_unknown_method_and_too_few_folds_raise(tiny_store):
     two = data.__class__(data.probs, data.y, data.folds % 2, data.task, data.models)
     with pytest.raises(BlendError, match="at least 3 folds"):
         compare(two, methods=[])
+    bad = data.probs.copy()
+    bad[2, 0, 7, 1] = np.nan
+    with pytest.raises(BlendError, match="model 'm02' has NaN"):
+        compare(data.__class__(bad, data.y, data.folds, data.task, data.models), methods=[])
+    with pytest.raises(BlendError, match="must match"):
+        compare(data.__class__(data.probs, data.y[:-1], data.folds, data.task, data.models),
+                methods=[])
 
 
 def test_level3_needs_two_stackers(tiny_store):
