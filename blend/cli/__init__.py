@@ -1,4 +1,4 @@
-"""The ``blend`` command: ``blend report|search|optimize|apply ...``.
+"""The ``blend`` command: ``blend report|search|optimize|apply|compare ...``.
 
 Each sub-command lives in its own module under ``blend.cli`` and exposes
 ``register(subparsers)``, which adds its parser (with
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from oof_common.cli import run_main
 
 # Sub-command modules, in the order ``blend --help`` lists them.
-SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply"]
+SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply", "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:
