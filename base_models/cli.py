@@ -7,8 +7,10 @@ import importlib
 import json
 from collections.abc import Sequence
 
+from rich.markup import escape
+
+from oof_common.cli import add_debug_flag, console, run_main
 from oof_store import Store
-from oof_store.cli_utils import add_debug_flag, console, run_main
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["main", "build_parser"]
@@ -34,7 +36,7 @@ def tabular_cli(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             executor=executor if args.ray else None,
         )
-    console.print(result.summary())
+    console.print(escape(result.summary()))
     if args.ray:
         console.print(executor.summary(), highlight=False)
     if args.json:
@@ -53,7 +55,7 @@ def demo_cli(args: argparse.Namespace) -> int:
         seed=args.seed,
         overwrite=args.overwrite,
     )
-    console.print(result.summary())
+    console.print(escape(result.summary()))
     if args.with_image:
         from base_models.image import train_image_model
         from base_models.image.digits import write_digits_images
@@ -70,8 +72,8 @@ def demo_cli(args: argparse.Namespace) -> int:
         )
     ls_cli(argparse.Namespace(store=args.store, json=False))
     console.print(
-        f"\nnext: [bold]blend report {args.store}[/bold], [bold]blend search {args.store} --top 10[/bold], "
-        f"[bold]blend optimize {args.store} --method de[/bold], [bold]stack lgbm {args.store}[/bold]"
+        f"\nnext: [bold]blend report {escape(args.store)}[/bold], [bold]blend search {escape(args.store)} --top 10[/bold], "
+        f"[bold]blend optimize {escape(args.store)} --method de[/bold], [bold]stack lgbm {escape(args.store)}[/bold]"
     )
     return 0
 
@@ -90,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a LightGBM / scikit-learn model per store fold",
         description="Train one model per fold of the store's fold assignment (on the other "
         "folds), write its OOF block and its test predictions (every fold model predicts the "
-        "whole test set) and the manifest. LightGBM early-stops on an inner 10%% split of the "
+        "whole test set) and the manifest. LightGBM early-stops on an inner 10% split of the "
         "training folds, never on the OOF fold. Folds already in the store are skipped.",
     )
     p.add_argument("store")
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build the built-in example store (scikit-learn digits), offline",
         description="Create a complete store from scikit-learn's digits (1,797 images, 10 "
-        "classes): a stratified 20%% test part, 5 stratified folds, and 7 diverse tabular base "
+        "classes): a stratified 20% test part, 5 stratified folds, and 7 diverse tabular base "
         "models with real OOF and test predictions. Re-running resumes.",
     )
     p.add_argument("store")

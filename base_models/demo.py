@@ -114,12 +114,17 @@ class DemoResult:
     results : list of TabularResult
         One per model trained by this call (models already in the store are skipped unless
         ``overwrite``).
+    sample_submission_csv : Path or None
+        ``<store>/example/sample_submission.csv``: a Kaggle-style sample (``id,label``, label
+        0, ids shuffled: another order than the store's test rows) for ``blend apply
+        --sample-submission``.
     """
 
     store: Store
     features_csv: Path
     test_labels_csv: Path
     results: list[Any] = field(default_factory=list)
+    sample_submission_csv: Path | None = None
 
     def summary(self) -> str:
         """Rows, folds and test rows of the store, then one line per trained model."""
@@ -175,6 +180,9 @@ def make_demo_store(
     feats.drop(columns=["label"]).to_csv(features_csv, index=False)
     test_labels_csv = example / "test_labels.csv"
     feats.iloc[te][["id", "label"]].to_csv(test_labels_csv, index=False)
+    sample_submission_csv = example / "sample_submission.csv"
+    shuffled = np.random.default_rng(seed).permutation(feats["id"].iloc[te].astype(str).to_numpy())
+    pd.DataFrame({"id": shuffled, "label": 0}).to_csv(sample_submission_csv, index=False)
     data = feats.drop(columns=["label", "ink"])
     results = []
     have = set(store.models())
@@ -183,4 +191,4 @@ def make_demo_store(
             continue
         results.append(train_tabular(store, data, model=model, name=name, params=params,
                                      seed=seed, overwrite=True, show_progress=show_progress))
-    return DemoResult(store, features_csv, test_labels_csv, results)
+    return DemoResult(store, features_csv, test_labels_csv, results, sample_submission_csv)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from .image.trainer import SELECT_BY
+from .image.trainer import SELECT_BY, SELECT_EPOCH_ON
 from .image.tta import AUGMENTS, VIEW_GROUPS, VIEWS
 
 __all__ = ["register", "image_cli", "digits_images_cli"]
 
 
 def _add_debug(p: argparse.ArgumentParser) -> None:
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     add_debug_flag(p)
 
@@ -72,10 +72,25 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--select-by",
-        default="accuracy",
+        default="last",
         choices=list(SELECT_BY),
-        help="which epoch to keep: best validation accuracy (default), lowest "
-        "validation loss, or the last",
+        help="which epoch to keep: the last (default: nothing chosen from the labels, every "
+        "training row fitted), or the best validation accuracy or lowest loss on "
+        "--select-epoch-on",
+    )
+    p.add_argument(
+        "--select-epoch-on",
+        default="inner",
+        choices=list(SELECT_EPOCH_ON),
+        help="where the epoch is selected: an inner validation split of each fold's training "
+        "rows (default; honest), or the OOF fold itself (optimistic OOF scores: the model "
+        "is flagged in the manifest, oof ls and blend report)",
+    )
+    p.add_argument(
+        "--inner-fraction",
+        type=float,
+        default=0.1,
+        help="share of each fold's training rows held out to select the epoch on (default 0.1)",
     )
     p.add_argument(
         "--tta",
@@ -143,7 +158,7 @@ def register(subparsers) -> None:
 
 def image_cli(args: argparse.Namespace) -> int:
     """Train an image model into the store (``base-models image``); print its mean fold accuracy."""
-    from oof_store.cli_utils import console, err_console
+    from oof_common.cli import console, err_console
 
     from .image import train_image_model
 
@@ -172,6 +187,8 @@ def image_cli(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         augment=args.augment,
         select_by=args.select_by,
+        select_epoch_on=args.select_epoch_on,
+        inner_fraction=args.inner_fraction,
         tta=args.tta,
         device=args.device,
         seed=args.seed,
@@ -193,21 +210,21 @@ def image_cli(args: argparse.Namespace) -> int:
     name = manifest.get("model") or manifest.get("name") or args.name or ""
     console.print(
         f"image model {name} complete: TTA views {', '.join(manifest.get('tta_views') or [])}{acc}",
-        highlight=False,
+        highlight=False, markup=False,
     )
     return 0
 
 
 def digits_images_cli(args: argparse.Namespace) -> int:
     """Write the digits images (``base-models digits-images``), and with ``--store`` a store over them."""
-    from oof_store.cli_utils import console
+    from oof_common.cli import console
 
     from .image.digits import make_digits_store, write_digits_images
 
     ex = write_digits_images(
         args.dir, size=args.size, test_size=args.test_size, n=args.n, seed=args.seed
     )
-    console.print(ex.summary(), highlight=False)
+    console.print(ex.summary(), highlight=False, markup=False)
     if args.store:
         make_digits_store(ex, args.store, n_folds=args.folds, seed=args.seed)
         console.print(
@@ -215,13 +232,13 @@ def digits_images_cli(args: argparse.Namespace) -> int:
             f"  base-models image {args.store} --images {ex.images_dir} "
             f"--labels {ex.train_csv} --id id --label label --arch test_resnet "
             f"--img-size 32 --epochs 3 --tta hflip",
-            highlight=False,
+            highlight=False, markup=False,
         )
     return 0
 
 
 def main(argv=None) -> int:  # pragma: no cover - for `python3 -m base_models.image_cli`
-    from oof_store.cli_utils import run_main
+    from oof_common.cli import run_main
 
     parser = argparse.ArgumentParser(prog="base-models")
     register(parser.add_subparsers(dest="command"))

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oof_common.cli import progress_bar
 from oof_store import Store, StoreError
-from oof_store.cli_utils import progress_bar
 
 __all__ = [
     "TABULAR_MODELS",
@@ -212,17 +212,18 @@ def load_features(
             raise StoreError(f"{path}: {leaked} are targets, fold or id columns, not features")
     if not features:
         raise StoreError(f"{path}: no feature columns left after removing id, target and fold")
-    missing_train = np.setdiff1d(store.ids, ids.to_numpy())
+    have = pd.Index(ids.to_numpy(dtype=object))  # hash lookups: linear in the rows
+    missing_train = store.ids[~pd.Index(store.ids, dtype=object).isin(have)]
     if len(missing_train):
         raise StoreError(
             f"{path}: {len(missing_train)} training id(s) of the store have no features, e.g. "
-            f"{list(missing_train[:5])}"
+            f"{[str(i) for i in missing_train[:5]]}"
         )
-    missing_test = np.setdiff1d(store.test_ids, ids.to_numpy())
+    missing_test = store.test_ids[~pd.Index(store.test_ids, dtype=object).isin(have)]
     if len(missing_test):
         raise StoreError(
             f"{path}: {len(missing_test)} test id(s) of the store have no features, e.g. "
-            f"{list(missing_test[:5])}"
+            f"{[str(i) for i in missing_test[:5]]}"
         )
     X = indexed.loc[store.ids, features]
     X_test = indexed.loc[store.test_ids, features] if len(store.test_ids) else X.iloc[:0]
@@ -316,8 +317,11 @@ def train_tabular(
     Folds whose blocks are already in the store are skipped (resume), unless ``overwrite``.
     With an ``executor`` (``oof_store.distributed``, e.g. Ray) the folds are trained as
     independent tasks: the features are shared once, each task opens the store from its URI
-    and writes its fold's blocks through the store's API; the manifest is written here once
-    every fold is in. Seeds are per fold, so the predictions are the serial run's.
+    and returns its fold's predictions. Every write happens here, inside one
+    ``store.transaction(name)`` held for the whole run: each finished fold is checkpointed
+    (a killed run resumes from its pending folds), a second writer of the model is refused,
+    and the manifest (``--overwrite`` included) switches once, at the end. Seeds are per
+    fold, so the predictions are the serial run's.
     """
     if model not in TABULAR_MODELS:
         raise StoreError(
@@ -351,33 +355,49 @@ def train_tabular(
     has_test = len(store.test_ids) > 0
     job = {"store": store, "name": name, "model": model, "make": make, "task": task, "C": C,
            "X": X, "X_test": X_test, "y_fit": y_fit, "params": params_for_fit, "seed": seed}
-    with progress_bar() as prog:
+    # one transaction for the whole run: a second writer of the model is refused until it
+    # ends, each finished fold is checkpointed (pending blocks a killed run resumes from),
+    # and with --overwrite the old model stays readable until the new manifest replaces it
+    with store.transaction(name, "base-models tabular") as tx, progress_bar() as prog:
         bar = prog.add_task(f"{name}: training {model}", total=store.n_folds, visible=show_progress)
+        if overwrite:
+            tx.start_over()  # the old model stays readable until finish_model below
+        have = set(tx.blocks())
         todo = []
         for f in store.fold_ids:
-            done = store.has_block("oof", name, f, 0) and (not has_test or store.has_block("test", name, f, 0))
+            done = ("oof", int(f), 0) in have and (not has_test or ("test", int(f), 0) in have)
             if done and not overwrite:
                 skipped.append(f)
                 prog.advance(bar)
             else:
                 todo.append(int(f))
+
+        def commit(fold_out: tuple[int, np.ndarray, np.ndarray | None]) -> None:
+            f, oof_pred, test_pred = fold_out
+            tx.write_block("oof", f, 0, store.ids[store.folds == f], oof_pred, overwrite=True)
+            if test_pred is not None:
+                tx.write_block("test", f, 0, store.test_ids, test_pred, overwrite=True)
+            tx.checkpoint()
+            trained.append(f)
+            prog.advance(bar)
+
         if executor is None:
             for f in todo:
-                trained.append(_train_fold(job, f))
-                prog.advance(bar)
+                commit(_train_fold(job, f))
         elif todo:
+            # the tasks return their fold's predictions and this process writes them: the
+            # model's lock is held here, so workers never write (nor collide)
             job["store"] = str(store.uri)  # each task opens the store itself
             gpu = str(params.get("device", params.get("device_type", "cpu"))).lower() in ("gpu", "cuda")
-            trained = executor.map(_train_fold, [(f,) for f in todo], shared=job,
-                                   num_gpus=1 if gpu else 0,
-                                   on_done=lambda _i, _f: prog.advance(bar))
-    manifest = store.finish_model(
-        name,
-        kind="raw" if task == "regression" else "probs",
-        params={"model": model, "params": params, "features": features, "seed": seed},
-        source="base-models tabular",
-        overwrite=True,
-    )
+            executor.map(_train_fold, [(f,) for f in todo], shared=job, num_gpus=1 if gpu else 0,
+                         on_done=lambda _i, out: commit(out))
+        manifest = tx.finish_model(
+            kind="raw" if task == "regression" else "probs",
+            params={"model": model, "params": params, "features": features, "seed": seed},
+            source="base-models tabular",
+            overwrite=True,
+        )
+    trained.sort()
     oof = store.load_oof([name]).preds[0, 0]
     metric, fold_scores, overall = _scores(store, oof)
     return TabularResult(
@@ -386,8 +406,12 @@ def train_tabular(
     )
 
 
-def _train_fold(job: dict[str, Any], f: int) -> int:
-    """Train fold ``f``'s model on the other folds; write its OOF and test blocks; return ``f``."""
+def _train_fold(job: dict[str, Any], f: int) -> tuple[int, np.ndarray, np.ndarray | None]:
+    """Train fold ``f``'s model on the other folds; return ``(f, OOF, test)`` predictions.
+
+    It writes nothing: the caller writes the blocks inside its transaction of the model
+    (a task on another worker cannot take the model's lock the caller holds).
+    """
     store = job["store"] if isinstance(job["store"], Store) else Store(job["store"])
     task, C, X, X_test = job["task"], job["C"], job["X"], job["X_test"]
     tr = store.folds != f
@@ -404,11 +428,10 @@ def _train_fold(job: dict[str, Any], f: int) -> int:
     est = job["make"](task if task != "softclass" else "multiclass", job["params"], seed)
     est = _fit(est, job["model"], task, Xtr, ytr, wtr, seed)
     oof_pred = _predict(est, task, _rows(X, va), C)
-    store.write_block("oof", job["name"], f, 0, store.ids[va], oof_pred, overwrite=True)
+    test_pred = None
     if X_test is not None and len(store.test_ids):
-        store.write_block("test", job["name"], f, 0, store.test_ids, _predict(est, task, X_test, C),
-                          overwrite=True)
-    return f
+        test_pred = _predict(est, task, X_test, C)
+    return f, oof_pred, test_pred
 
 
 def _scores(store: Store, p: np.ndarray) -> tuple[str, dict[int, float], float]:

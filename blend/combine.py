@@ -11,6 +11,10 @@ exactly as :func:`combine` would blend it:
 3. ``finalize`` turns the average back into probabilities (softmax for ``logit`` and
    ``geo``, row normalisation for ``rank``, nothing for ``prob``).
 
+The rules are a registry (:data:`RULES`, :func:`register_rule`): each :class:`Rule` carries
+its ``scores`` and ``finish`` steps, and the linear ones their ``linear`` transform and
+``finish_linear`` for the optimiser's kernels.
+
 ``logit`` and ``geo`` give the same blend (the normalised geometric mean of softmaxes is the
 softmax of the mean logits); both names exist because users ask for both. Regression
 (one column, ``kind="raw"``) supports ``prob`` (plain mean) and ``rank``.
@@ -18,51 +22,137 @@ softmax of the mean logits); both names exist because users ask for both. Regres
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from blend._errors import BlendError
+from oof_common.core import softmax
 
 # scipy.special / scipy.stats cost ~0.9 s to import; every ``blend`` command imports this
 # module, so the two small functions are here and rankdata is imported only by the rank rule.
-
-
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
-__all__ = ["RULES", "KINDS", "LINEAR_RULES", "Rule", "combine", "to_scores", "finalize",
+__all__ = ["RULES", "KINDS", "LINEAR_RULES", "Rule", "register_rule", "combine", "to_scores", "finalize",
            "unit_scores", "blend_scores", "as_4d", "transform", "finish_linear", "blend_per_class"]
 
 KINDS = ("probs", "logits", "raw")
 _CLIP = 1e-7
+_EPS = 1e-15
+
+
+def _prob_scores(X: np.ndarray, kind: str) -> np.ndarray:
+    return softmax(X, axis=-1) if kind == "logits" else X
+
+
+def _log_scores(X: np.ndarray, kind: str) -> np.ndarray:
+    return log_softmax(X, axis=-1) if kind == "logits" else np.log(np.clip(X, _CLIP, 1.0))
+
+
+def _rank_scores(X: np.ndarray, kind: str) -> np.ndarray:
+    # ranks (multiples of 1/2) over a power of two >= N (axis -2 holds the rows): exact in
+    # float64, so equal sums of ranks stay exactly equal (argmax ties are kept, not broken
+    # by rounding)
+    from scipy.stats import rankdata
+
+    N = X.shape[-2]
+    return rankdata(X, axis=-2) / float(2 ** int(np.ceil(np.log2(max(N, 1)))))
+
+
+def _finish_identity(S: np.ndarray, regression: bool) -> np.ndarray:
+    return S
+
+
+def _finish_softmax(S: np.ndarray, regression: bool) -> np.ndarray:
+    return softmax(S, axis=-1)
+
+
+def _finish_rownorm(S: np.ndarray, regression: bool) -> np.ndarray:
+    return S if regression else S / S.sum(axis=-1, keepdims=True)
+
+
+def _linear_prob(P: np.ndarray, kind: str) -> np.ndarray:
+    return softmax(P) if kind == "logits" else P
+
+
+def _linear_logit(P: np.ndarray, kind: str) -> np.ndarray:
+    return P if kind == "logits" else np.log(np.clip(P, _CLIP, 1.0))
+
+
+def _linear_geo(P: np.ndarray, kind: str) -> np.ndarray:
+    return log_softmax(P) if kind == "logits" else np.log(np.clip(P, _CLIP, 1.0))
+
+
+def _finish_linear_rownorm(Z: np.ndarray) -> np.ndarray:
+    return Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
+
+
+def _finish_linear_softmax(Z: np.ndarray) -> np.ndarray:
+    return softmax(Z)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A combination rule: its name, a description and whether it works on regression."""
+    """A combination rule: its name, a description, whether it works on regression, and its steps.
+
+    Attributes
+    ----------
+    name, description : str
+    regression : bool
+        Whether the rule blends regression predictions (one raw column).
+    scores : callable
+        ``scores(X, kind) -> X'``: stored values (``kind``) -> the rule's additive space
+        (any leading axes; rows on axis -2, classes on axis -1).
+    finish : callable
+        ``finish(S, regression) -> predictions``: the weighted mean of the scores back to
+        probabilities (or values).
+    linear : callable or None
+        ``linear(P, kind) -> X`` for rules whose blend is ``g(sum_u w_u X_u)`` (the
+        optimiser's fast kernels); None when the rule has no such form.
+    finish_linear : callable or None
+        ``g``: ``finish_linear(Z) -> probabilities`` for classification.
+    """
 
     name: str
     description: str
     regression: bool
+    scores: Callable[[np.ndarray, str], np.ndarray] = field(
+        default=_prob_scores, repr=False, compare=False)
+    finish: Callable[[np.ndarray, bool], np.ndarray] = field(
+        default=_finish_identity, repr=False, compare=False)
+    linear: Callable[[np.ndarray, str], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
+    finish_linear: Callable[[np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
 
 
-RULES: dict[str, Rule] = {
-    r.name: r
-    for r in [
-        Rule("prob", "mean of probabilities", True),
-        Rule("logit", "mean of logits, softmax after", False),
-        Rule("geo", "geometric mean of probabilities, renormalised", False),
-        Rule("rank", "mean of per-column ranks, rows renormalised", True),
-    ]
-}
+RULES: dict[str, Rule] = {}
+
+
+def register_rule(rule: Rule) -> Rule:
+    """Add ``rule`` to :data:`RULES` (a name may be registered once)."""
+    if rule.name in RULES and RULES[rule.name] is not rule:
+        raise BlendError(f"a combination rule named {rule.name!r} is already registered")
+    RULES[rule.name] = rule
+    return rule
+
+
+for _r in (
+    Rule("prob", "mean of probabilities", True, _prob_scores, _finish_identity,
+         _linear_prob, _finish_linear_rownorm),
+    Rule("logit", "mean of logits, softmax after", False, _log_scores, _finish_softmax,
+         _linear_logit, _finish_linear_softmax),
+    Rule("geo", "geometric mean of probabilities, renormalised", False, _log_scores,
+         _finish_softmax, _linear_geo, _finish_linear_softmax),
+    Rule("rank", "mean of per-column ranks, rows renormalised", True, _rank_scores,
+         _finish_rownorm),
+):
+    register_rule(_r)
 
 
 def _check_rule(rule: str, kind: str, n_classes: int) -> None:
@@ -125,25 +215,14 @@ def to_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs", tta_wei
     X = P.astype(np.float64)
     if not np.all(np.isfinite(X)):
         raise BlendError("predictions contain NaN or infinite values")
-    if rule == "prob":
-        if kind == "logits":
-            X = softmax(X, axis=-1)
-    elif rule in ("logit", "geo"):
-        X = log_softmax(X, axis=-1) if kind == "logits" else np.log(np.clip(X, _CLIP, 1.0))
-    elif rule == "rank":
-        # ranks (multiples of 1/2) over a power of two >= N: exact in float64, so equal
-        # sums of ranks stay exactly equal (argmax ties are kept, not broken by rounding)
-        from scipy.stats import rankdata
-
-        X = rankdata(X, axis=2) / float(2 ** int(np.ceil(np.log2(max(N, 1)))))
+    X = RULES[rule].scores(X, kind)
     return np.tensordot(tw, X, axes=([0], [1])) if T > 1 else X[:, 0]
 
 
 # -- linear rules: the blend is g(sum_u w_u X_u) for per-unit scores X and a row-wise g -----
 #: Rules whose blend is ``g(sum_u w_u X_u)`` for a per-unit transform ``X`` and a
 #: row-wise monotone ``g``; the optimiser's fast kernels apply to these.
-LINEAR_RULES = ("prob", "logit", "geo")
-_EPS = 1e-15
+LINEAR_RULES = tuple(n for n, r in RULES.items() if r.linear is not None)
 
 
 def transform(P: np.ndarray, rule: str, kind: str) -> np.ndarray:
@@ -165,12 +244,9 @@ def transform(P: np.ndarray, rule: str, kind: str) -> np.ndarray:
     P = np.asarray(P, dtype=np.float64)
     if kind == "raw" or P.shape[-1] == 1:
         return P
-    if rule == "prob":
-        return softmax(P) if kind == "logits" else P
-    if rule == "logit":
-        return P if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
-    if rule == "geo":
-        return log_softmax(P) if kind == "logits" else np.log(np.clip(P, 1e-7, 1.0))
+    r = RULES.get(rule)
+    if r is not None and r.linear is not None:
+        return r.linear(P, kind)
     raise BlendError(f"rule {rule!r} has no linear form; choose one of {LINEAR_RULES}")
 
 
@@ -178,9 +254,10 @@ def finish_linear(Z: np.ndarray, rule: str, regression: bool) -> np.ndarray:
     """Blended scores ``(..., N, C)`` -> probabilities (or predictions for regression)."""
     if regression:
         return Z[..., 0]
-    if rule == "prob":
-        return Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
-    return softmax(Z)
+    r = RULES.get(rule)
+    if r is None or r.finish_linear is None:
+        raise BlendError(f"rule {rule!r} has no linear form; choose one of {LINEAR_RULES}")
+    return r.finish_linear(Z)
 
 
 def blend_per_class(X: np.ndarray, w: np.ndarray, rule: str) -> np.ndarray:
@@ -221,11 +298,7 @@ def finalize(S: np.ndarray, *, rule: str = "prob", kind: str = "probs") -> np.nd
     ndarray of the same shape: probabilities (classification) or values (regression).
     """
     regression = kind == "raw" or S.shape[-1] == 1
-    if rule in ("logit", "geo"):
-        return softmax(S, axis=-1)
-    if rule == "rank" and not regression:
-        return S / S.sum(axis=-1, keepdims=True)
-    return S
+    return RULES[rule].finish(S, regression)
 
 
 def combine(

@@ -11,6 +11,11 @@ Every metric is called as ``metric(y, P)``:
 metric that does not fit the task raises :class:`~blend.BlendError`. A user metric is named
 ``"module:function"``; the function takes ``(y, P)`` and returns a float, and its direction
 is read from an attribute ``greater_is_better`` on the function (``True`` when absent).
+
+Regression metrics: ``rmse``, ``mae`` (lower is better), ``r2``, ``pearson``, ``spearman``
+and ``qwk`` (higher is better). ``qwk`` on a regression store needs integer grades as
+targets and rounds the score to the nearest grade (clipped to the targets' range); cut
+points fitted inside the nested CV replace that rounding in :mod:`blend.ordinal`.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blend._errors import BlendError
+from oof_common.core import TASKS
 
 __all__ = ["Metric", "METRICS", "TASKS", "get_metric", "default_metric", "list_metrics"]
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 _EPS = 1e-15
 
 
@@ -101,15 +106,69 @@ def _f1_macro(y, P) -> float:
     return float(np.mean(2 * tp[present] / support[present]))
 
 
-def _qwk(y, P) -> float:
-    P = _as_probs(P)
-    labels, pred = _labels(y), P.argmax(axis=1)
-    n = P.shape[1]
-    cm = _confusion(labels, pred, n)
+def _qwk_from_confusion(cm: np.ndarray) -> float:
+    n = cm.shape[0]
     w = (np.arange(n)[:, None] - np.arange(n)[None, :]) ** 2.0
     expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / cm.sum()
     denom = (w * expected).sum()
     return float(1.0 - (w * cm).sum() / denom) if denom > 0 else 1.0
+
+
+def _integer_grades(y: np.ndarray, name: str = "qwk") -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1 or not np.all(np.isfinite(y)) or np.any(y != np.rint(y)):
+        raise BlendError(
+            f"metric {name!r} on a regression store needs integer grades as targets; "
+            "bin the target into grades first"
+        )
+    return np.rint(y).astype(np.int64)
+
+
+def _qwk(y, P) -> float:
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim == 1 or (P.ndim == 2 and P.shape[1] == 1):
+        # regression: the score rounded to the nearest grade, clipped to the targets' range
+        g = _integer_grades(y)
+        lo, hi = int(g.min()), int(g.max())
+        pred = np.clip(np.rint(P.reshape(-1)), lo, hi).astype(np.int64)
+        return _qwk_from_confusion(_confusion(g - lo, pred - lo, hi - lo + 1))
+    P = _as_probs(P)
+    labels, pred = _labels(y), P.argmax(axis=1)
+    return _qwk_from_confusion(_confusion(labels, pred, P.shape[1]))
+
+
+def _regression_pair(y, P, name: str) -> tuple[np.ndarray, np.ndarray]:
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim == 2:
+        if P.shape[1] != 1:
+            raise BlendError(f"metric {name!r} needs one prediction column, got {P.shape[1]}")
+        P = P[:, 0]
+    return np.asarray(y, dtype=np.float64), P
+
+
+def _mae(y, P) -> float:
+    y, p = _regression_pair(y, P, "mae")
+    return float(np.mean(np.abs(y - p)))
+
+
+def _r2(y, P) -> float:
+    y, p = _regression_pair(y, P, "r2")
+    ss = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - p) ** 2)) / ss if ss > 0 else float("nan")
+
+
+def _pearson(y, P) -> float:
+    y, p = _regression_pair(y, P, "pearson")
+    y, p = y - y.mean(), p - p.mean()
+    d = float(np.sqrt(np.sum(y * y) * np.sum(p * p)))
+    return float(np.sum(y * p)) / d if d > 0 else float("nan")
+
+
+def _spearman(y, P) -> float:
+    from scipy.stats import rankdata  # imported here: scipy.stats costs ~0.6 s at start-up
+
+    y, p = _regression_pair(y, P, "spearman")
+    return _pearson(rankdata(y), rankdata(p))
 
 
 def _rmse(y, P) -> float:
@@ -184,8 +243,12 @@ METRICS: dict[str, Metric] = {
         Metric("kl", False, ("softclass",), "probs", _kl),
         Metric("auc", True, ("binary", "multiclass"), "probs", _auc),
         Metric("f1_macro", True, ("binary", "multiclass", "softclass"), "labels", _f1_macro),
-        Metric("qwk", True, ("binary", "multiclass"), "labels", _qwk),
+        Metric("qwk", True, ("binary", "multiclass", "regression"), "labels", _qwk),
         Metric("rmse", False, ("regression",), "probs", _rmse),
+        Metric("mae", False, ("regression",), "probs", _mae),
+        Metric("r2", True, ("regression",), "probs", _r2),
+        Metric("pearson", True, ("regression",), "probs", _pearson),
+        Metric("spearman", True, ("regression",), "probs", _spearman),
     ]
 }
 

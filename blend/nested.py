@@ -1,10 +1,19 @@
-"""A nested cross-validation harness for any "fit on rows, evaluate on rows" procedure.
+"""The one nested cross-validation engine of the toolkit.
 
-For every fold ``k`` of the store's fold assignment, ``fit`` sees only the OOF rows of the
-other folds, and ``evaluate`` scores what it returned on fold ``k``'s rows. The nested score
-is the mean of the fold scores weighted by fold size (for accuracy this equals the score
-pooled over all held-out rows). Compare it with the in-sample score (the caller's ``fit`` on
-all rows, evaluated on all rows): the gap is the optimism of the selection.
+For every fold ``k`` of the store's fold assignment, ``fit`` sees only the rows of the other
+folds, and ``predict`` predicts fold ``k``'s rows with what it returned. The held-out
+predictions of all folds are pooled into one array (every row predicted once, by a fit that
+never saw it) and the metric is computed **once on the pooled predictions**: the number a
+leaderboard computes on a test set of the same rows. The score of each held-out fold is
+reported beside it (a spread, not the estimate). ``blend search --nested``, ``blend
+optimize`` and ``stack`` all run through :func:`nested_cv`, so one metric has one
+definition everywhere (``blend report`` scores pooled OOF rows the same way).
+
+Compare the nested score with the in-sample score (the caller's ``fit`` on all rows,
+evaluated on all rows): the gap is the optimism of every choice made inside ``fit``.
+Whatever ``fit`` chooses from the labels (a subset, weights, temperatures, hyper-parameters)
+is covered by the nested score only when ``fit`` makes that choice itself; see
+``docs/design/honesty.md``.
 """
 
 from __future__ import annotations
@@ -17,23 +26,26 @@ import numpy as np
 
 from blend._errors import BlendError
 
-__all__ = ["NestedCVResult", "nested_cv"]
+__all__ = ["NestedCVResult", "nested_cv", "train_rows"]
 
 
 @dataclass(frozen=True)
 class NestedCVResult:
-    """Held-out scores of a procedure run inside the folds.
+    """Held-out predictions and scores of a procedure run inside the folds.
 
     Attributes
     ----------
     fold_ids : tuple of int
     fold_scores : tuple of float
-        Score on each held-out fold, in ``fold_ids`` order.
+        Score on each held-out fold, in ``fold_ids`` order (NaN where the metric is
+        undefined on one fold, e.g. AUC on a fold with one class).
     fold_sizes : tuple of int
     nested_score : float
-        Fold-size weighted mean of ``fold_scores``.
+        The metric computed once on the pooled held-out predictions of every row.
     fold_results : tuple
         What ``fit`` returned on each fold's training rows.
+    predictions : ndarray
+        The pooled held-out predictions, one per row, in row order.
     """
 
     fold_ids: tuple[int, ...]
@@ -41,57 +53,96 @@ class NestedCVResult:
     fold_sizes: tuple[int, ...]
     nested_score: float
     fold_results: tuple[Any, ...] = field(repr=False)
+    predictions: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict of the fields, without ``fold_results``."""
+        """A JSON-ready dict of the scores (no ``fold_results`` or ``predictions``)."""
         return {
             "fold_ids": list(self.fold_ids),
             "fold_scores": list(self.fold_scores),
             "fold_sizes": list(self.fold_sizes),
             "nested_score": self.nested_score,
+            "nested_score_is": "pooled",
         }
 
     def summary(self) -> str:
-        """One line: nested score and the score of each held-out fold."""
+        """One line: the pooled nested score and the score of each held-out fold."""
         folds = ", ".join(f"{k}: {s:.5f}" for k, s in zip(self.fold_ids, self.fold_scores, strict=False))
-        return f"nested score {self.nested_score:.5f} (held-out folds {folds})"
+        return f"nested score {self.nested_score:.5f} pooled over all rows (held-out folds {folds})"
+
+
+def train_rows(folds: np.ndarray, k: int) -> np.ndarray:
+    """The rows a fit for held-out fold ``k`` may see: those of every other fold.
+
+    The leakage tests replace this function by one that returns every row (a planted leak)
+    and check that each optimiser, stacker and search then fails them.
+    """
+    return np.flatnonzero(folds != k)
+
+
+def _safe_score(metric: Callable, y: np.ndarray, pred: np.ndarray) -> float:
+    try:
+        return float(metric(y, pred))
+    except (BlendError, ValueError, ZeroDivisionError):
+        return float("nan")
 
 
 def nested_cv(
-    fit: Callable[[np.ndarray], Any],
-    evaluate: Callable[[Any, np.ndarray], float],
+    fit: Callable[[np.ndarray, int], Any],
+    predict: Callable[[Any, np.ndarray], np.ndarray],
     folds: np.ndarray,
+    y: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
 ) -> NestedCVResult:
-    """Run ``fit`` on K-1 folds and ``evaluate`` on the held-out fold, for every fold.
+    """Fit on K-1 folds, predict the held-out fold, for every fold; score the pooled predictions.
 
     Parameters
     ----------
     fit : callable
-        ``fit(train_idx) -> fitted``; ``train_idx`` is an int ndarray of row indices.
-    evaluate : callable
-        ``evaluate(fitted, test_idx) -> float``.
+        ``fit(train_idx, fold) -> fitted``; ``train_idx`` is an int ndarray of row indices,
+        ``fold`` the id of the held-out fold. Every choice made from the labels must be made
+        here, on ``train_idx`` only, for the nested score to cover it.
+    predict : callable
+        ``predict(fitted, test_idx) -> ndarray`` of shape ``(len(test_idx), ...)``: the
+        predictions the metric takes.
     folds : ndarray of shape (n_rows,)
         Fold id of each row (at least two distinct folds).
+    y : ndarray of shape (n_rows,) or (n_rows, n_classes)
+        Targets, as the metric takes them.
+    metric : callable
+        ``metric(y, predictions) -> float`` (a :class:`blend.metrics.Metric`).
 
     Returns
     -------
     NestedCVResult
+        ``nested_score`` is ``metric(y, pooled)``, computed once; ``fold_scores`` beside it.
     """
     folds = np.asarray(folds)
+    y = np.asarray(y)
     if folds.ndim != 1:
         raise BlendError(f"folds must be one fold id per row, got shape {folds.shape}")
+    if y.shape[0] != folds.shape[0]:
+        raise BlendError(f"y has {y.shape[0]} rows but folds has {folds.shape[0]}")
     fold_ids = np.unique(folds)
     if len(fold_ids) < 2:
         raise BlendError(f"nested CV needs at least 2 folds, got {len(fold_ids)}")
+    pooled: np.ndarray | None = None
     scores, sizes, results = [], [], []
     for k in fold_ids:
         test_idx = np.flatnonzero(folds == k)
-        train_idx = np.flatnonzero(folds != k)
-        fitted = fit(train_idx)
-        scores.append(float(evaluate(fitted, test_idx)))
+        fitted = fit(train_rows(folds, k), int(k))
+        pred = np.asarray(predict(fitted, test_idx))
+        if pred.shape[0] != len(test_idx):
+            raise BlendError(
+                f"predict returned {pred.shape[0]} rows for the {len(test_idx)} rows of fold {k}"
+            )
+        if pooled is None:
+            pooled = np.empty((len(folds),) + pred.shape[1:], dtype=np.result_type(pred, np.float64))
+        pooled[test_idx] = pred
+        scores.append(_safe_score(metric, y[test_idx], pred))
         sizes.append(len(test_idx))
         results.append(fitted)
-    nested = float(np.average(scores, weights=sizes))
+    nested = float(metric(y, pooled))
     return NestedCVResult(
-        tuple(int(k) for k in fold_ids), tuple(scores), tuple(sizes), nested, tuple(results)
+        tuple(int(k) for k in fold_ids), tuple(scores), tuple(sizes), nested, tuple(results), pooled
     )

@@ -11,7 +11,8 @@ the two functions :func:`blend.optimize.optimize` scores with, so a recipe appli
 rows reproduces the optimiser's in-sample score.
 
 The store is used only through its public methods (``load_oof``, ``load_test``,
-``write_block``, ``finish_model``); this module does not import ``oof_store``.
+``write_block``, ``finish_model``); this module imports from ``oof_store`` only the reading
+of the honesty marks (:mod:`oof_store.flags`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from blend.combine import RULES, blend_scores, to_scores, unit_scores
 
 __all__ = ["Recipe", "RECIPE_VERSION", "load_output_for"]
 
-#: 2 added ``view_weights``, ``class_weights`` and ``temperatures`` (absent or None in 1).
-RECIPE_VERSION = 2
+#: 2 added ``view_weights``, ``class_weights`` and ``temperatures`` (absent or None in 1);
+#: 3 added ``cuts`` and ``grades`` (ordinal targets; absent or None before).
+RECIPE_VERSION = 3
 
 #: Fields that are omitted from the JSON when None (a recipe without them reads as before).
-_OPTIONAL = ("view_weights", "class_weights", "temperatures")
+_OPTIONAL = ("view_weights", "class_weights", "temperatures", "cuts", "grades")
 
 
 def load_output_for(rule: str, task: str) -> str:
@@ -87,6 +89,13 @@ class Recipe:
         Per-model temperatures (``blend optimize --temperature``): shape ``(n_models,)``, or
         ``(n_models, n_views)`` with ``view_weights``. Each model's logits (log-probabilities)
         are divided by its temperature before the logit or geo rule blends them.
+    cuts : tuple of float, or None
+        Ordinal targets: ``G - 1`` non-decreasing cut points that turn the blended score into
+        grades (``blend optimize --metric qwk``). The score is the blend itself (regression)
+        or the expected grade ``sum_c p_c * grades[c]`` of the blended probabilities
+        (classification with ordered classes).
+    grades : tuple of float, or None
+        The ``G`` grade values, with ``cuts``.
     metric : str
     task : str
     class_names : tuple of str
@@ -106,6 +115,8 @@ class Recipe:
     view_weights: tuple[tuple[float, ...], ...] | None = None
     class_weights: tuple[tuple[float, ...], ...] | None = None
     temperatures: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None
+    cuts: tuple[float, ...] | None = None
+    grades: tuple[float, ...] | None = None
     metric: str = "accuracy"
     task: str = "multiclass"
     class_names: tuple[str, ...] = ()
@@ -188,6 +199,22 @@ class Recipe:
                     f"recipe field 'temperatures' must be finite and positive; got {a.tolist()}"
                 )
             set_(self, "temperatures", t)
+        if (self.cuts is None) != (self.grades is None):
+            raise BlendError("recipe fields 'cuts' and 'grades' go together; give both or neither")
+        if self.cuts is not None:
+            g = _vector("grades", self.grades, None, "grade")
+            c = _vector("cuts", self.cuts, len(g) - 1, "gaps between the grades")
+            if np.any(np.diff(g) <= 0) or np.any(np.diff(c) < 0) or not np.all(np.isfinite(c)):
+                raise BlendError(
+                    f"recipe fields 'grades' must increase and 'cuts' must be finite and "
+                    f"non-decreasing; got grades {list(g)}, cuts {list(c)}"
+                )
+            if self.task != "regression" and self.class_names and len(g) != len(self.class_names):
+                raise BlendError(
+                    f"recipe field 'grades' has {len(g)} values for {len(self.class_names)} classes"
+                )
+            set_(self, "grades", g)
+            set_(self, "cuts", c)
 
     @classmethod
     def for_store(cls, store, models, **fields: Any) -> Recipe:
@@ -315,7 +342,23 @@ class Recipe:
         else:
             how = "equal weights"
         temp = ", per-model temperatures" if self.temperatures is not None else ""
-        return f"{self.rule} rule over {', '.join(self.models)} with {how}{temp}"
+        cuts = (f", {len(self.cuts)} cut points into grades {_fmt(self.grades)}"
+                if self.cuts is not None else "")
+        return f"{self.rule} rule over {', '.join(self.models)} with {how}{temp}{cuts}"
+
+    def ordinal_score(self, blended: np.ndarray) -> np.ndarray:
+        """The continuous score that the cut points grade, ``(N,)``, from the blend ``(N, C)``."""
+        if self.grades is None:
+            raise BlendError("this recipe has no cut points; it is not an ordinal recipe")
+        B = np.asarray(blended, dtype=np.float64)
+        if B.shape[1] == 1:
+            return B[:, 0]
+        return B @ np.asarray(self.grades, dtype=np.float64)
+
+    def grade_index(self, blended: np.ndarray) -> np.ndarray:
+        """Grade index ``(N,)`` of each row of the blend ``(N, C)``, by the recipe's cuts."""
+        s = self.ordinal_score(blended)
+        return np.searchsorted(np.asarray(self.cuts), s, side="right")
 
     def predict_test(self, store) -> np.ndarray:
         """Blend the test predictions: ``(Nt, C)`` probabilities (regression ``(Nt, 1)``)."""
@@ -336,27 +379,65 @@ class Recipe:
         oof = store.load_oof(list(self.models), tta=self.tta, output=output)
         return self._blend(oof.preds, output)
 
-    def submission(self, store, *, probabilities: bool = False):
-        """A Kaggle-style submission DataFrame: the id column, then labels or probabilities."""
-        import pandas as pd
+    def submission(self, store, *, output: str = "auto", sample: Any = None, raw: bool = False):
+        """A Kaggle-style submission DataFrame (see :func:`blend.submission.submission_frame`).
 
+        ``output="auto"`` writes probabilities when the recipe's metric scores them (AUC, log
+        loss) and labels when it scores only the most likely class (accuracy, F1, QWK);
+        ``"labels"`` or ``"probs"`` overrides it. ``sample`` (a DataFrame from
+        :func:`blend.submission.read_sample`) gives the columns and the id order.
+
+        With cut points (an ordinal recipe) the label is the grade: an integer grade value
+        (regression store) or the class name of the grade; ``raw=True`` writes the
+        continuous score the cut points grade instead.
+        """
+        from blend.submission import output_for, submission_frame
+
+        how = output_for(self.metric, store.task, output)
         P = self.predict_test(store)
-        out = pd.DataFrame({store.id_col: store.test_ids})
-        if store.task == "regression":
-            out[store.target_cols[0]] = P[:, 0]
-        elif probabilities or store.task == "softclass":
-            for k, name in enumerate(store.class_names):
-                out[name] = P[:, k]
-        else:
-            out[store.target_cols[0]] = np.asarray(store.class_names, dtype=object)[P.argmax(axis=1)]
-        return out
+        if self.cuts is not None and how != "probs":
+            if raw:
+                vals = self.ordinal_score(P)
+            elif store.task == "regression":
+                vals = np.asarray(self.grades)[self.grade_index(P)]
+                if np.all(vals == np.rint(vals)):
+                    vals = vals.astype(np.int64)
+            else:
+                vals = np.asarray(store.class_names, dtype=object)[self.grade_index(P)]
+            P, how = np.asarray(vals)[:, None], "values"
+        return submission_frame(
+            P, task=store.task, test_ids=store.test_ids,
+            id_col=store.id_col,
+            target_col="label" if store.task == "softclass" else store.target_cols[0],
+            class_names=store.class_names, output=how, sample=sample,
+        )
+
+    def in_sample_in(self, store) -> bool:
+        """Whether the blend's OOF rows, written into ``store``, would be in-sample.
+
+        They are when anything was chosen from the labels on all rows: weights or a subset
+        of several models, temperatures, or a model that is itself in-sample. One model
+        blended alone, untempered, is that model's own (honest) OOF.
+        """
+        from oof_store.flags import is_in_sample
+
+        if len(self.models) > 1 or self.temperatures is not None:
+            return True
+        return any(is_in_sample(store.manifest(m)) for m in self.models)
 
     def write_to_store(self, store, name: str, *, overwrite: bool = False) -> dict:
-        """Write the blend back into the store as a model (OOF per fold and the test set)."""
+        """Write the blend back into the store as a model (OOF per fold and the test set).
+
+        The manifest records the blended models (``parents``) and, in ``params``,
+        ``in_sample``: true when the blend's weights, subset or temperatures were chosen on
+        every OOF row (see :meth:`in_sample_in`). Such a model is left out of search,
+        optimize, stack and report unless they are run with ``--allow-in-sample``.
+        """
         if name in store.models():
             if not overwrite:
                 raise BlendError(f"model {name!r} already exists in the store; pick another name")
             store.remove_model(name)
+        in_sample = self.in_sample_in(store)
         oof = self.predict_oof(store).astype(np.float32)
         kind = "raw" if store.task == "regression" else "probs"
         for k in store.fold_ids:
@@ -368,10 +449,14 @@ class Recipe:
         return store.finish_model(
             name,
             kind=kind,
-            params={"recipe": self.to_dict()},
+            params={"recipe": self.to_dict(), "in_sample": in_sample},
             source="blend",
             parents=list(self.models),
         )
+
+
+def _fmt(values: Any) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def _plain(v: Any) -> Any:

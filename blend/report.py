@@ -60,6 +60,7 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.combine import as_4d
+from oof_common.core import TASKS
 
 __all__ = [
     "Report",
@@ -74,7 +75,6 @@ __all__ = [
     "MAX_GROUPS",
 ]
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 #: A ``--by`` column with more distinct values than this is refused (it is not a category).
 MAX_GROUPS = 100
 
@@ -407,6 +407,11 @@ class Report:
     def model_names(self) -> list[str]:
         """The models' names, in the order given."""
         return [s.name for s in self.models]
+
+    def ranked(self) -> list[ScoreSet]:
+        """The models best first (ties and NaN scores last, by name), as every table shows them."""
+        sign = -1 if self.greater_is_better else 1
+        return sorted(self.models, key=lambda s: (np.nan_to_num(sign * s.score, nan=np.inf), s.name))
 
     def best_model(self) -> ScoreSet:
         """The model with the best overall score."""

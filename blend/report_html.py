@@ -107,15 +107,16 @@ def _scores_table(r: Report) -> str:
             cells += [f"<td>{_num(v, 3)}</td>" for v in s.recall]
         return f'<tr class="{cls}">' + "".join(cells) + "</tr>"
 
-    body = "".join(row(s, "best" if s.name == best and len(r.models) > 1 else "") for s in r.models)
+    body = "".join(row(s, "best" if s.name == best and len(r.models) > 1 else "") for s in r.ranked())
     body += row(r.blend, "blend")
     return f'<div class="scroll"><table>{head}{body}</table></div>'
 
 
 def _folds_plot(r: Report) -> str:
     m = len(r.models)
-    names = [s.name for s in r.models] + [r.blend.name]
-    scores = np.array([s.fold_scores for s in r.models] + [r.blend.fold_scores], dtype=float)
+    ranked = r.ranked()  # best first, top of the plot, as in the tables
+    names = [s.name for s in ranked] + [r.blend.name]
+    scores = np.array([s.fold_scores for s in ranked] + [r.blend.fold_scores], dtype=float)
     fig = _figure(8, max(2.0, 0.32 * (m + 1) + 1.2))
     ax = fig.add_subplot(1, 1, 1)
     ypos = np.arange(m + 1)[::-1]
@@ -132,24 +133,17 @@ def _folds_plot(r: Report) -> str:
     return _png(fig)
 
 
-def _correlation(r: Report) -> str:
+def _correlation_figure(r: Report):
+    """The correlation heat map; its colour scale is 0 to 1 (below 0 drawn as 0's colour)."""
     m = len(r.models)
-    what = ("residuals (prediction - target)" if r.task == "regression"
-            else "the probability each model gives the true class")
-    out = [f'<p class="meta">Pearson correlation of {_esc(what)} (diagonal greyed out).'
-           + ("" if r.error_agreement is None else
-              " Error agreement: |both wrong| / |either wrong| (Jaccard of the error sets).")
-           + "</p>"]
-    if m < 2:
-        return "".join(out) + _na("Only one model: there are no pairs to correlate.")
     fig = _figure(min(3 + 0.35 * m, 14), min(2.5 + 0.35 * m, 13))
     ax = fig.add_subplot(1, 1, 1)
-    # the diagonal (1.0) is masked so that the colour scale spans the pairs only
+    # the diagonal (1.0) is masked; the scale is the fixed 0..1, so that three models that
+    # correlate 0.97 to 0.99 read as "all highly correlated", not as a full-range contrast
     off_diag = ~np.eye(m, dtype=bool)
     shown = np.ma.masked_array(r.correlation, mask=~off_diag)
     cmap = __import__("matplotlib").colormaps["viridis"].with_extremes(bad="#dddddd")
-    lo, hi = float(r.correlation[off_diag].min()), float(r.correlation[off_diag].max())
-    im = ax.imshow(shown, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
+    im = ax.imshow(shown, cmap=cmap, vmin=0.0, vmax=1.0)
     names = r.model_names
     ax.set_xticks(range(m))
     ax.set_yticks(range(m))
@@ -161,8 +155,24 @@ def _correlation(r: Report) -> str:
                 if i != j:
                     v = r.correlation[i, j]
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if v < (lo + hi) / 2 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+                            color="white" if v < 0.5 else "black")
+    low = bool((r.correlation[off_diag] < 0).any())
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, extend="min" if low else "neither")
+    return fig
+
+
+def _correlation(r: Report) -> str:
+    m = len(r.models)
+    what = ("residuals (prediction - target)" if r.task == "regression"
+            else "the probability each model gives the true class")
+    out = [f'<p class="meta">Pearson correlation of {_esc(what)} (diagonal greyed out; '
+           "colour scale 0 to 1)."
+           + ("" if r.error_agreement is None else
+              " Error agreement: |both wrong| / |either wrong| (Jaccard of the error sets).")
+           + "</p>"]
+    if m < 2:
+        return "".join(out) + _na("Only one model: there are no pairs to correlate.")
+    fig = _correlation_figure(r)
     out.append(_png(fig))
     head = '<tr><th class="l"></th><th class="l">model a</th><th class="l">model b</th><th>correlation</th>'
     head += "<th>error agreement</th></tr>" if r.error_agreement is not None else "</tr>"
@@ -204,25 +214,42 @@ def _confusion(r: Report) -> str:
     return '<p class="meta">Counts; colour is the fraction of each given label.</p>' + _png(fig)
 
 
-def _reliability(r: Report) -> str:
+def _reliability_figure(r: Report):
+    """The reliability diagram; each non-empty bin's bar is labelled with its row count."""
     rel = r.reliability
-    if rel is None:
-        return _na(f"Does not apply to a {r.task} task.")
     fig = _figure(5.5, 5)
     ax = fig.add_subplot(1, 1, 1)
     centers = (rel.bin_edges[:-1] + rel.bin_edges[1:]) / 2
     width = np.diff(rel.bin_edges)
     ok = rel.counts > 0
-    ax.bar(centers[ok], rel.accuracy[ok], width=width[ok] * 0.9, color="#4c72b0", alpha=0.8,
-           label="accuracy in bin")
+    bars = ax.bar(centers[ok], rel.accuracy[ok], width=width[ok] * 0.9, color="#4c72b0",
+                  alpha=0.8, label="accuracy in bin (n = rows)")
+    ax.bar_label(bars, labels=[f"n={int(n)}" for n in rel.counts[ok]], fontsize=6, padding=1,
+                 rotation=90 if ok.sum() > 10 else 0)
     ax.plot(rel.confidence[ok], rel.accuracy[ok], "o-", color="#dd8452", label="(confidence, accuracy)")
     ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.1)
     ax.set_xlabel("top-label confidence")
     ax.set_ylabel("accuracy")
     ax.legend(fontsize=8, loc="upper left")
-    return f'<p class="meta">Expected calibration error (ECE): {_num(rel.ece, 4)}</p>' + _png(fig)
+    return fig
+
+
+def _reliability(r: Report) -> str:
+    rel = r.reliability
+    if rel is None:
+        return _na(f"Does not apply to a {r.task} task.")
+    rows = "".join(
+        f"<tr><td>{lo:.2f}&ndash;{hi:.2f}</td><td>{int(n)}</td><td>{_num(c, 4)}</td>"
+        f"<td>{_num(a, 4)}</td></tr>"
+        for lo, hi, n, c, a in zip(rel.bin_edges[:-1], rel.bin_edges[1:], rel.counts,
+                                   rel.confidence, rel.accuracy, strict=True)
+    )
+    table = ("<table><tr><th>confidence bin</th><th>rows</th><th>mean confidence</th>"
+             f"<th>accuracy</th></tr>{rows}</table>")
+    return (f'<p class="meta">Expected calibration error (ECE): {_num(rel.ece, 4)}; each bar is '
+            "labelled with the number of rows in its bin.</p>" + _png(_reliability_figure(r)) + table)
 
 
 def _tta(r: Report) -> str:
@@ -272,7 +299,8 @@ def _breakdown(r: Report) -> str:
                     best[g], worst[g] = (hi, lo) if r.greater_is_better else (lo, hi)
         rows = ['<tr class="blend"><td class="l">mean blend</td>'
                 + "".join(f"<td>{_num(x)}</td>" for x in b.blend_scores) + "</tr>"]
-        for i, m in enumerate(names):
+        for i in [names.index(s.name) for s in r.ranked()]:  # best overall model first
+            m = names[i]
             cells = []
             for g, x in enumerate(b.scores[i]):
                 cls = "best" if x == best[g] else ("worst" if x == worst[g] else "")

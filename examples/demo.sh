@@ -8,7 +8,12 @@
 set -euo pipefail
 store="${1:-demo-store}"
 out="$store/example"
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# colour only on a terminal, and never with NO_COLOR set (`demo.sh dir > log` has no escape codes)
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n==> %s\n' "$*"; }
+fi
 
 step "base-models demo $store   (build the store: 7 models x 5 folds, real OOF + test predictions)"
 base-models demo "$store" ${WITH_IMAGE:+--with-image}
@@ -26,8 +31,9 @@ blend optimize "$store" --method de --rule logit --from-search "$out/search.json
 step "stack lgbm $store   (a second-level model, nested CV; written back as model 'stack_lgbm')"
 stack lgbm "$store" --name stack_lgbm --overwrite --json "$out/stack.json"
 
-step "blend apply $out/optimize-recipe.json --store $store --out $out/submission.csv"
-blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission.csv"
+step "blend apply $out/optimize-recipe.json --store $store --out $out/submission.csv --sample-submission $out/sample_submission.csv"
+blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission.csv" \
+    --sample-submission "$out/sample_submission.csv"
 
 python3 - "$out/submission.csv" "$out/test_labels.csv" <<'PY'
 import sys

@@ -7,6 +7,7 @@
 """
 
 from oof_store._errors import (
+    ConcurrentWriteError,
     CorruptFileError,
     FoldMismatchError,
     IncompleteModelError,
@@ -18,9 +19,11 @@ from oof_store._errors import (
 )
 from oof_store._schema import FORMAT_VERSION
 from oof_store._store import OOFSet, Store, TestSet, convert, softmax
+from oof_store._writing import Transaction
 
 __all__ = [
     "FORMAT_VERSION",
+    "ConcurrentWriteError",
     "CorruptFileError",
     "FoldMismatchError",
     "IncompleteModelError",
@@ -31,6 +34,7 @@ __all__ = [
     "StoreExistsError",
     "StoreNotFoundError",
     "TestSet",
+    "Transaction",
     "ValidationError",
     "convert",
     "softmax",

@@ -15,6 +15,7 @@ __all__ = [
     "CorruptFileError",
     "FoldMismatchError",
     "ValidationError",
+    "ConcurrentWriteError",
 ]
 
 
@@ -47,6 +48,10 @@ class CorruptFileError(StoreError):
 
 class FoldMismatchError(StoreError):
     """Predictions made with another fold assignment or other rows than the store's."""
+
+
+class ConcurrentWriteError(StoreError):
+    """Another writer holds the model, or committed it while this write ran."""
 
 
 class ValidationError(StoreError):

@@ -1,12 +1,18 @@
-"""The store's on-disk format (version 1), defined here and nowhere else.
+"""The store's on-disk format (version 2), defined here and nowhere else.
 
 ::
 
     store.json                 format version, task, class names, id column name, ...
     targets.parquet            id, target column(s), fold, optional group and extra columns
     test.parquet               id of each test row, in submission order
-    preds/split=<s>/model=<m>/fold=<k>/tta=<t>/part-0.parquet   id + one float32 column per class
-    models/<m>.json            manifest, written last: a model without one is incomplete
+    preds/split=<s>/model=<m>/fold=<k>/tta=<t>/part-<gen>.parquet   id + one float32 column per class
+    models/<m>.json            manifest: the model's blocks (file + sha256), written last
+    models/.pending-<m>.json   blocks written but not yet committed (an incomplete model)
+    models/.lock-<m>           held (flock) by the one writer of <m>
+
+``<gen>`` is the id of the write that made the block; a write never replaces a file, it
+adds new ones and switches the manifest (or the pending record), so a model changes all at
+once. Version 1 (``part-0.parquet``, manifests without ``blocks``) is still read.
 
 ``fold`` of a test block is a fold id (that fold's model predicted the test set) or ``-1``
 (one prediction for the whole test set, e.g. already averaged over folds).
@@ -19,9 +25,13 @@ import re
 
 import numpy as np
 
+from oof_common.core import TASKS
 from oof_store._errors import StoreError
 
-FORMAT_VERSION = 1
+__all__ = ["TASKS"]  # the task names are defined once, in oof_common.core
+
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 stores are read, and upgraded on their first write
 
 STORE_FILE = "store.json"
 TARGETS_FILE = "targets.parquet"
@@ -29,10 +39,9 @@ TEST_FILE = "test.parquet"
 PREDS_DIR = "preds"
 MODELS_DIR = "models"
 CACHE_DIR = ".cache"  # assembled arrays keyed by the block files' identity; safe to delete
-PART_FILE = "part-0.parquet"
+LEGACY_PART_FILE = "part-0.parquet"  # format version 1: one fixed file name per block
 TMP_PREFIX = ".tmp-"
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 KINDS = ("probs", "logits", "raw")
 SPLITS = ("oof", "test")
 FULL_TEST_FOLD = -1  # a test block predicted once for the whole test set
@@ -64,8 +73,32 @@ def block_dir(split: str, model: str, fold: int, tta: int) -> str:
     return f"{PREDS_DIR}/split={split}/model={model}/fold={int(fold)}/tta={int(tta)}"
 
 
-def block_path(split: str, model: str, fold: int, tta: int) -> str:
-    return f"{block_dir(split, model, fold, tta)}/{PART_FILE}"
+def block_file(split: str, model: str, fold: int, tta: int, gen: str) -> str:
+    """Relative path of the block file written by the write ``gen``."""
+    return f"{block_dir(split, model, fold, tta)}/part-{gen}.parquet"
+
+
+def legacy_block_path(split: str, model: str, fold: int, tta: int) -> str:
+    """Relative path of a block in a format version 1 store."""
+    return f"{block_dir(split, model, fold, tta)}/{LEGACY_PART_FILE}"
+
+
+def block_key(split: str, fold: int, tta: int) -> str:
+    """The key of a block in a manifest's ``blocks``: ``"<split>/<fold>/<tta>"``."""
+    return f"{split}/{int(fold)}/{int(tta)}"
+
+
+def parse_block_key(key: str) -> tuple[str, int, int]:
+    """``(split, fold, tta)`` of a block key; raises ``ValueError`` for a malformed one."""
+    split, fold, tta = key.split("/")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    return split, int(fold), int(tta)
+
+
+def model_dirs(model: str) -> list[str]:
+    """The directories holding a model's block files, one per split."""
+    return [f"{PREDS_DIR}/split={s}/model={model}" for s in SPLITS]
 
 
 def manifest_path(model: str) -> str:
@@ -73,8 +106,18 @@ def manifest_path(model: str) -> str:
 
 
 def pending_path(model: str) -> str:
-    """Side file recording TTA view names of a model whose import is under way."""
+    """The pending record: blocks written but not committed, and TTA view names."""
     return f"{MODELS_DIR}/.pending-{model}.json"
+
+
+def lock_path(model: str) -> str:
+    """The lock file one writer of ``model`` holds."""
+    return f"{MODELS_DIR}/.lock-{model}"
+
+
+def content_hash(payload: bytes) -> str:
+    """The hash recorded for a file: hex SHA-256 of its bytes."""
+    return hashlib.sha256(payload).hexdigest()
 
 
 def fingerprint(ids: np.ndarray, folds: np.ndarray | None = None) -> str:

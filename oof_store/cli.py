@@ -8,12 +8,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
+from oof_common.cli import add_debug_flag, console, progress_bar, run_main
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
-from oof_store.cli_utils import add_debug_flag, console, run_main
-from oof_store.importing import export_predictions, import_predictions, read_table
+from oof_store.flags import FLAG_TEXT, model_flags
+from oof_store.importing import export_predictions, import_files, read_table
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]
 
@@ -43,7 +45,11 @@ def list_models(store: Store) -> list[dict]:
         if m not in finished:
             rows.append({"model": m, "status": "incomplete"})
             continue
-        man = store.manifest(m)
+        try:
+            man = store._manifests([m])[0]  # fields checked: a broken manifest is one red row
+        except StoreError as exc:
+            rows.append({"model": m, "status": f"error: {exc}"})
+            continue
         row = {
             "model": m,
             "status": "ok",
@@ -52,6 +58,7 @@ def list_models(store: Store) -> list[dict]:
             "tta_views": man["tta_views"],
             "test_folds": man.get("test_folds", []),
             "source": man.get("source", ""),
+            "flags": model_flags(man),
         }
         try:
             row.update(quick_scores(store, m))
@@ -95,8 +102,8 @@ def init_cli(args: argparse.Namespace) -> int:
         source=str(args.targets),
     )
     console.print(
-        f"created store [bold]{store.uri}[/bold]: task {store.task}, {len(store.ids)} rows, "
-        f"{store.n_folds} folds, {store.n_classes} class column(s) {store.class_names}, "
+        f"created store [bold]{escape(str(store.uri))}[/bold]: task {store.task}, {len(store.ids)} rows, "
+        f"{store.n_folds} folds, {store.n_classes} class column(s) {escape(str(store.class_names))}, "
         f"{len(store.test_ids)} test rows"
     )
     return 0
@@ -107,19 +114,29 @@ def import_cli(args: argparse.Namespace) -> int:
     columns = _split_list(args.columns)
     if isinstance(columns, str) and columns in (store.class_names or []):
         columns = [columns]
-    result = import_predictions(
-        store,
-        args.model,
-        args.split,
-        args.file,
-        id_col=args.id,
-        fold=args.fold,
-        tta=args.tta,
-        kind=args.kind,
-        columns=columns,
-        overwrite=args.overwrite,
-    )
-    console.print(result.summary())
+    with progress_bar(transient=True) as prog:
+        task = prog.add_task("checking files", total=None)
+
+        def step(phase: str, done: int, total: int) -> None:
+            what = "checking files" if phase == "check" else "writing models"
+            prog.update(task, description=what, completed=done, total=total)
+
+        results = import_files(
+            store,
+            args.split,
+            args.file,
+            model=args.model,
+            id_col=args.id,
+            fold=args.fold,
+            tta=args.tta,
+            kind=args.kind,
+            columns=columns,
+            overwrite=args.overwrite,
+            allow_perfect=args.allow_perfect,
+            progress=step,
+        )
+    for result in results:
+        console.print(result.summary(), highlight=False, markup=False)
     return 0
 
 
@@ -146,10 +163,14 @@ def ls_cli(args: argparse.Namespace) -> int:
             str(r["folds"]),
             ",".join(r["tta_views"]),
             test,
-            r["source"],
+            r["source"] + "".join(f" [bold red]{f.upper()}[/bold red]" for f in r["flags"]),
             *[f"{r[c]:.5f}" if c in r else "" for c in metric_cols],
         )
     console.print(table)
+    for r in rows:
+        for f in r.get("flags", ()):
+            console.print(f"[bold red]{f.upper()}[/bold red] {r['model']}: {FLAG_TEXT[f]}",
+                          highlight=False)
     if not rows:
         console.print("no models yet: add some with `oof import` or `base-models`")
     return 0
@@ -161,7 +182,7 @@ def validate_cli(args: argparse.Namespace) -> int:
     if problems:
         raise ValidationError(problems)
     n = len(store.models())
-    console.print(f"[green]ok[/green]: {store.uri}: {n} model(s), every check passed")
+    console.print(f"[green]ok[/green]: {escape(str(store.uri))}: {n} model(s), every check passed")
     return 0
 
 
@@ -177,7 +198,7 @@ def export_cli(args: argparse.Namespace) -> int:
     store = Store(args.store)
     tta = int(args.tta) if args.tta.isdigit() else args.tta
     df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)
-    console.print(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}")
+    console.print(escape(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}"))
     return 0
 
 
@@ -207,21 +228,42 @@ def build_parser() -> argparse.ArgumentParser:
     add_debug_flag(p)
     p.set_defaults(func=init_cli)
 
-    p = sub.add_parser("import", help="import one file of a model's predictions")
+    p = sub.add_parser(
+        "import",
+        help="import a model's predictions: one file, or every file matching a template",
+        description="Import predictions. --file may be a template: 'preds/oof_{model}.csv' "
+        "imports every matching file, naming each model from the {model} placeholder; "
+        "{fold} and {tta} give the fold and the TTA view of each file. Every file is checked "
+        "before the first block is written.",
+    )
     p.add_argument("store")
-    p.add_argument("--model", required=True, help="model name")
+    p.add_argument(
+        "--model", help="model name (not needed when --file has a {model} placeholder)"
+    )
     p.add_argument("--split", required=True, choices=["oof", "test"])
-    p.add_argument("--file", required=True, help=".csv, .parquet or .npy")
+    p.add_argument(
+        "--file", required=True,
+        help=".csv, .parquet or .npy; or a template with {model}, {fold}, {tta} placeholders",
+    )
     p.add_argument("--id", help="id column of the file (default: the store's)")
     p.add_argument(
         "--fold",
         help="a fold column of the file (checked against the store), or K when the file holds "
-        "fold K only (OOF rows of fold K; test predictions of fold K's model)",
+        "fold K only (OOF rows of fold K; test predictions of fold K's model). A column named "
+        "fold (or kfold, fold_id...) is always checked against the store's folds",
     )
     p.add_argument("--tta", default="0", help="TTA view index or name (default 0, the plain view)")
-    p.add_argument("--kind", choices=["probs", "logits", "raw"], default="probs")
+    p.add_argument(
+        "--kind", choices=["probs", "logits", "raw"], default="probs",
+        help="what the columns hold (default probs); one model has one kind",
+    )
     p.add_argument("--columns", help="prediction columns: a prefix, or a comma-separated list")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument(
+        "--allow-perfect", action="store_true",
+        help="import OOF predictions that equal the targets (refused by default: they are "
+        "almost always the targets themselves)",
+    )
     add_debug_flag(p)
     p.set_defaults(func=import_cli)
 

@@ -204,17 +204,17 @@ def make_store(
     views = ["none"] if n_tta == 1 else ["none"] + [f"view{v}" for v in range(1, n_tta)]
     for m in range(n_models):
         name = f"{model_prefix}{m:02d}"
-        for t in range(n_tta):
-            for f in fold_ids:
-                rows = data.folds == f
-                store.write_block("oof", name, f, t, ids[rows], logits[m, t, rows])
-                if n_test:
-                    store.write_block("test", name, f, t, test_ids, test[m, f, t])
-        store.finish_model(
-            name,
-            kind=kind if data.task != "regression" else "raw",
-            tta_views=views,
-            params={"noise": float(data.noise[m])},
-            source="synthetic",
-        )
+        with store.transaction(name, "synthetic") as tx:  # one commit per model
+            for t in range(n_tta):
+                for f in fold_ids:
+                    rows = data.folds == f
+                    tx.write_block("oof", f, t, ids[rows], logits[m, t, rows])
+                    if n_test:
+                        tx.write_block("test", f, t, test_ids, test[m, f, t])
+            tx.finish_model(
+                kind=kind if data.task != "regression" else "raw",
+                tta_views=views,
+                params={"noise": float(data.noise[m])},
+                source="synthetic",
+            )
     return store

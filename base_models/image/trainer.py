@@ -6,6 +6,10 @@ wrapper over it). The two pieces it is made of work on any dataset of tensors:
 - :func:`fit_fold` trains one model (AdamW, cosine schedule with linear warm-up, label
   smoothing, AMP on CUDA, best epoch kept by validation metric) and saves a resumable
   checkpoint after every epoch;
+- :func:`inner_split` holds out a stratified, seeded part of a fold's training rows: the
+  validation set on which the epoch is selected. The fold's own rows, whose predictions
+  become OOF, are never used to choose anything unless ``select_epoch_on="oof"`` is asked
+  for (then the manifest records it, and ``oof ls`` and ``blend report`` flag the model).
 - :func:`predict_views` returns the model's logits under every TTA view,
   ``(n_views, n, n_classes)``.
 """
@@ -32,7 +36,9 @@ __all__ = [
     "TrainConfig",
     "FoldFit",
     "SELECT_BY",
+    "SELECT_EPOCH_ON",
     "fit_fold",
+    "inner_split",
     "predict_views",
     "train_image_model",
     "default_work_dir",
@@ -41,6 +47,9 @@ __all__ = [
 #: how the kept epoch is chosen: best validation accuracy (ties: lower loss), lowest
 #: validation loss, or simply the last epoch (no selection on the held-out fold).
 SELECT_BY = ("accuracy", "loss", "last")
+#: where the epoch is selected: an inner validation split of the training folds (honest,
+#: the default) or the OOF fold itself (optimistic OOF scores; flagged in the manifest).
+SELECT_EPOCH_ON = ("inner", "oof")
 
 Log = Callable[[str], None]
 
@@ -58,9 +67,11 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
     augment: str = "hflip"
-    select_by: str = "accuracy"
+    select_by: str = "last"
     seed: int = 0
     pretrained: str | None = None
+    select_epoch_on: str = "inner"
+    inner_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         checks = [
@@ -71,6 +82,7 @@ class TrainConfig:
             ("weight_decay", self.weight_decay >= 0, "a float >= 0"),
             ("warmup_epochs", self.warmup_epochs >= 0, "a float >= 0"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "a float in [0, 1)"),
+            ("inner_fraction", 0 < self.inner_fraction < 1, "a float in (0, 1)"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -85,6 +97,11 @@ class TrainConfig:
             raise ImageTrainerError(
                 f"the 'select_by' parameter must be one of {', '.join(SELECT_BY)}; "
                 f"got {self.select_by!r}"
+            )
+        if self.select_epoch_on not in SELECT_EPOCH_ON:
+            raise ImageTrainerError(
+                f"the 'select_epoch_on' parameter must be one of {', '.join(SELECT_EPOCH_ON)}; "
+                f"got {self.select_epoch_on!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +215,37 @@ def _evaluate(model, loader, device, amp, mean, std) -> tuple[float, float]:
     return tot_loss / max(n, 1), correct / max(n, 1)
 
 
+def inner_split(rows: np.ndarray, targets: np.ndarray, fraction: float, seed: int):
+    """Split a fold's training rows into rows to fit and rows to select the epoch on.
+
+    Stratified by class (the argmax of soft targets) and seeded: of each class's ``n``
+    rows, ``round(fraction * n)`` are held out (at least one when ``n >= 2``), so every
+    class is seen on both sides when it can be.
+
+    Returns
+    -------
+    fit_rows, select_rows : ndarray of int
+        Disjoint, sorted, together ``rows``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    t = np.asarray(targets)
+    labels = t[rows].argmax(axis=1) if t.ndim == 2 else t[rows]
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(labels):
+        members = rows[labels == c]
+        n_held = max(int(round(fraction * len(members))), 1 if len(members) >= 2 else 0)
+        held.append(rng.permutation(members)[:n_held])
+    select_rows = np.sort(np.concatenate(held)) if held else rows[:0]
+    fit_rows = np.setdiff1d(rows, select_rows)
+    if len(select_rows) == 0 or len(fit_rows) == 0:
+        raise ImageTrainerError(
+            f"cannot hold out an inner validation split from {len(rows)} training rows; "
+            "pass --select-by last (no epoch selection) or more rows"
+        )
+    return fit_rows, select_rows
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
     import torch
 
@@ -290,7 +338,7 @@ def fit_fold(
     best: dict[str, Any] | None = None
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # no pickled code
         if ck.get("config") != config.to_dict() or ck.get("fold") != fold:
             raise ImageTrainerError(
                 f"checkpoint '{ckpt_path}' was written with other settings; delete it or "
@@ -307,11 +355,14 @@ def fit_fold(
         if log and start_epoch < config.epochs:
             log(f"fold {fold}: resuming from epoch {start_epoch + 1} ({ckpt_path})")
 
-    from oof_store.cli_utils import progress_bar
+    from oof_common.cli import progress_bar
 
     t0 = time.perf_counter()
     seen = 0
     with progress_bar(transient=True) as prog:
+        # the whole fold (every remaining epoch) with its time left, above the epoch's bar
+        whole = (prog.add_task(f"fold {fold}: {config.epochs - start_epoch} epoch(s)",
+                               total=(config.epochs - start_epoch) * steps) if progress else None)
         for epoch in range(start_epoch, config.epochs):
             model.train()
             task = None
@@ -332,6 +383,8 @@ def fit_fold(
                 run_loss += float(loss.detach()) * len(xb)
                 run_n += len(xb)
                 seen += len(xb)
+                if whole is not None:
+                    prog.advance(whole)
                 if task is not None:
                     prog.update(
                         task,
@@ -442,7 +495,7 @@ def predict_views(
     mean, std = _norm_stats(model, device)
     loader = _loader(ds, batch_size, num_workers=num_workers)
     outs: list[list[np.ndarray]] = [[] for _ in views]
-    from oof_store.cli_utils import progress_bar
+    from oof_common.cli import progress_bar
 
     with progress_bar(transient=True) as prog, torch.inference_mode():
         task = prog.add_task(description, total=len(loader)) if progress else None
@@ -490,33 +543,43 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def _image_fold(job: dict, k: int) -> dict:
-    """Train fold ``k``'s model, write its OOF and test logits per TTA view; return its record."""
-    import torch
+def _image_fold(job: dict, k: int) -> tuple[dict, list, list | None]:
+    """Train fold ``k``'s model; return its record and its OOF and test logits per TTA view.
 
-    from oof_store import Store
+    It writes nothing to the store: the caller writes the blocks inside its transaction of
+    the model (a task on another worker cannot take the model's lock the caller holds).
+    """
+    import torch
 
     from .data import TorchImages
     from .model import create_model
 
-    store = job["store"] if not isinstance(job["store"], str) else Store(job["store"])
-    config, views, wd, name = job["config"], job["views"], job["wd"], job["name"]
+    config, views, wd = job["config"], job["views"], job["wd"]
     dev = job["device"]
     dev = resolve_device(dev) if isinstance(dev, str) else dev
-    folds, targets, ids, test_ids = job["folds"], job["targets"], job["ids"], job["test_ids"]
+    folds, targets, test_ids = job["folds"], job["targets"], job["test_ids"]
     train_src, test_src, n_workers = job["train_src"], job["test_src"], job["n_workers"]
     progress, log = job["progress"], job["log"]
     say = log or (lambda _msg: None)
-    rec_file = wd / f"fold{k}.json"
     tr = np.flatnonzero(folds != k)
     va = np.flatnonzero(folds == k)
+    # the rows the epoch is selected on: never fold k's own (the OOF rows) unless asked
+    if config.select_epoch_on == "oof":
+        fit_rows, sel_rows = tr, va
+    elif config.select_by == "last":  # nothing selected: fit every training row
+        fit_rows, sel_rows = tr, tr[:0]
+    else:
+        fit_rows, sel_rows = inner_split(tr, targets, config.inner_fraction,
+                                         fold_seed(config.seed, k))
+    if len(sel_rows) == 0:
+        sel_rows = va  # only reported (history), never used to choose: select_by last
     torch.manual_seed(fold_seed(config.seed, k))
     model = create_model(job["arch"], job["n_classes"], config.img_size, config.pretrained)
     ckpt = wd / f"fold{k}.pt"
     fit = fit_fold(
         model,
-        TorchImages(train_src, tr, targets[tr]),
-        TorchImages(train_src, va, targets[va]),
+        TorchImages(train_src, fit_rows, targets[fit_rows]),
+        TorchImages(train_src, sel_rows, targets[sel_rows]),
         config,
         fold=k,
         device=dev,
@@ -554,16 +617,11 @@ def _image_fold(job: dict, k: int) -> dict:
     )
     seconds = time.perf_counter() - t0
     n_pred = (len(va) + len(test_ids)) * len(views)
-    for t in range(len(views)):
-        if test is not None:
-            store.write_block("test", name, k, t, test_ids, test[t], overwrite=True)
-        store.write_block("oof", name, k, t, ids[va], oof[t], overwrite=True)
     rec = {**fit.to_dict(), "tta_images_per_s": n_pred / seconds if seconds > 0 else None}
-    _write_json(rec_file, rec)
     if ckpt.exists():
         ckpt.unlink()
     del model
-    return rec
+    return rec, [np.asarray(o) for o in oof], None if test is None else [np.asarray(t) for t in test]
 
 
 def train_image_model(
@@ -585,7 +643,7 @@ def train_image_model(
     warmup_epochs: float = 1.0,
     label_smoothing: float = 0.0,
     augment: str = "hflip",
-    select_by: str = "accuracy",
+    select_by: str = "last",
     tta: str | Sequence[str] | None = None,
     device: str = "auto",
     seed: int = 0,
@@ -597,11 +655,17 @@ def train_image_model(
     progress: bool = True,
     log: Log | None = None,
     executor: Any = None,
+    select_epoch_on: str = "inner",
+    inner_fraction: float = 0.1,
 ) -> dict:
     """Train one ``arch`` model per store fold and write its OOF and test logits.
 
-    For every fold ``k`` of the store, a model is trained on the rows of the other folds,
-    its best epoch is kept (``select_by``), and it predicts the rows of fold ``k`` (OOF)
+    For every fold ``k`` of the store, a model is trained on the rows of the other folds;
+    by default (``select_by="last"``) its last epoch is kept, nothing being chosen from the
+    labels, and every training row is fitted. With ``select_by="accuracy"`` or ``"loss"`` the
+    best epoch is chosen on an inner validation split of those rows
+    (``select_epoch_on="inner"``: ``inner_fraction`` of them, stratified and seeded), which
+    the model is then not fitted on. It predicts the rows of fold ``k`` (OOF)
     and the whole test set under every TTA view (view 0 is the plain image). Logits are
     written block by block, then the manifest (kind ``"logits"``).
 
@@ -635,6 +699,12 @@ def train_image_model(
         the model trains on CUDA). The decoded images are shared once; each task opens the
         store from its URI and writes its fold's blocks; the manifest is written here once
         every fold is in. Seeds are per fold (``fold_seed``).
+    select_epoch_on : {"inner", "oof"}
+        Where the epoch is selected. ``"oof"`` selects it on fold ``k`` itself, the fold
+        whose predictions become OOF: optimistic OOF scores, recorded in the manifest
+        (``params.select_epoch_on``) and flagged by ``oof ls`` and ``blend report``.
+    inner_fraction : float
+        Share of each fold's training rows held out to select the epoch on (default 0.1).
 
     Returns
     -------
@@ -678,6 +748,8 @@ def train_image_model(
             progress=progress,
             log=log,
             executor=executor,
+            select_epoch_on=select_epoch_on,
+            inner_fraction=inner_fraction,
         )
     finally:
         torch.set_num_threads(before)
@@ -713,6 +785,8 @@ def _train_image_model(
     progress,
     log,
     executor=None,
+    select_epoch_on="inner",
+    inner_fraction=0.1,
 ) -> dict:
     import torch
 
@@ -737,6 +811,8 @@ def _train_image_model(
         select_by=select_by,
         seed=int(seed),
         pretrained=None if pretrained in (None, "", "none") else str(pretrained),
+        select_epoch_on=select_epoch_on,
+        inner_fraction=float(inner_fraction),
     )
     views = resolve_views(tta)
     from .model import check_arch
@@ -807,8 +883,6 @@ def _train_image_model(
         resolve_image_paths(test_images_dir or images_dir, list(test_ids)) if len(test_ids) else []
     )
     check_readable(train_paths + test_paths)
-    if remove_existing:
-        store.remove_model(name)
 
     if store.task == "softclass":
         targets = np.asarray(store.y, dtype=np.float32)
@@ -855,36 +929,69 @@ def _train_image_model(
 
     # ---- one model per fold
     job = {
-        "store": store, "name": name, "arch": arch, "n_classes": n_classes, "config": config,
+        "name": name, "arch": arch, "n_classes": n_classes, "config": config,
         "views": views, "device": dev, "n_workers": n_workers, "wd": wd, "folds": folds,
         "targets": targets, "ids": ids, "test_ids": test_ids, "train_src": train_src,
         "test_src": test_src, "progress": progress, "log": log,
     }
+    # One transaction for the whole run: a second writer of the model is refused until it
+    # ends; each finished fold is checkpointed (pending blocks a killed run resumes from); an
+    # overwritten model stays readable until the new manifest replaces it, at the end.
+    with store.transaction(name, "base-models image") as tx:
+        manifest = _train_folds_in(tx, job, fold_ids, views, test_ids, ids, folds, wd, dev,
+                                   remove_existing, executor, say, torch)
+    say(
+        f"model '{name}' written: {len(fold_ids)} folds x {len(views)} TTA views "
+        f"({', '.join(views)})"
+    )
+    return manifest
+
+
+def _train_folds_in(tx, job, fold_ids, views, test_ids, ids, folds, wd, dev, start_over,
+                    executor, say, torch) -> dict:
+    """Train the folds not yet in ``tx``'s model, write each as it comes, commit the manifest."""
+    config = job["config"]
+    if start_over:
+        tx.start_over()
+    have = set(tx.blocks())
     fold_records: dict[str, Any] = {}
     todo = []
     for k in fold_ids:
         rec_file = wd / f"fold{k}.json"
-        if _fold_complete(store, name, k, len(views), len(test_ids) > 0):
+        complete = all(("oof", k, t) in have and (not len(test_ids) or ("test", k, t) in have)
+                       for t in range(len(views)))
+        if complete:
             rec = json.loads(rec_file.read_text()) if rec_file.is_file() else {}
             fold_records[str(k)] = rec
             say(f"fold {k}: already complete in the store; skipped")
         else:
             todo.append(k)
-    if executor is None:
-        done = [_image_fold(job, k) for k in todo]
-    elif todo:
-        # each task opens the store from its URI, trains quietly, and asks for a GPU when
-        # the model trains on one (Ray then sets CUDA_VISIBLE_DEVICES for it)
-        job.update(store=str(store.uri), progress=False, log=None,
-                   device="cuda" if dev.type == "cuda" else "cpu")
-        done = executor.map(
-            _image_fold, [(k,) for k in todo], shared=job, num_gpus=1 if dev.type == "cuda" else 0,
-            on_done=lambda i, rec: say(f"fold {todo[i]}: best epoch {rec.get('best_epoch')}, "
-                                       f"val accuracy {rec.get('val_accuracy')}"))
-    else:
-        done = []
-    for k, rec in zip(todo, done, strict=True):
+
+    def commit(k: int, out: tuple, quiet: bool = True) -> None:
+        rec, oof, test = out
+        va = np.flatnonzero(folds == k)
+        for t in range(len(views)):
+            if test is not None:
+                tx.write_block("test", k, t, test_ids, test[t], overwrite=True)
+            tx.write_block("oof", k, t, ids[va], oof[t], overwrite=True)
+        tx.checkpoint()
+        _write_json(wd / f"fold{k}.json", rec)
         fold_records[str(k)] = rec
+        if not quiet:
+            say(f"fold {k}: best epoch {rec.get('best_epoch')}, "
+                f"val accuracy {rec.get('val_accuracy')}")
+
+    if executor is None:
+        for k in todo:
+            commit(k, _image_fold(job, k))
+    elif todo:
+        # each task trains quietly and asks for a GPU when the model trains on one (Ray then
+        # sets CUDA_VISIBLE_DEVICES for it); it returns its logits, written here as they come
+        job.update(progress=False, log=None,
+                   device="cuda" if dev.type == "cuda" else "cpu")
+        executor.map(_image_fold, [(k,) for k in todo], shared=job,
+                     num_gpus=1 if dev.type == "cuda" else 0,
+                     on_done=lambda i, out: commit(todo[i], out, quiet=False))
     fold_records = {str(k): fold_records[str(k)] for k in fold_ids}
 
     params = {
@@ -898,16 +1005,10 @@ def _train_image_model(
         "torch": torch.__version__,
         "timm": __import__("timm").__version__,
     }
-    manifest = store.finish_model(
-        name,
+    return tx.finish_model(
         kind="logits",
         tta_views=views,
         params=params,
         source="base-models image",
         overwrite=True,
     )
-    say(
-        f"model '{name}' written: {len(fold_ids)} folds x {len(views)} TTA views "
-        f"({', '.join(views)})"
-    )
-    return manifest

@@ -1,8 +1,8 @@
-"""The ``blend`` command: ``blend report|search|optimize|apply ...``.
+"""The ``blend`` command: ``blend report|search|optimize|apply|compare ...``.
 
 Each sub-command lives in its own module under ``blend.cli`` and exposes
 ``register(subparsers)``, which adds its parser (with
-``oof_store.cli_utils.add_debug_flag``) and sets ``func``.
+``oof_common.cli.add_debug_flag``) and sets ``func``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-from oof_store.cli_utils import run_main
+from oof_common.cli import run_main
 
 # Sub-command modules, in the order ``blend --help`` lists them.
-SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply"]
+SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply", "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:

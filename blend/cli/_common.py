@@ -7,7 +7,15 @@ from typing import Any
 
 from blend._errors import BlendError
 
-__all__ = ["resolve_models"]
+__all__ = ["resolve_models", "in_sample_models", "honesty_facts", "print_honesty",
+           "models_without_test", "warn_models_without_test"]
+
+
+def in_sample_models(store: Any, models: Sequence[str]) -> list[str]:
+    """The models among ``models`` whose OOF rows are in-sample (:mod:`oof_store.flags`)."""
+    from oof_store.flags import is_in_sample
+
+    return [m for m in models if is_in_sample(store.manifest(m))]
 
 
 def resolve_models(
@@ -17,16 +25,21 @@ def resolve_models(
     need: int = 1,
     what: str = "this command",
     default: Callable[[list[str]], list[str]] | None = None,
+    allow_in_sample: bool = False,
 ) -> list[str]:
     """The models a command works on.
 
     ``models`` checked against the store, or by default every finished model (filtered by
-    ``default``).
+    ``default``). In-sample models (blends written back by ``blend apply --write-model``,
+    see :mod:`oof_store.flags`) are left out of the default list, and naming one is an
+    error, unless ``allow_in_sample``.
 
     Raises a :class:`BlendError` naming the models that are named twice, incomplete (blocks
-    but no manifest) or unknown (listing the store's), or when fewer than ``need`` remain.
+    but no manifest), unknown (listing the store's) or in-sample, or when fewer than
+    ``need`` remain.
     """
     available = store.models()
+    insample = [] if allow_in_sample else in_sample_models(store, available)
     if models:
         models = list(models)
         dup = sorted({m for m in models if models.count(m) > 1})
@@ -46,9 +59,18 @@ def resolve_models(
                 f"unknown model(s) {', '.join(map(repr, unknown))}; the store holds: "
                 f"{', '.join(available) or '(none)'}"
             )
+        named = [m for m in models if m in insample]
+        if named:
+            raise BlendError(
+                f"model(s) {', '.join(map(repr, named))} are in-sample: blends fitted on all OOF "
+                "rows and written back by `blend apply --write-model`, so every score that "
+                "includes them is optimistic. Leave them out, or pass --allow-in-sample to use "
+                "them anyway (the results are then marked NOT honest)"
+            )
         chosen = models
     else:
-        chosen = default(list(available)) if default else list(available)
+        have = [m for m in available if m not in insample]
+        chosen = default(have) if default else have
     if len(chosen) < need:
         raise BlendError(
             f"{what} needs at least {need} model{'s' if need > 1 else ''}; got {len(chosen)} "
@@ -56,3 +78,57 @@ def resolve_models(
             "store (`oof import`, `base-models`) or name them with --models"
         )
     return chosen
+
+
+def models_without_test(store: Any, models: Sequence[str]) -> list[str]:
+    """The finished ``models`` whose manifest lists no test predictions."""
+    return [m for m in models if not store.manifest(m).get("test_folds")]
+
+
+def warn_models_without_test(store: Any, models: Sequence[str], *, what: str = "a blend") -> list[str]:
+    """Print one warning line (stderr) naming the ``models`` that have no test predictions.
+
+    Called when a command starts, so the user learns it before the work, not at
+    ``blend apply`` time. Returns those models.
+    """
+    from rich.markup import escape
+
+    from oof_common.cli import err_console
+
+    missing = models_without_test(store, models)
+    if not missing:
+        return missing
+    if not len(store.test_ids):
+        text = (f"the store {store.uri} has no test rows, so {what} of its models cannot be "
+                "applied to a test set (`blend apply --out` needs test predictions)")
+    else:
+        text = (f"{len(missing)} model(s) have no test predictions: {', '.join(missing)}; {what} "
+                f"that uses them cannot be applied to the test set (`blend apply --out` fails). "
+                f"Import them (`oof import {store.uri} --model NAME --split test --file ...`) "
+                "or leave them out")
+    err_console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False)
+    return missing
+
+
+def honesty_facts(store: Any, models: Sequence[str]) -> dict[str, Any]:
+    """What a command's JSON says about the honesty of the models it used.
+
+    ``honest`` is False when any of them is flagged (:func:`oof_store.flags.model_flags`:
+    in-sample blends, epochs selected on the OOF fold); ``flagged_models`` maps each
+    flagged model to its flags.
+    """
+    from oof_store.flags import model_flags
+
+    flagged = {m: f for m in models if (f := model_flags(store.manifest(m)))}
+    return {"honest": not flagged, "flagged_models": flagged}
+
+
+def print_honesty(store: Any, models: Sequence[str]) -> None:
+    """Print one loud line per flagged model among ``models`` (to stderr)."""
+    from oof_common.cli import err_console
+    from oof_store.flags import FLAG_TEXT
+
+    for m, flags in honesty_facts(store, models)["flagged_models"].items():
+        for f in flags:
+            err_console.print(f"[bold red]NOT HONEST[/bold red] {m} ({f}): {FLAG_TEXT[f]}",
+                              highlight=False)

@@ -1,16 +1,20 @@
 """``blend apply RECIPE --store STORE --out submission.csv``: a submission from a recipe.
 
-Writes the blended test predictions (labels, or probabilities with ``--probs``) in Kaggle
-style, and with ``--write-model NAME`` stores the blend back into the store as a new model
-(OOF per fold and test), so it can itself be searched, weighted or stacked. Every recipe
-``blend optimize --recipe`` writes applies, including per-(model, TTA view) weights,
-per-(model, class) weights and per-model temperatures; see ``docs/commands/apply.md``.
+Writes the blended test predictions in Kaggle style: with ``--sample-submission`` exactly the
+sample's columns in the sample's id order. A column holds probabilities when the recipe's
+metric scores them (AUC, log loss) and labels when it scores only the most likely class
+(accuracy, F1, QWK); ``--labels`` or ``--probs`` overrides that. With ``--write-model NAME``
+the blend is stored back into the store as a new model (OOF per fold and test), so it can
+itself be searched, weighted or stacked. Every recipe ``blend optimize --recipe`` writes
+applies, including per-(model, TTA view) weights, per-(model, class) weights and per-model
+temperatures; see ``docs/commands/apply.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from blend._errors import BlendError
 from blend.recipe import Recipe
 
 __all__ = ["apply_cli", "register"]
@@ -18,31 +22,62 @@ __all__ = ["apply_cli", "register"]
 
 def apply_cli(args: argparse.Namespace) -> int:
     """Write a submission from a recipe and/or write the blend into the store (``blend apply``)."""
-    from oof_store import Store
-    from oof_store.cli_utils import console
+    from rich.markup import escape
 
+    from blend.submission import output_for, read_sample
+    from oof_common.cli import console
+    from oof_store import Store
+
+    if not args.out and not args.write_model:
+        raise BlendError(
+            "blend apply writes nothing without an output: pass --out submission.csv (a "
+            "submission file) and/or --write-model NAME (the blend as a model in the store)"
+        )
+    if args.sample_submission and not args.out:
+        raise BlendError("--sample-submission shapes the --out file; pass --out submission.csv too")
     recipe = Recipe.load(args.recipe)
     store = Store(args.store)
     if args.out:
-        sub = recipe.submission(store, probabilities=args.probs)
+        sample = read_sample(args.sample_submission) if args.sample_submission else None
+        output = "labels" if args.labels else "probs" if args.probs else "auto"
+        sub = recipe.submission(store, output=output, sample=sample, raw=args.raw)
         sub.to_csv(args.out, index=False)
-        console.print(f"wrote {args.out}: {len(sub)} rows, {recipe.describe()}",
-                      highlight=False)
+        held = output_for(recipe.metric, store.task, output)
+        why = "" if output != "auto" or held == "values" else f" (the recipe's metric: {recipe.metric})"
+        console.print(escape(f"wrote {args.out}: {len(sub)} rows, columns {', '.join(map(str, sub.columns))}; "
+                             f"{held}{why}; {recipe.describe()}"), highlight=False)
     if args.write_model:
-        recipe.write_to_store(store, args.write_model, overwrite=args.overwrite)
-        console.print(f"wrote model {args.write_model!r} into {store.uri}", highlight=False)
+        man = recipe.write_to_store(store, args.write_model, overwrite=args.overwrite)
+        mark = (" (marked IN-SAMPLE: fitted on all OOF rows; search, optimize, stack and report "
+                "leave it out unless --allow-in-sample)" if man["params"]["in_sample"] else "")
+        console.print(escape(f"wrote model {args.write_model!r} into {store.uri}{mark}"), highlight=False)
     return 0
 
 
 def register(subparsers) -> None:
     """Add the ``apply`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
-    p = subparsers.add_parser("apply", help="write a submission (and optionally a store model) from a recipe")
+    p = subparsers.add_parser(
+        "apply", help="write a submission (and/or a store model) from a recipe",
+        description="Blend the store's test predictions with a recipe and write a submission "
+                    "file (--out), and/or write the blend into the store (--write-model). "
+                    "At least one of the two is needed.")
     p.add_argument("recipe", help="recipe JSON written by search, optimize or stack")
     p.add_argument("--store", required=True, help="path or URI of the OOF store")
     p.add_argument("--out", default=None, help="submission CSV to write")
-    p.add_argument("--probs", action="store_true", help="write class probabilities, not labels")
+    p.add_argument("--sample-submission", default=None, metavar="CSV",
+                   help="write this sample's columns, in its id order (its ids must be the "
+                        "store's test ids)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--labels", action="store_true",
+                      help="write the most likely class (default: labels when the recipe's "
+                           "metric scores labels, e.g. accuracy; probabilities for auc, logloss)")
+    what.add_argument("--probs", action="store_true",
+                      help="write probabilities (a binary task: the positive class's; "
+                           "otherwise one column per class)")
+    p.add_argument("--raw", action="store_true",
+                   help="ordinal recipe (cut points): write the continuous score, not the grade")
     p.add_argument("--write-model", default=None, metavar="NAME",
                    help="also write the blend into the store as model NAME")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model NAME")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import honesty_facts, in_sample_models, resolve_models
 from blend.report import Report, build_report
 
 __all__ = ["report", "report_cli", "register", "write_noise_csv"]
@@ -64,6 +64,7 @@ def report(
     by: Sequence[str] = (),
     n_pairs: int = 3,
     n_bins: int = 15,
+    allow_in_sample: bool = False,
 ) -> Report:
     """The OOF report of a store's models (library function; never exits).
 
@@ -71,7 +72,9 @@ def report(
     ----------
     store : oof_store.Store
     models : list of str, optional
-        Default: every finished model.
+        Default: every finished model but the in-sample blends (``blend apply
+        --write-model``); ``allow_in_sample`` includes them. Each flagged model (in-sample,
+        epoch selected on the OOF fold) gets a note saying why its scores are optimistic.
     metric : str, optional
         Primary metric (``blend.metrics``); default: the task's.
     by : list of str
@@ -83,16 +86,25 @@ def report(
         Unknown model or ``--by`` column, metric unfit for the task, ...
     """
     from blend.metrics import default_metric, get_metric
+    from oof_store.flags import FLAG_TEXT
 
-    models = resolve_models(store, models, need=1, what="the report")
+    left_out = [] if (models or allow_in_sample) else in_sample_models(store, store.models())
+    models = resolve_models(store, models, need=1, what="the report",
+                            allow_in_sample=allow_in_sample)
     by_values = _by_columns(store, by)
     get_metric(metric if metric is not None else default_metric(store.task), store.task)  # fail early
     views, tta_names = _load_views(store, models)
-    return build_report(
+    r = build_report(
         views, store.y, store.folds, task=store.task, metric=metric, models=models,
         tta_views=tta_names, class_names=store.class_names, ids=store.ids, by=by_values,
         n_pairs=n_pairs, n_bins=n_bins,
     )
+    for m, flags in honesty_facts(store, models)["flagged_models"].items():
+        r.notes.extend(f"NOT HONEST: {m} ({f}): {FLAG_TEXT[f]}" for f in flags)
+    if left_out:
+        r.notes.append(f"left out the in-sample blend(s) {', '.join(left_out)} (blend apply "
+                       "--write-model); --allow-in-sample shows them, labelled")
+    return r
 
 
 def write_noise_csv(report: Report, path: str | Path, *, id_col: str = "id",
@@ -126,6 +138,7 @@ def _fmt(x, digits: int = 5) -> str:
 
 
 def _print(report: Report, console, noise_top: int) -> None:
+    from rich.markup import escape as e  # user text (classes, groups, ids, views) is not markup
     from rich.table import Table
 
     r = report
@@ -135,7 +148,8 @@ def _print(report: Report, console, noise_top: int) -> None:
         f"task {r.task}, metric [bold]{r.metric}[/bold] ({direction} is better)"
     )
     for note in r.notes:
-        console.print(f"[dim]note: {note}[/dim]")
+        style = "bold red" if note.startswith("NOT HONEST") else "dim"
+        console.print(f"[{style}]note: {e(note)}[/{style}]", highlight=False)
 
     # scores
     sec = [k for k in r.blend.secondary if k != r.metric]
@@ -143,8 +157,7 @@ def _print(report: Report, console, noise_top: int) -> None:
     t.add_column("model", no_wrap=True)
     for col in [r.metric, "fold mean", "fold std", "worst fold", *sec]:
         t.add_column(col, justify="right", no_wrap=True)
-    sign = -1 if r.greater_is_better else 1
-    order = sorted(r.models, key=lambda s: (np.nan_to_num(sign * s.score, nan=np.inf), s.name))
+    order = r.ranked()
 
     def row(s, style=None):
         w = s.worst_fold_index
@@ -163,7 +176,7 @@ def _print(report: Report, console, noise_top: int) -> None:
         t = Table(title="Per-class recall", title_justify="left")
         t.add_column("model", no_wrap=True)
         for c in r.class_names:
-            t.add_column(c, justify="right", no_wrap=True)
+            t.add_column(e(c), justify="right", no_wrap=True)
         for s in order:
             t.add_row(s.name, *[_fmt(v, 3) for v in s.recall])
         t.add_section()
@@ -178,7 +191,7 @@ def _print(report: Report, console, noise_top: int) -> None:
             t.add_column(col, justify="left" if col in ("model", "view") else "right")
         for g in r.tta:
             for v, s, d in zip(g.views, g.view_scores, g.gains, strict=False):
-                t.add_row(g.model, v, _fmt(s), _fmt(g.mean_score),
+                t.add_row(g.model, e(v), _fmt(s), _fmt(g.mean_score),
                           f"[{'green' if d >= 0 else 'red'}]{d:+.5f}[/]" if np.isfinite(d) else "-")
         console.print(t)
     else:
@@ -213,8 +226,8 @@ def _print(report: Report, console, noise_top: int) -> None:
     # breakdowns
     names = r.model_names
     for b in r.breakdowns:
-        t = Table(title=f"{r.metric} by {b.column}", title_justify="left")
-        t.add_column(b.column)
+        t = Table(title=f"{r.metric} by {e(b.column)}", title_justify="left")
+        t.add_column(e(b.column))
         t.add_column("rows", justify="right")
         t.add_column("mean blend", justify="right")
         wide = len(names) <= _MAX_TERMINAL_MODELS_IN_BREAKDOWN
@@ -226,7 +239,7 @@ def _print(report: Report, console, noise_top: int) -> None:
             t.add_column("worst model", justify="right")
         for g, v in enumerate(b.values):
             s = b.scores[:, g]
-            cells = [v, str(int(b.n_rows[g])), _fmt(b.blend_scores[g])]
+            cells = [e(str(v)), str(int(b.n_rows[g])), _fmt(b.blend_scores[g])]
             if wide:
                 cells += [_fmt(x) for x in s]
             elif np.isfinite(s).any():
@@ -245,9 +258,9 @@ def _print(report: Report, console, noise_top: int) -> None:
                   title_justify="left")
         t.add_column("")
         for c in r.class_names:
-            t.add_column(c, justify="right")
+            t.add_column(e(c), justify="right")
         for i, c in enumerate(r.class_names):
-            t.add_row(c, *[str(int(x)) for x in r.confusion[i]])
+            t.add_row(e(c), *[str(int(x)) for x in r.confusion[i]])
         console.print(t)
     if r.reliability is not None:
         console.print(f"Calibration of the mean blend: ECE = {r.reliability.ece:.4f} "
@@ -263,7 +276,8 @@ def _print(report: Report, console, noise_top: int) -> None:
         for col in ["id", "given", "predicted", "score", "p(given)", "p(pred)"]:
             t.add_column(col, justify="right" if col.startswith(("score", "p(")) else "left")
         for i in range(k):
-            t.add_row(str(nz.ids[i]), r.class_names[int(nz.given[i])], r.class_names[int(nz.predicted[i])],
+            t.add_row(e(str(nz.ids[i])), e(r.class_names[int(nz.given[i])]),
+                      e(r.class_names[int(nz.predicted[i])]),
                       _fmt(nz.score[i], 4), _fmt(nz.p_given[i], 4), _fmt(nz.p_predicted[i], 4))
         console.print(t)
 
@@ -273,8 +287,10 @@ def _print(report: Report, console, noise_top: int) -> None:
 
 def report_cli(args: argparse.Namespace) -> int:
     """Report on the store's models and write the JSON, HTML and noise CSV asked for (``blend report``)."""
+    from rich.markup import escape
+
+    from oof_common.cli import console
     from oof_store import Store
-    from oof_store.cli_utils import console
 
     if args.noise_top < 0:
         raise BlendError(f"--noise-top must be >= 0, got {args.noise_top}")
@@ -282,29 +298,42 @@ def report_cli(args: argparse.Namespace) -> int:
     if args.noise_csv and store.task == "regression":
         raise BlendError("label-noise candidates do not apply to a regression task; drop --noise-csv")
     result = report(store, models=args.models, metric=args.metric, by=args.by or (),
-                    n_pairs=args.pairs, n_bins=args.bins)
+                    n_pairs=args.pairs, n_bins=args.bins, allow_in_sample=args.allow_in_sample)
+    from blend.cli import _ordinal
+
+    ordinal = None
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        ordinal = _ordinal.ordinal_report_store(store, args.models, args.grades)
     if not args.quiet:
         _print(result, console, args.noise_top)
+        if ordinal is not None:
+            _ordinal.print_ordinal_report(ordinal)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
-        console.print(f"wrote {args.json}")
+        d = {**result.to_dict(), **honesty_facts(store, result.model_names),
+             "scores_are": "OOF scores pooled over every row (fold scores beside): honest for "
+                           "models whose every row was predicted without its label; see "
+                           "flagged_models"}
+        if ordinal is not None:
+            d["ordinal"] = ordinal.to_dict()
+        Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
+        console.print(escape(f"wrote {args.json}"))
     if args.noise_csv:
         n = write_noise_csv(result, args.noise_csv, id_col=store.id_col, folds=store.folds)
-        console.print(f"wrote {n} label-noise candidates to {args.noise_csv}")
+        console.print(escape(f"wrote {n} label-noise candidates to {args.noise_csv}"))
     if args.html:
         from blend.report_html import render_html
 
         page = render_html(result, title=f"OOF report: {Path(str(store.uri)).name}",
                            noise_top=max(args.noise_top, 50), meta=[f"store: {store.uri}"])
         Path(args.html).write_text(page, encoding="utf-8")
-        console.print(f"wrote {args.html}")
+        console.print(escape(f"wrote {args.html}"))
     return 0
 
 
 def register(subparsers) -> None:
     """Add the ``report`` sub-command to the ``blend`` parser."""
     from blend.metrics import METRICS
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
         "report",
@@ -330,5 +359,12 @@ def register(subparsers) -> None:
     p.add_argument("--bins", type=int, default=15, metavar="N",
                    help="bins of the reliability diagram (default 15)")
     p.add_argument("--quiet", action="store_true", help="print no tables (only the files written)")
+    p.add_argument("--allow-in-sample", action="store_true",
+                   help="also show blends written by `blend apply --write-model` (fitted on all "
+                        "OOF rows), labelled NOT HONEST")
+    p.add_argument("--ordinal", action="store_true",
+                   help="ordinal section (also on with --metric qwk on a regression store): QWK "
+                        "rounded vs cut points per model and fold, grade confusion matrix")
+    p.add_argument("--grades", metavar="SPEC", help="grade values for the ordinal section, e.g. 1..6")
     add_debug_flag(p)
     p.set_defaults(func=report_cli)

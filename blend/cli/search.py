@@ -12,7 +12,12 @@ import argparse
 import json
 from typing import Any
 
-from blend.cli._common import resolve_models
+from blend.cli._common import (
+    honesty_facts,
+    print_honesty,
+    resolve_models,
+    warn_models_without_test,
+)
 from blend.combine import RULES
 from blend.metrics import METRICS, default_metric, get_metric
 from blend.recipe import Recipe, _kind_for, load_output_for
@@ -26,8 +31,9 @@ def _tta_arg(value: str) -> str | int:
     return int(value) if value.lstrip("-").isdigit() else value
 
 
-def _load(store: Any, models, tta, rule):
-    chosen = resolve_models(store, models, need=2, what="subset search")
+def _load(store: Any, models, tta, rule, allow_in_sample=False):
+    chosen = resolve_models(store, models, need=2, what="subset search",
+                            allow_in_sample=allow_in_sample)
     output = load_output_for(rule, store.task)
     oof = store.load_oof(chosen, tta=tta, output=output)
     return oof, _kind_for(output)
@@ -41,15 +47,17 @@ def search_store(
     models: list[str] | None = None,
     tta: str | int = "mean",
     plan_only: bool = False,
+    allow_in_sample: bool = False,
     **kwargs,
 ):
     """Load the store's OOF predictions and run (or plan) the subset search.
 
+    In-sample models (``blend apply --write-model``) are left out unless ``allow_in_sample``.
     Returns a :class:`~blend.search.SearchResult` (or a ``SearchPlan`` with ``plan_only``).
     """
     metric = metric or default_metric(store.task)
     get_metric(metric, store.task)  # a metric that does not fit the task fails here, early
-    oof, kind = _load(store, models, tta, rule)
+    oof, kind = _load(store, models, tta, rule, allow_in_sample)
     args = dict(metric=metric, rule=rule, kind=kind, names=oof.models, **kwargs)
     if plan_only:
         keep = {"metric", "rule", "kind", "names", "min_size", "max_size", "must_include",
@@ -77,7 +85,8 @@ def _table(result: SearchResult):
     from rich.table import Table
 
     arrow = "higher is better" if result.greater_is_better else "lower is better"
-    t = Table(title=f"top {len(result.results)} subsets by OOF {result.metric} ({arrow}), rule {result.rule}")
+    t = Table(title=f"top {len(result.results)} subsets by OOF {result.metric} ({arrow}), rule "
+                    f"{result.rule}; in-sample: chosen and scored on every OOF row")
     t.add_column("#", justify="right")
     t.add_column(result.metric, justify="right")
     t.add_column("size", justify="right")
@@ -92,32 +101,34 @@ def _table(result: SearchResult):
 
 def search_cli(args: argparse.Namespace) -> int:
     """Search the best subsets of models and print, and optionally save, them (``blend search``)."""
+    from rich.markup import escape
+
+    from oof_common.cli import console, err_console, progress_bar
     from oof_store import Store
-    from oof_store.cli_utils import console, err_console, progress_bar
     from oof_store.distributed import get_executor
 
     store = Store(args.store)
+    from blend.cli import _ordinal
+
+    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        return _ordinal.ordinal_search_cli(args, store)
     common = dict(
         metric=args.metric, rule=args.rule, models=args.models, tta=args.tta,
         min_size=args.min_size, max_size=args.max_size, must_include=args.must_include or (),
         exclude=args.exclude or (), method=args.method, time_budget=args.time_budget,
         n_jobs=args.jobs, device=args.device,
     )
-    finished = store.models()
-    chosen = [m for m in (args.models or finished) if m in finished]
-    derived = [m for m in chosen if store.manifest(m).get("source") == "blend"]
-    if derived:
-        err_console.print(
-            f"[yellow]note:[/yellow] {', '.join(derived)} were written by `blend apply "
-            "--write-model`: they were chosen on all OOF rows, so scores (nested ones too) "
-            "that include them are optimistic; --exclude them for an honest comparison",
-            highlight=False)
+    chosen = resolve_models(store, args.models, need=2, what="subset search",
+                            allow_in_sample=args.allow_in_sample)
+    print_honesty(store, chosen)
+    warn_models_without_test(store, [m for m in chosen if m not in (args.exclude or ())],
+                             what="a subset")
     executor = get_executor(args.ray) if args.ray else None
     with progress_bar(transient=True) as prog:
         task = prog.add_task("scoring subsets", total=None)
 
         def on_plan(plan):  # printed before the expensive work starts
-            err_console.print(f"[bold]plan:[/bold] {plan.summary()}", highlight=False)
+            err_console.print(f"[bold]plan:[/bold] {escape(plan.summary())}", highlight=False)
             if args.nested:
                 err_console.print(f"--nested: the same search runs again on each of the "
                                   f"{store.n_folds} folds' training rows (about that many "
@@ -128,8 +139,8 @@ def search_cli(args: argparse.Namespace) -> int:
         try:
             result = search_store(
                 store, top=args.top, nested=args.nested, beam_width=args.beam_width,
-                progress=lambda n: prog.advance(task, n), on_plan=on_plan, executor=executor,
-                **common,
+                progress=lambda n: prog.advance(task, n), on_plan=on_plan,
+                allow_in_sample=args.allow_in_sample, executor=executor, **common,
             )
         finally:
             if executor is not None:
@@ -137,21 +148,31 @@ def search_cli(args: argparse.Namespace) -> int:
     if executor is not None:
         err_console.print(executor.summary(), highlight=False)
     console.print(_table(result))
-    console.print(result.summary(), highlight=False)
+    console.print(escape(result.summary()), highlight=False)
     if args.json:
+        d = result.to_dict()
+        d["score_is"] = "in-sample: each subset scored on every OOF row it was chosen on"
+        d["nested_score_is"] = (None if result.nested_score is None else
+                                "nested: pooled held-out predictions; each fold's subset "
+                                "chosen on the other folds")
+        d.update(honesty_facts(store, chosen))
+        # what `blend optimize --from-search` needs to rerun this search inside its folds
+        d["settings"] = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
+                         "must_include": list(args.must_include or ()),
+                         "exclude": list(args.exclude or ()), "beam_width": args.beam_width}
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result.to_dict(), f, indent=2)
+            json.dump(d, f, indent=2)
             f.write("\n")
-        err_console.print(f"wrote {args.json}")
+        err_console.print(escape(f"wrote {args.json}"))
     if args.save_recipe:
         recipe_from_result(result, store, tta=args.tta).save(args.save_recipe)
-        err_console.print(f"wrote recipe {args.save_recipe}")
+        err_console.print(escape(f"wrote recipe {args.save_recipe}"))
     return 0
 
 
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
-    from oof_store.cli_utils import add_debug_flag
+    from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
     p = subparsers.add_parser(
@@ -181,11 +202,20 @@ def register(subparsers) -> None:
     p.add_argument("--beam-width", type=int, default=None)
     p.add_argument("--nested", action="store_true",
                    help="also run the selection inside nested CV and print its held-out score")
+    p.add_argument("--allow-in-sample", action="store_true",
+                   help="also use blends written by `blend apply --write-model` (fitted on all "
+                        "OOF rows): the scores are then NOT honest, and say so")
     p.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     add_ray_flag(p)
     p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--ordinal", action="store_true",
+                   help="ordered classes: search subsets of expected grades graded by cut points")
+    p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
+    p.add_argument("--cuts", default="coordinate", metavar="METHOD",
+                   help="with --metric qwk on a regression store (or --ordinal): cut-point "
+                        "method fitted for every subset (default coordinate)")
     p.add_argument("--save-recipe", default=None, metavar="PATH",
                    help="save the best subset as a recipe for `blend apply`")
     add_debug_flag(p)

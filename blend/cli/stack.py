@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import (
+    honesty_facts,
+    in_sample_models,
+    print_honesty,
+    resolve_models,
+    warn_models_without_test,
+)
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -28,7 +35,7 @@ from blend.stack import (
     get_stacker,
     make_features,
 )
-from oof_store.cli_utils import add_debug_flag, console, err_console, run_main
+from oof_common.cli import add_debug_flag, console, err_console, progress_callback, run_main
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
@@ -93,11 +100,14 @@ def read_extra_features(
     return out[0], out[1], [str(c) for c in cols]
 
 
-def _resolve_models(store: Any, models: Sequence[str] | None) -> list[str]:
-    # level-2 models are left out by default: stacking a stack over the same folds leaks
+def _resolve_models(store: Any, models: Sequence[str] | None,
+                    allow_in_sample: bool = False) -> list[str]:
+    # level-2 models are left out by default: stacking a stack over the same folds leaks;
+    # in-sample blends (blend apply --write-model) too, unless allowed
     return resolve_models(
         store, models, need=2, what="stacking",
         default=lambda have: [m for m in have if store.manifest(m).get("source") != "stack"],
+        allow_in_sample=allow_in_sample,
     )
 
 
@@ -120,6 +130,7 @@ def run_stack(
     progress: Any = None,
     n_jobs: int | None = None,
     executor: Any = None,
+    allow_in_sample: bool = False,
 ) -> tuple[StackResult, str | None]:
     """Fit ``stacker`` with nested CV on ``store`` and write it back as a level-2 model.
 
@@ -137,7 +148,7 @@ def run_stack(
     task = store.task
     if task == "regression" and features != "probs":
         raise BlendError(f"--features {features} needs class probabilities; regression stacks raw predictions (use probs)")
-    chosen = _resolve_models(store, models)
+    chosen = _resolve_models(store, models, allow_in_sample)
     name = name or f"stack_{st.name}"
     if write:
         if name in chosen:
@@ -198,7 +209,9 @@ def run_stack(
     store.finish_model(
         name,
         kind="raw" if task == "regression" else "probs",
-        params={"stacker": st.name, **res.to_dict()},
+        # a stacker is honest OOF (nested), unless it stacks in-sample blends
+        params={"stacker": st.name, **res.to_dict(),
+                "in_sample": bool(in_sample_models(store, chosen))},
         source="stack",
         parents=chosen,
     )
@@ -244,27 +257,43 @@ def stack_cli(args: argparse.Namespace) -> int:
     if args.recipe and args.no_write:
         raise BlendError("--recipe needs the stacker written back into the store; drop --no-write")
 
-    def progress(msg: str) -> None:
-        err_console.print(f"[dim]{msg}[/dim]", highlight=False)
+    warn_models_without_test(store, _resolve_models(store, args.models, args.allow_in_sample),
+                             what="a stacker")
 
+    from blend.cli import _ordinal
     from oof_store.distributed import get_executor
 
-    with get_executor(args.ray) as executor:
+    with get_executor(args.ray) as executor, progress_callback(f"stack {args.stacker}") as progress:
+        if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+            return _ordinal.ordinal_stack_cli(args, store, params, progress)
         res, written = run_stack(
             store, args.stacker, models=args.models, features=args.features, tta=args.tta,
-            extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds, metric=args.metric,
-            params=params, name=args.name, write=not args.no_write, overwrite=args.overwrite,
-            seed=args.seed, progress=progress, n_jobs=args.threads,
-            executor=executor if args.ray else None,
+            extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds,
+            metric=args.metric, params=params, name=args.name, write=not args.no_write,
+            overwrite=args.overwrite, seed=args.seed, progress=progress, n_jobs=args.threads,
+            allow_in_sample=args.allow_in_sample, executor=executor if args.ray else None,
         )
+    used = res.params.get("models") or []
+    print_honesty(store, used)
     _print_result(res, written)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
+    if written and res.fold_test is None:
+        why = res.params.get("test", "the store has no test rows")
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(f'the stacker written as {written!r} has no test predictions ({why}); `blend apply` cannot write a submission from it')}",
+            highlight=False)
     if args.json:
-        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2))
+        d = {**res.to_dict(), "nested_score_is": "nested: pooled outer-fold predictions; each "
+             "fold's stacker (and its --hpo search) fitted on the other folds",
+             "best_base_is": "in-sample pick: the best base model's pooled OOF score, the pick "
+             "made on every row", "mean_blend_score_is": "pooled OOF score of the plain mean "
+             "(nothing chosen from the labels)",
+             **honesty_facts(store, used)}
+        Path(args.json).write_text(json.dumps(d, indent=2))
     if args.recipe:
         stack_recipe(store, res, written).save(args.recipe)
-        console.print(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`")
+        console.print(escape(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`"))
     return 0
 
 
@@ -297,7 +326,8 @@ def _print_result(res: StackResult, written: str | None) -> None:
     table.add_row(f"stack {res.stacker} (nested)", f"{res.nested_score:.5f}", "")
     if res.best_base is not None:
         table.add_row(
-            f"best base model: {res.best_base['model']}", f"{res.best_base['score']:.5f}",
+            f"best base model (picked on all rows): {res.best_base['model']}",
+            f"{res.best_base['score']:.5f}",
             f"{res.gain(res.best_base['score']):+.5f}",
         )
     if res.mean_blend_score is not None:
@@ -308,7 +338,7 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if g is not None and g <= 0:
         console.print("[yellow]the stacker does not beat the plain mean of the models on these rows[/yellow]")
     if written:
-        console.print(f"written to the store as model [bold]{written}[/bold] (source=stack) in {res.seconds:.1f} s")
+        console.print(f"written to the store as model [bold]{escape(written)}[/bold] (source=stack) in {res.seconds:.1f} s")
     else:
         console.print(f"not written (--no-write); {res.seconds:.1f} s")
 
@@ -335,10 +365,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
-        p.add_argument("--metric", help="metric (default: the task's default)")
+        p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
+        p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
+        p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
+        p.add_argument("--cuts", default="coordinate", help="with --metric qwk: cut-point method (default coordinate)")
         p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--allow-in-sample", action="store_true",
+                       help="also stack blends written by `blend apply --write-model` (fitted on "
+                            "all OOF rows): the result is then NOT honest, and marked so")
         p.add_argument("--name", help=f"name of the written model (default: stack_{name})")
         p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
         p.add_argument("--no-write", action="store_true", help="do not write the stacker back into the store")

@@ -8,7 +8,8 @@ The orchestration every method shares:
 3. ``fit(rows)``: optionally fit one temperature per unit on those rows (log loss of
    ``softmax(X / T)``), then call the optimiser on those rows only;
 4. the in-sample fit uses every row; the nested CV (:func:`blend.nested.nested_cv`) refits on
-   the rows of K-1 folds and scores the held-out fold;
+   the rows of K-1 folds, predicts the held-out fold, and scores the pooled held-out
+   predictions once (fold scores beside);
 5. every reported score is computed by the core (:func:`blend.combine.blend_scores` and the
    core metric), not by the optimiser's fast kernel. ``blend.recipe.Recipe`` blends with the
    same two functions, so a recipe written from the result reproduces the in-sample score.
@@ -17,7 +18,9 @@ The orchestration every method shares:
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,7 @@ from blend._errors import BlendError
 from blend.combine import RULES, as_4d, blend_scores, unit_scores
 from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
-from blend.nested import nested_cv
+from blend.nested import nested_cv, train_rows
 from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
 
 __all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
@@ -47,7 +50,10 @@ class OptimizeResult:
     score : float
         In-sample score: weights fitted and scored on every OOF row.
     nested_score : float or None
-        Fold-size weighted mean of ``fold_scores`` (None when nested CV was skipped).
+        The metric on the pooled held-out predictions of every row, each fold's predicted
+        by weights (and temperatures) fitted on the other folds (None when nested CV was
+        skipped). It covers the weights and temperatures; a subset chosen *before* the call
+        (e.g. by a search on all rows) is not covered: see ``blend optimize --from-search``.
     fold_ids : list of int
     fold_scores : list of float
         Score of each held-out fold with the weights fitted on the other folds.
@@ -64,6 +70,20 @@ class OptimizeResult:
         Unit name -> temperature fitted on all rows (with ``temperature=True``).
     fit : WeightsResult
         The in-sample fit as the optimiser returned it.
+    nested_covers : tuple of str
+        Every choice made from the labels that the nested score covers (made again inside
+        each outer fold): ``"weights"``, ``"temperatures"``, ``"subset selection"``.
+    selected : list of str or None
+        With ``select``: the models chosen on all rows (the others weigh 0).
+    fold_selected : list of list of str or None
+        With ``select``: the models chosen inside each outer fold, on its training rows.
+    conditional_nested_score : float or None
+        With ``select``: the nested score of the weights alone, the subset fixed to the one
+        chosen on all rows. It is *conditional* on that choice (which saw every held-out
+        row), so it is optimistic; reported only to show what the selection costs.
+    conditional_fold_scores : list of float or None
+    announcements : list of str
+        What the fits want said, e.g. that a stored Optuna study was resumed.
     """
 
     method: str
@@ -81,6 +101,12 @@ class OptimizeResult:
     unit_weights: dict[str, dict[str, float]] | None = None
     temperatures: dict[str, float] | None = None
     fit: WeightsResult | None = field(default=None, repr=False)
+    nested_covers: tuple[str, ...] = ("weights",)
+    selected: list[str] | None = None
+    fold_selected: list[list[str]] | None = None
+    conditional_nested_score: float | None = None
+    conditional_fold_scores: list[float] | None = None
+    announcements: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The facts ``blend optimize --json`` writes.
@@ -105,6 +131,20 @@ class OptimizeResult:
             d[key] = {m: dict(v) for m, v in self.unit_weights.items()}
         if self.temperatures is not None:
             d["temperatures"] = dict(self.temperatures)
+        d["score_is"] = "in-sample: weights fitted and scored on every OOF row"
+        d["nested_score_is"] = (
+            None if self.nested_score is None else
+            "nested: pooled held-out predictions; each fold's " + " and ".join(self.nested_covers)
+            + " chosen without it")
+        d["nested_covers"] = list(self.nested_covers)
+        if self.selected is not None:
+            d["selected"] = list(self.selected)
+            d["fold_selected"] = [list(f) for f in self.fold_selected or []]
+            d["conditional_nested_score"] = self.conditional_nested_score
+            d["conditional_fold_scores"] = list(self.conditional_fold_scores or [])
+            d["conditional_nested_score_is"] = (
+                "conditional: the subset fixed to the one chosen on all rows (held-out rows "
+                "included), only the weights nested; optimistic")
         return d
 
     @property
@@ -116,10 +156,13 @@ class OptimizeResult:
 
     def summary(self) -> str:
         w = ", ".join(f"{m} {v:.3f}" for m, v in self.weights.items())
-        nested = "skipped" if self.nested_score is None else f"{self.nested_score:.6g}"
+        nested = ("skipped" if self.nested_score is None else
+                  f"{self.nested_score:.6g} (covers {', '.join(self.nested_covers)})")
+        cond = ("" if self.conditional_nested_score is None else
+                f", conditional on the all-rows subset {self.conditional_nested_score:.6g}")
         return (
             f"{self.method} on {self.metric} ({self.rule} rule): in-sample {self.score:.6g}, "
-            f"nested {nested}; weights {w}; {self.evaluations} evaluations in "
+            f"nested {nested}{cond}; weights {w}; {self.evaluations} evaluations in "
             f"{self.seconds:.2f} s"
         )
 
@@ -168,22 +211,59 @@ def fit_temperatures(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array([_temperature_one(np.asarray(x, np.float64), y) for x in X])
 
 
-def _limited_fit(fit_and_threads: tuple, idx: np.ndarray) -> Any:
+def _limited_fit(fit_and_threads: tuple, idx: np.ndarray, held: int | None,
+                 chosen: Sequence[int] | None) -> Any:
     fit, threads = fit_and_threads
     with _blas_limit(threads):
-        return fit(idx)
+        return fit(idx, held, chosen)
 
 
-def _fits_as_tasks(fit, N, folds, fold_ids, nested, executor, blas_threads):
-    """Run ``fit`` on all rows and on each fold's training rows as tasks; a lookup in their place."""
-    jobs = [np.arange(N)] + ([np.flatnonzero(folds != k) for k in fold_ids] if nested else [])
-    done = executor.map(_limited_fit, [(idx,) for idx in jobs], shared=(fit, blas_threads))
-    table = {idx.tobytes(): out for idx, out in zip(jobs, done, strict=True)}
+def _fits_as_tasks(fit, jobs, executor, blas_threads, progress=None, done0=0, total=0):
+    """Run ``fit(idx, held, chosen)`` for each job as tasks; a lookup in ``fit``'s place.
 
-    def lookup(idx: np.ndarray) -> Any:
-        return table[np.asarray(idx, dtype=jobs[0].dtype).tobytes()]
+    The lookup answers a call with the same arguments from the tasks' results (the rows
+    compared by value) and fits anything else here, so the engine calling it decides the
+    rows exactly as without an executor.
+    """
+    def on_done(i, _out):
+        if progress is not None:
+            on_done.n += 1
+            progress(done0 + on_done.n, total, "fits as tasks")
+    on_done.n = 0
+    done = executor.map(_limited_fit, jobs, shared=(fit, blas_threads), on_done=on_done)
+
+    def key(idx, held, chosen):
+        return (np.asarray(idx, dtype=np.int64).tobytes(), held,
+                None if chosen is None else tuple(int(i) for i in chosen))
+
+    table = {key(*job): out for job, out in zip(jobs, done, strict=True)}
+
+    def lookup(idx: np.ndarray, held: int | None = None, chosen: Sequence[int] | None = None):
+        k = key(idx, held, chosen)
+        return table[k] if k in table else fit(idx, held, chosen)
 
     return lookup
+
+
+def _reporting(fitter: Callable[..., WeightsResult], progress: Callable[..., None],
+               n_fits: int) -> Callable[..., WeightsResult]:
+    """``fitter`` that reports each fit (and, if it takes ``progress``, its inner steps)."""
+    calls = [0]
+    inner = "progress" in inspect.signature(fitter).parameters
+
+    def fit(*args: Any, **kwargs: Any) -> WeightsResult:
+        i, total = calls[0], max(n_fits, calls[0] + 1)
+        what = "in-sample fit" if i == 0 else f"nested CV fit {i}/{total - 1}"
+        progress(i, total, what)
+        if inner:
+            kwargs["progress"] = lambda d, t: progress(i + (min(d / t, 1.0) if t else 0.0),
+                                                       total, what)
+        res = fitter(*args, **kwargs)
+        calls[0] += 1
+        progress(i + 1, total, what)
+        return res
+
+    return fit
 
 
 def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights,
@@ -251,6 +331,8 @@ def optimize(
     params: dict[str, Any] | None = None,
     blas_threads: int | None = 1,
     executor: Any = None,
+    progress: Callable[..., None] | None = None,
+    select: Callable[[np.ndarray], Sequence[int]] | None = None,
 ) -> OptimizeResult:
     """Fit blend weights with a registered method and score them in-sample and nested.
 
@@ -293,12 +375,29 @@ def optimize(
         so the weights and scores are those of the plain run. With ``method="optuna"`` and
         ``params["workers"] > 1`` the fits run one after the other instead, each as that
         many Optuna workers sharing one study (see :func:`blend.optimize.fit_optuna`).
+    progress : callable, optional
+        ``progress(done, total, message)``, called as the work advances: ``total`` is the
+        number of fits (1 in-sample + one per fold with ``nested``), ``done`` counts them,
+        with fractions inside a fit for the methods that report (de generations, Optuna
+        trials, hill-climb bags). Nothing is printed here; the CLI draws the bar.
+    select : callable, optional
+        ``select(rows) -> model indices``: a choice of models made from the labels of
+        ``rows`` (e.g. a subset search). It runs inside every fit, so the nested score
+        covers it; the models it leaves out weigh 0. The result also carries the
+        *conditional* nested score, the subset fixed to the one chosen on all rows.
 
     Returns
     -------
     OptimizeResult
     """
     fitter = get_optimizer(method)
+    # with an executor the fits run as tasks (unless Optuna workers share each fit's study):
+    # progress then advances per finished task, in this process
+    use_tasks = executor is not None and not (method == "optuna"
+                                              and int((params or {}).get("workers", 1)) > 1)
+    task_progress = progress if use_tasks else None
+    if progress is not None and not use_tasks:
+        fitter = _reporting(fitter, progress, 1 + (len(np.unique(folds)) if nested else 0))
     P, y, folds, models, tta_views, metric = _validate(
         P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights, per_class,
         temperature, nested,
@@ -319,26 +418,54 @@ def optimize(
         # the one blend function, shared with blend.recipe.Recipe
         return blend_scores(Xs, w, rule=rule, kind=skind, temperatures=temps)
 
-    def fit(idx: np.ndarray) -> tuple[WeightsResult, np.ndarray | None]:
-        held = sorted(set(fold_ids) - set(np.unique(folds[idx]).tolist()))
-        tag = f"fold{held[0]}" if len(held) == 1 else "all"
-        key = 0 if tag == "all" else fold_ids.index(held[0]) + 1
+    per_model_units = T if tta_weights else 1
+
+    def fit(idx: np.ndarray, held: int | None = None,
+            chosen: Sequence[int] | None = None) -> tuple[WeightsResult, np.ndarray | None]:
+        # ``held``: the outer fold left out (None: the in-sample fit on every row). Each fit
+        # gets its own seed and its own Optuna study, named after the held-out fold.
+        # ``chosen``: the models to weight; by default ``select(idx)`` (run here, on these
+        # rows only, so the nested score covers the selection) or every model.
+        tag = "all" if held is None else f"fold{held}"
+        key = 0 if held is None else fold_ids.index(held) + 1
         fold_rng = np.random.default_rng([int(seed_root), key])
         p = dict(params)
         if p.get("study_name"):
             p["study_name"] = f"{p['study_name']}-{tag}"
-        Xi = X[:, idx]
+        if chosen is None:
+            chosen = range(M) if select is None else select(idx)
+        chosen = sorted({int(i) for i in chosen})
+        units = [i * per_model_units + t for i in chosen for t in range(per_model_units)]
+        Xi = X[units][:, idx]
         temps = None
-        if temperature:
+        if temperature:  # chosen from the labels: inside the fit, so nested with the weights
             temps = fit_temperatures(Xi, y[idx])
             Xi = Xi / temps[:, None, None]
-        res = fitter(Xi, y[idx], metric=metric, rule=rule, kind=skind, rng=fold_rng,
-                     per_class=per_class, **p)
-        return res, temps
+        if len(units) == 1:  # one model chosen: nothing to weigh
+            res = WeightsResult(method, np.ones((1, C)) if per_class else np.ones(1),
+                                float(metric(y[idx], blend(Xi, np.ones(1), None))), 0, 0.0)
+        else:
+            res = fitter(Xi, y[idx], metric=metric, rule=rule, kind=skind, rng=fold_rng,
+                         per_class=per_class, **p)
+        res = replace(res, info={**res.info, "chosen": chosen})
+        if len(units) == X.shape[0]:
+            return res, temps
+        # embed in the full unit space: the models left out weigh 0 (temperature 1)
+        w = np.zeros((X.shape[0],) + np.shape(res.weights)[1:])
+        w[units] = res.weights
+        full_t = None
+        if temps is not None:
+            full_t = np.ones(X.shape[0])
+            full_t[units] = temps
+        return replace(res, weights=w), full_t
 
-    def evaluate(fitted: tuple[WeightsResult, np.ndarray | None], idx: np.ndarray) -> float:
+    def predict(fitted: tuple[WeightsResult, np.ndarray | None], idx: np.ndarray) -> np.ndarray:
         res, temps = fitted
-        return float(metric(y[idx], blend(X[:, idx], res.weights, temps)))
+        return blend(X[:, idx], res.weights, temps)
+
+    def _chosen(res: WeightsResult) -> list[int]:
+        """The models a fit was allowed to weigh (chosen by ``select`` on its rows)."""
+        return list(res.info["chosen"])
 
     def by_model(w: np.ndarray) -> dict[str, float]:
         w = np.asarray(w)
@@ -346,14 +473,31 @@ def optimize(
         return {m: float(v) for m, v in zip(models, per_model, strict=True)}
 
     run_fit = fit
-    if executor is not None and method == "optuna" and int(params.get("workers", 1)) > 1:
+    if executor is not None and not use_tasks:
         params["executor"] = executor
-    elif executor is not None:
-        run_fit = _fits_as_tasks(fit, N, folds, fold_ids, nested, executor, blas_threads)
+    n_fits = 1 + (len(fold_ids) if nested else 0)
     with _blas_limit(blas_threads), Timer() as t:
+        if use_tasks:
+            jobs = [(np.arange(N), None, None)]
+            if nested:
+                jobs += [(train_rows(folds, k), k, None) for k in fold_ids]
+            run_fit = _fits_as_tasks(fit, jobs, executor, blas_threads, task_progress, 0,
+                                     2 * n_fits - 1 if select is not None and nested else n_fits)
         full = run_fit(np.arange(N))
-        score = evaluate(full, np.arange(N))
-        cv = nested_cv(run_fit, evaluate, folds) if nested else None
+        score = float(metric(y, predict(full, np.arange(N))))
+        cv = nested_cv(run_fit, predict, folds, y, metric) if nested else None
+        cond = None
+        if select is not None and nested:
+            # the same weights fits with the subset fixed to the all-rows choice: conditional
+            chosen_all = _chosen(full[0])
+            cond_fit = fit
+            if use_tasks:
+                cond_fit = _fits_as_tasks(fit, [(train_rows(folds, k), k, chosen_all)
+                                                for k in fold_ids],
+                                          executor, blas_threads, task_progress, n_fits,
+                                          2 * n_fits - 1)
+            cond = nested_cv(lambda idx, held: cond_fit(idx, held, chosen_all), predict, folds,
+                             y, metric)
     res, temps = full
     unit_weights = None
     if tta_weights:
@@ -365,6 +509,11 @@ def optimize(
         unit_weights = {m: {str(c): float(W[i, c]) for c in range(C)}
                         for i, m in enumerate(models)}
     evaluations = res.evaluations + (sum(r.evaluations for r, _ in cv.fold_results) if cv else 0)
+    fits = [res] + ([r for r, _ in cv.fold_results] if cv else [])
+    announcements = [r.info["announce"] for r in fits if r.info.get("announce")]
+    covers = ["weights"] + (["temperatures"] if temperature else [])
+    if select is not None:
+        covers.insert(0, "subset selection")
     return OptimizeResult(
         method=method,
         metric=metric.name,
@@ -381,4 +530,11 @@ def optimize(
         unit_weights=unit_weights,
         temperatures=None if temps is None else dict(zip(unit_names, map(float, temps), strict=True)),
         fit=res,
+        nested_covers=tuple(covers),
+        selected=None if select is None else [models[i] for i in _chosen(res)],
+        fold_selected=None if (select is None or cv is None) else
+        [[models[i] for i in _chosen(r)] for r, _ in cv.fold_results],
+        conditional_nested_score=None if cond is None else cond.nested_score,
+        conditional_fold_scores=None if cond is None else list(cond.fold_scores),
+        announcements=announcements,
     )

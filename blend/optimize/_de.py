@@ -35,6 +35,7 @@ def fit_de(
     kind: str = "probs",
     rng: np.random.Generator | None = None,
     per_class: bool = False,
+    progress: Any = None,
     **params: Any,
 ) -> WeightsResult:
     """Fit blend weights by differential evolution.
@@ -52,6 +53,8 @@ def fit_de(
         scipy's legacy ``RandomState(seed)``, as the seed's script did.
     per_class : bool
         One weight per unit and class.
+    progress : callable, optional
+        ``progress(generation, maxiter)`` after each generation.
     **params
         ``maxiter`` (20), ``popsize`` (15), ``tol`` (1e-5), ``mutation`` ((0.5, 1)),
         ``recombination`` (0.7), ``polish`` (True), ``vectorized`` (True), ``seed``, ``init``.
@@ -74,12 +77,20 @@ def fit_de(
         # vectorized: x is (K, S); otherwise (K,)
         return offset + (obj.loss(x.T) if x.ndim == 2 else obj.loss(x))
 
+    maxiter = int(params.get("maxiter", 20))
+    generation = [0]
+
+    def on_generation(*_: Any, **__: Any) -> None:
+        generation[0] += 1
+        if progress is not None:
+            progress(generation[0], maxiter)
+
     with Timer() as t, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # polish outside bounds etc.
         sol = differential_evolution(
             f,
             [(0.0, 1.0)] * obj.n_params,
-            maxiter=int(params.get("maxiter", 20)),
+            maxiter=maxiter,
             popsize=int(params.get("popsize", 15)),
             tol=float(params.get("tol", 1e-5)),
             mutation=params.get("mutation", (0.5, 1)),
@@ -89,6 +100,7 @@ def fit_de(
             seed=random,
             vectorized=vectorized,
             updating="deferred" if vectorized else "immediate",
+            callback=on_generation if progress is not None else None,
         )
     w = obj.weights(sol.x)
     return WeightsResult(

@@ -69,6 +69,7 @@ def fit_hill_climb(
     kind: str = "probs",
     rng: np.random.Generator | None = None,
     per_class: bool = False,
+    progress: Any = None,
     **params: Any,
 ) -> WeightsResult:
     """Fit blend weights by bagged greedy selection with replacement.
@@ -83,6 +84,8 @@ def fit_hill_climb(
         Draws the bags.
     per_class : bool
         Not supported (raises): selection picks whole units.
+    progress : callable, optional
+        ``progress(bags_done, n_bags)`` after each bag.
     **params
         ``n_init`` (3), ``max_steps`` (50), ``n_bags`` (20; 1 below 10 units),
         ``bag_fraction`` (0.5; 1.0 below 10 units),
@@ -117,6 +120,8 @@ def fit_hill_climb(
                                  tol=tol)
             total += counts / counts.sum()
             paths.append(path)
+            if progress is not None:
+                progress(len(paths), n_bags)
         w = total / n_bags
         score = float(obj.scores(w))
     return WeightsResult(

@@ -9,6 +9,15 @@ command line's default: on a 2-core machine 100 trials of a 9-weight study took 
 it against 39 s with SQLite (1.5 s in memory). ``trials`` is the total number
 of finished trials the study should reach: a resumed or shared study runs only the missing
 ones (``optuna.study.MaxTrialsCallback`` stops every worker at the total).
+
+A stored study is resumed only by the run that would produce the same answer: the study's
+name is the given ``study_name`` followed by :func:`study_key`, a fingerprint of the
+predictions and labels (the arrays' bytes: the models, the rows, any temperatures) and of
+every setting that changes the answer (metric, rule, kind, per-class, sampler, its seed,
+``n_startup_trials`` and ``trials``). Another seed, sampler, trial count or re-imported
+predictions start a new study; resuming is announced in ``info["announce"]`` ("resumed
+study X: 200 trials done, running 50 more"). ``timeout`` is not part of the key, so a run
+stopped by its timeout is resumed.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from blend._errors import BlendError
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
 from blend.optimize._objective import Objective
 
-__all__ = ["fit_optuna", "resolve_storage", "SAMPLERS"]
+__all__ = ["fit_optuna", "resolve_storage", "study_key", "SAMPLERS"]
 
 _PARAMS = {"trials", "timeout", "sampler", "storage", "study_name", "n_startup_trials", "workers",
            "executor"}
@@ -45,6 +54,27 @@ def resolve_storage(spec: Any) -> Any:
     return JournalStorage(JournalFileBackend(spec))
 
 
+def study_key(P: np.ndarray, y: np.ndarray, **settings: Any) -> str:
+    """A 12-hex-digit fingerprint of the predictions, the labels and the settings.
+
+    Parameters
+    ----------
+    P, y : ndarray
+        What the study fits (hashed with their shapes and dtypes).
+    **settings
+        Everything else that changes the answer (plain values; sorted by name).
+    """
+    import hashlib
+
+    h = hashlib.sha1()
+    for a in (P, y):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    h.update(repr(sorted(settings.items())).encode())
+    return h.hexdigest()[:12]
+
+
 def _make_sampler(name: str, seed: int, n_startup: int | None) -> Any:
     import optuna
 
@@ -63,6 +93,17 @@ def _make_sampler(name: str, seed: int, n_startup: int | None) -> Any:
     raise BlendError(f"unknown Optuna sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
+def _report(progress: Any, trials: int) -> Any:
+    """An Optuna callback calling ``progress(finished, trials)`` after each trial."""
+    from optuna.trial import TrialState
+
+    def callback(study: Any, trial: Any) -> None:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        progress(min(done, trials), trials)
+
+    return callback
+
+
 @register_optimizer("optuna")
 def fit_optuna(
     P: np.ndarray,
@@ -73,6 +114,7 @@ def fit_optuna(
     kind: str = "probs",
     rng: np.random.Generator | None = None,
     per_class: bool = False,
+    progress: Any = None,
     **params: Any,
 ) -> WeightsResult:
     """Fit blend weights with an Optuna study.
@@ -86,6 +128,8 @@ def fit_optuna(
     rng : numpy.random.Generator, optional
         Seeds the sampler.
     per_class : bool
+    progress : callable, optional
+        ``progress(finished_trials, trials)`` after each trial.
     **params
         ``trials`` (200), ``timeout`` (seconds, None), ``sampler`` ("tpe" | "cmaes"),
         ``storage`` (None = in memory, an RDB URL, a journal file path or a storage object), ``study_name``
@@ -117,10 +161,16 @@ def fit_optuna(
     sampler = _make_sampler(params.get("sampler", "tpe"), seed, params.get("n_startup_trials"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = resolve_storage(params.get("storage"))
+    study_name = params.get("study_name")
+    if study_name:
+        study_name = f"{study_name}-" + study_key(
+            P, y, metric=metric.name, rule=rule, kind=kind, per_class=bool(per_class),
+            sampler=params.get("sampler", "tpe"), seed=seed, trials=trials,
+            n_startup_trials=params.get("n_startup_trials"))
     study = optuna.create_study(
         storage=storage,
         sampler=sampler,
-        study_name=params.get("study_name"),
+        study_name=study_name,
         direction="maximize" if metric.greater_is_better else "minimize",
         load_if_exists=storage is not None,
     )
@@ -137,6 +187,10 @@ def fit_optuna(
     if workers > 1 and storage is None:
         raise BlendError("Optuna workers share one study through a storage; pass --storage "
                          "(a journal file path or an RDB URL)")
+    announce = None
+    if done:
+        announce = (f"resumed study {study.study_name}: {done} trials done, running "
+                    f"{max(trials - done, 0)} more")
     with Timer() as t:
         if workers > 1 and done < trials:
             from oof_store.distributed import SerialExecutor
@@ -153,7 +207,8 @@ def fit_optuna(
                 objective,
                 n_trials=trials - done,
                 timeout=timeout,
-                callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))],
+                callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,)),
+                           *([_report(progress, trials)] if progress is not None else [])],
             )
     best = study.best_trial
     missing = [n for n in names if n not in best.params]
@@ -171,7 +226,7 @@ def fit_optuna(
         seconds=t.seconds,
         info={"study_name": study.study_name, "sampler": params.get("sampler", "tpe"),
               "trials_in_study": len(study.trials), "best_trial": best.number,
-              "workers": workers},
+              "workers": workers, "resumed_trials": done, "announce": announce},
     )
 
 

@@ -357,13 +357,17 @@ def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=Non
         _, masks = run_sharded(kernel, top, executor, progress=progress, stats=stats)
     else:
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
+    # every subset returned is rescored in float64 by the core metric and the list re-sorted
+    # in the search's order: the kernel's ranking is never trusted at near-ties
+    m = prep.metric
     out = []
     for mask in masks.tolist():
         chosen = [prep.cand[p] for p in range(len(prep.cand)) if (mask >> p) & 1]
         subset = tuple(sorted(prep.forced + chosen))
         out.append((subset, _score(prep, subset, rows)))
+    out.sort(key=lambda r: (-m.gain(r[1]), len(r[0]), r[0]))
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
-    return out, n_sub
+    return out[:top], n_sub
 
 
 def search_subsets(
@@ -460,6 +464,11 @@ def search_subsets(
     stats: dict = {}
     found, n_eval = _run(prep, plan.method, kernel, int(top), progress=progress, n_jobs=n_jobs,
                          beam_width=beam_width, device=device, executor=executor, stats=stats)
+    note = plan.note
+    if getattr(kernel, "truncated", False):
+        note = ((note + "; ") if note else "") + (
+            "more than 200,000 subsets tie within the fixed-point resolution: only the most "
+            "promising were rescored in float64, so the order near the K-th may be approximate")
     fold_ids = tuple(int(k) for k in np.unique(folds)) if folds is not None else ()
     results = []
     for subset, score in found:
@@ -468,14 +477,14 @@ def search_subsets(
                                    float(score), fs))
     nested_score = nested_folds = nested_choices = None
     if nested:
-        def fit(train_idx):
+        def fit(train_idx, _fold):
             return _run(prep, plan.method, None, 1, rows=train_idx, n_jobs=n_jobs,
                         beam_width=beam_width, device=device, executor=executor)[0][0][0]
 
-        def evaluate(subset, idx):
-            return _score(prep, subset, idx)
+        def predict(subset, idx):
+            return _blend(prep, subset, idx)
 
-        res = nested_cv(fit, evaluate, folds)
+        res = nested_cv(fit, predict, folds, prep.y, prep.metric)
         nested_score, nested_folds = res.nested_score, res.fold_scores
         nested_choices = tuple(tuple(prep.names[i] for i in s) for s in res.fold_results)
     return SearchResult(
@@ -492,6 +501,6 @@ def search_subsets(
         nested_score=nested_score,
         nested_fold_scores=nested_folds,
         nested_choices=nested_choices,
-        note=plan.note,
+        note=note,
         extra={"shards": stats} if stats else {},
     )

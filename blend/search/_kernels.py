@@ -17,10 +17,16 @@ broadcast, so every subset is scored exactly once.
   walk; for each outer subset, margins already decided whatever the inner subset is are
   dropped too, so the broadcast touches only the undecided ones.
 
-  Exactness: decisions are exact for the fixed-point margins. The rounding is at most
-  ``n_models / 2**(s+1)`` per summed margin, where ``2**s`` is the scale (``s >= 24``;
-  ``s = 26`` for the probabilities of up to 25 models), about float32 input resolution; only an argmax tie
-  closer than that can differ from a float64 evaluation.
+  Exactness: decisions are exact for the fixed-point margins. When a margin is not an
+  exact multiple of the scale's resolution (the usual case: float32 probabilities below
+  1/4, log-probabilities), every summed margin may be off by at most ``guard`` units (half
+  a unit per model). The kernel then counts, per subset, the rows *surely* right
+  (row-minimum margin ``>= guard``) and the rows *possibly* right (``>= -guard``), and the
+  search keeps every subset whose possible count reaches the K-th best sure count: those
+  near-ties are decided in float64 by rescoring (:class:`GuardedTopK`), as the
+  optimiser's float32 kernel sends its near-ties to float64. The returned top-K is then
+  the float64 one. (An exact int64 scale was tried too: 1.4x slower than int32 with the
+  guard on float32 probabilities, see ``docs/benchmarks/search.md``.)
 
 ``GenericKernel`` (any metric): float64 sums of the models' scores, the outer sums computed
 directly (no running sums), the blend finalised and passed to the metric for each subset.
@@ -32,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +46,8 @@ from blend.combine import finalize
 from blend.metrics import Metric
 from blend.search._topk import TopK, popcount
 
-__all__ = ["AccuracyKernel", "GenericKernel", "count_subsets", "shard_bounds", "run_sharded"]
+__all__ = ["AccuracyKernel", "GenericKernel", "GuardedTopK", "count_subsets", "shard_bounds",
+           "run_sharded"]
 
 
 def count_subsets(n_cand: int, n_forced: int, min_size: int, max_size: int) -> int:
@@ -94,15 +102,76 @@ def _gray(t: int) -> int:
     return t ^ (t >> 1)
 
 
+class GuardedTopK:
+    """Every subset that can be among the best ``k`` when counts are only known within bounds.
+
+    ``offer(lower, upper, masks)``: each subset's count lies in ``[lower, upper]``. A top-k
+    of the lower bounds gives the threshold ``T`` (the k-th best sure count); every subset
+    with ``upper >= T`` is kept as a candidate (``T`` only grows, so a subset dropped once
+    can never qualify). :meth:`result` returns the candidates, to be rescored exactly.
+    """
+
+    def __init__(self, k: int, n_bits: int, limit: int = 200_000):
+        self.sure = TopK(k, n_bits)
+        self.limit = int(limit)
+        self._upper: list[np.ndarray] = []
+        self._masks: list[np.ndarray] = []
+        self._n = 0
+        self.truncated = False
+
+    @property
+    def threshold(self) -> float:
+        return self.sure.threshold
+
+    def offer(self, lower: np.ndarray, upper: np.ndarray, masks: np.ndarray) -> None:
+        self.sure.offer(lower, masks)
+        upper = np.asarray(upper, dtype=np.float64)
+        keep = upper >= self.sure.threshold
+        if keep.any():
+            self._upper.append(upper[keep])
+            self._masks.append(np.asarray(masks, dtype=np.int64)[keep])
+            self._n += int(keep.sum())
+            if self._n > 2 * self.limit:
+                self._prune()
+
+    def _prune(self) -> None:
+        self.sure._trim()
+        u = np.concatenate(self._upper) if self._upper else np.zeros(0)
+        m = np.concatenate(self._masks) if self._masks else np.zeros(0, np.int64)
+        keep = u >= self.sure.threshold
+        u, m = u[keep], m[keep]
+        if len(u) > self.limit:  # pathological ties: keep the most promising
+            order = np.argsort(-u, kind="stable")[: self.limit]
+            u, m = u[order], m[order]
+            self.truncated = True
+        self._upper, self._masks, self._n = [u], [m], len(u)
+
+    def merge(self, other: GuardedTopK) -> None:
+        self.sure.merge(other.sure)
+        self._upper.extend(other._upper)
+        self._masks.extend(other._masks)
+        self._n += other._n
+        self.truncated |= other.truncated
+        self._prune()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(upper bounds, masks) of every candidate, most promising first."""
+        self._prune()
+        u, m = self._upper[0], self._masks[0]
+        order = np.argsort(-u, kind="stable")
+        return u[order], m[order]
+
+
 def _walk_in_threads(run_range, n_outer: int, topk_size: int, n_models: int, progress,
-                     n_jobs: int):
+                     n_jobs: int, collector=TopK):
     """Walk the outer subsets ``[0, n_outer)`` in ``n_jobs`` threads and merge their top-k.
 
-    Each thread calls ``run_range(t0, t1, topk, progress)`` on its share with its own top-k.
-    Returns ``(gains, masks)``, best first.
+    Each thread calls ``run_range(t0, t1, topk, progress)`` on its share with its own
+    collector (a :class:`TopK`, or a :class:`GuardedTopK`). Returns ``(gains, masks)``,
+    best first.
     """
     n_jobs = max(1, min(n_jobs, n_outer))
-    tops = [TopK(topk_size, n_models) for _ in range(n_jobs)]
+    tops = [collector(topk_size, n_models) for _ in range(n_jobs)]
     lock = threading.Lock()
 
     def prog(k):
@@ -121,6 +190,8 @@ def _walk_in_threads(run_range, n_outer: int, topk_size: int, n_models: int, pro
                 f.result()
     for other in tops[1:]:
         tops[0].merge(other)
+    if collector is GuardedTopK:
+        return tops[0]
     return tops[0].result()
 
 
@@ -137,18 +208,24 @@ def shard_bounds(n_outer: int, n_shards: int) -> list[tuple[int, int]]:
     return [(int(b[i]), int(b[i + 1])) for i in range(n_shards) if b[i + 1] > b[i]]
 
 
-def _shard(kernel, t0: int, t1: int, topk_size: int) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """One shard as a task: ``(gains, masks, subsets scored, seconds)`` of outer range [t0, t1)."""
+def _collector(kernel):
+    """The kernel's top-k collector: guarded (candidates to rescore) when its margins are inexact."""
+    return GuardedTopK if getattr(kernel, "guard", 0) else TopK
+
+
+def _shard(kernel, t0: int, t1: int, topk_size: int) -> tuple[Any, int, float]:
+    """One shard as a task: ``(collector, subsets scored, seconds)`` of outer range [t0, t1)."""
     start = time.perf_counter()
-    top = TopK(topk_size, kernel.split.n)
+    top = _collector(kernel)(topk_size, kernel.split.n)
     done = [0]
 
     def count(k):
         done[0] += k
 
     kernel._run_range(t0, t1, top, count)
-    g, m = top.result()
-    return g, m, done[0], time.perf_counter() - start
+    if isinstance(top, GuardedTopK):
+        top._prune()  # ship only the candidates that can still qualify
+    return top, done[0], time.perf_counter() - start
 
 
 def run_sharded(kernel, topk_size: int, executor, n_shards: int | None = None,
@@ -157,21 +234,24 @@ def run_sharded(kernel, topk_size: int, executor, n_shards: int | None = None,
 
     The kernel (its tables) is shared once with every task (``executor.map(shared=...)``);
     each task gets only its range. ``n_shards`` defaults to four per worker. ``stats``,
-    when given, receives the shard count, per-shard seconds and the merge time.
+    when given, receives the shard count, per-shard seconds and the merge time. With
+    inexact margins (``kernel.guard``) every shard keeps its :class:`GuardedTopK`
+    candidates and the merge keeps those that can still be among the best, exactly as
+    :meth:`AccuracyKernel.run` does (the caller rescores them in float64).
     """
     n_outer = 1 << kernel.split.a
     shards = shard_bounds(n_outer, n_shards or 4 * executor.n_workers)
     outs = executor.map(_shard, [(t0, t1, topk_size) for t0, t1 in shards], shared=kernel,
-                        on_done=None if progress is None else lambda _, o: progress(o[2]))
+                        on_done=None if progress is None else lambda _, o: progress(o[1]))
     t0 = time.perf_counter()
-    top = TopK(topk_size, kernel.split.n)
-    for g, m, _, _ in outs:
-        part = TopK(topk_size, kernel.split.n)
-        part.offer(g, m)
+    top = _collector(kernel)(topk_size, kernel.split.n)
+    for part, _, _ in outs:
         top.merge(part)
+    if isinstance(top, GuardedTopK):
+        kernel.truncated = top.truncated
     result = top.result()
     if stats is not None:
-        stats.update(shards=len(shards), shard_s=[o[3] for o in outs],
+        stats.update(shards=len(shards), shard_s=[o[2] for o in outs],
                      merge_s=time.perf_counter() - t0)
     return result
 
@@ -203,11 +283,19 @@ class AccuracyKernel:
         # int32 when that keeps a resolution of 2**-24 per model's margin, else int64
         # (e.g. logits of very confident models), with at most 2**-40
         fits32 = total == 0 or np.floor(np.log2(2.0**30 / total)) >= 24
+
+        def scale_for(bits):
+            return min(2.0 ** np.floor(np.log2(2.0**bits / total)), 2.0**40) if total > 0 else 1.0
+
+        self.scale = scale_for(30 if fits32 else 52)  # 52: float64-exact for the torch path too
+        Q = np.rint(D * self.scale)
+        #: exact: no margin was rounded; else every summed margin is within ``guard`` units
+        self.exact = bool(np.array_equal(Q, D * self.scale))
+        Q = Q.astype(np.int64)
         self.dtype = np.int32 if fits32 else np.int64
         self.shift = 31 if fits32 else 63
-        bits = 30 if fits32 else 52  # float64-exact for the torch path too
-        self.scale = min(2.0 ** np.floor(np.log2(2.0**bits / total)), 2.0**40) if total > 0 else 1.0
-        Q = np.rint(D * self.scale).astype(np.int64)
+        self.guard = 0 if self.exact else (len(used) + 1) // 2 + 1
+        g = self.guard
         eps = (np.arange(C)[None, :] < y[:, None]).astype(np.int64)
         base = Q[forced].sum(axis=0) - eps if forced else -eps  # (N, C)
         Qc = Q[cand]
@@ -218,9 +306,9 @@ class AccuracyKernel:
         else:
             lo_any = base + np.where(neg < 0, neg, Qc.min(axis=0))
             hi_any = base + np.where(pos > 0, pos, Qc.max(axis=0))
-        sat = lo_any >= 0
+        sat = lo_any >= g
         sat[rows, y] = True
-        vio = hi_any < 0
+        vio = hi_any < -g
         vio[rows, y] = False
         row_wrong = vio.any(axis=1)
         self.always_right = int((sat.all(axis=1) & ~row_wrong).sum())
@@ -258,8 +346,8 @@ class AccuracyKernel:
             return None
         if self.n_constraints == 0:
             return outer_mask, j0, j1, self.always_right, None, None, None, 0
-        sat = av + self.negB >= 0
-        vio = av + self.posB < 0
+        sat = av + self.negB >= self.guard
+        vio = av + self.posB < -self.guard
         row_vio = np.logical_or.reduceat(vio, self.row_starts)
         livec = ~sat & ~vio & ~row_vio[self.rowpos]
         idx = np.flatnonzero(livec)
@@ -292,13 +380,16 @@ class AccuracyKernel:
 
         The loop runs over column blocks of the inner table outermost, so one block
         (``K x block`` int32) stays in cache while every outer subset of the batch uses it.
+        With a ``guard`` (inexact margins), returns ``(sure, possible)`` lists of counts.
         """
         blk = self.block
+        g = self.guard
         counts = [None if st is None else np.full(st[2] - st[1], st[3] + st[7], dtype=np.int64)
                   for st in states]
+        upper = [None if c is None else c.copy() for c in counts] if g else None
         for c, Tc in enumerate(self.TB_blocks):
             c0, c1 = c * blk, (c + 1) * blk
-            for st, cnt in zip(states, counts, strict=False):
+            for i, (st, cnt) in enumerate(zip(states, counts, strict=False)):
                 if st is None or st[4] is None:
                     continue
                 _, j0, j1, _, idx, thr, sizes, n_groups = st
@@ -315,9 +406,14 @@ class AccuracyKernel:
                         np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
                         off += n_l
                     work = work[:n_groups]
+                if g:  # possibly right: >= -g (upper count); surely right: >= g (lower count)
+                    maybe = work + self.dtype(g)
+                    np.right_shift(maybe, self.shift, out=maybe)
+                    upper[i][lo - j0 : hi - j0] += maybe.sum(axis=0, dtype=self.dtype)
+                    np.subtract(work, self.dtype(g), out=work)
                 np.right_shift(work, self.shift, out=work)
                 cnt[lo - j0 : hi - j0] += work.sum(axis=0, dtype=self.dtype)
-        return counts
+        return (counts, upper) if g else counts
 
     def _run_range(self, t0, t1, topk: TopK, progress, batch: int = 32):
         sp = self.split
@@ -338,20 +434,36 @@ class AccuracyKernel:
                     else:
                         av += self.QA[flip]
             done = 0
-            for st, cnt in zip(states, self._score_batch(states), strict=False):
-                if st is not None:
-                    topk.offer(cnt, sp.masks(st[0], st[1], st[2]))
-                    done += len(cnt)
+            scored = self._score_batch(states)
+            if self.guard:
+                for st, low, up in zip(states, *scored, strict=False):
+                    if st is not None:
+                        topk.offer(low, up, sp.masks(st[0], st[1], st[2]))
+                        done += len(low)
+            else:
+                for st, cnt in zip(states, scored, strict=False):
+                    if st is not None:
+                        topk.offer(cnt, sp.masks(st[0], st[1], st[2]))
+                        done += len(cnt)
             if progress is not None and done:
                 progress(done)
 
     def run(self, topk_size: int, progress: Callable[[int], None] | None = None, n_jobs: int = 2):
         """Score every subset; return (gains, masks) of the best ``topk_size``, best first.
 
-        Gains are numbers of correctly predicted rows.
+        Gains are numbers of correctly predicted rows. With inexact margins (``guard > 0``)
+        the masks are every candidate that can be among the best (possibly many more than
+        ``topk_size``) and the gains their upper bounds: the caller rescores them in
+        float64. ``self.truncated`` says whether pathological ties overflowed the candidates.
         """
-        return _walk_in_threads(self._run_range, 1 << self.split.a, topk_size, self.split.n,
-                                progress, n_jobs)
+        if not self.guard:
+            self.truncated = False
+            return _walk_in_threads(self._run_range, 1 << self.split.a, topk_size,
+                                    self.split.n, progress, n_jobs)
+        top = _walk_in_threads(self._run_range, 1 << self.split.a, topk_size, self.split.n,
+                               progress, n_jobs, collector=GuardedTopK)
+        self.truncated = top.truncated
+        return top.result()
 
     def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.3) -> float:
         """Wall time for the whole walk, extrapolated from batches of random outer subsets."""

@@ -15,15 +15,18 @@ inner models: its prediction is their mean. With ``seeds > 1`` the bag is refitt
 each seed and averaged as well. A stacker with nothing to early-stop (``linear``) is
 instead refitted once per seed on all outer training rows with the chosen parameters.
 
-The outer score is computed per fold and combined by ``blend.nested.nested_cv`` (the
-fold-size weighted mean; every row is predicted once, by the stacker that never saw it); it is what ``stack`` prints, beside the best
-base model and the plain mean of the base models on the same rows.
+The outer loop is ``blend.nested.nested_cv``: every row is predicted once, by the stacker
+that never saw it, and the metric is computed once on those pooled predictions (fold scores
+beside); it is what ``stack`` prints, beside the best base model and the plain mean of the
+base models on the same rows, scored the same way. The hyper-parameter search runs inside
+each outer fold, so the nested score covers it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -34,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from blend._errors import BlendError
+from oof_common.core import TASKS
 
 __all__ = [
     "TASKS",
@@ -49,7 +53,6 @@ __all__ = [
     "check_params",
 ]
 
-TASKS = ("binary", "multiclass", "softclass", "regression")
 FEATURES = ("probs", "logits", "logprobs")
 _EPS = 1e-7
 
@@ -258,9 +261,8 @@ class StackResult:
     ----------
     stacker, metric : str
     nested_score : float
-        The outer (nested-CV) score: the fold-size weighted mean of ``fold_scores``, as
-        ``blend.nested.nested_cv`` computes it (for accuracy and log loss, the score of
-        the pooled OOF predictions).
+        The outer (nested-CV) score: the metric computed once on the pooled outer-fold
+        predictions of every row, as ``blend.nested.nested_cv`` computes it.
     fold_scores : tuple of float
         The metric on each outer fold's rows, in ``fold_ids`` order.
     best_base : dict or None
@@ -435,7 +437,7 @@ def fit_stacker(
     model_names: Sequence[str] | None = None,
     rng: np.random.Generator | int | None = None,
     info: dict[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[..., None] | None = None,
     n_jobs: int | None = None,
     executor: Any = None,
 ) -> StackResult:
@@ -474,7 +476,10 @@ def fit_stacker(
     info : dict, optional
         Settings recorded under ``params`` (e.g. the CLI's features and TTA handling).
     progress : callable, optional
-        Called with a short message after each outer fold.
+        ``progress(done, total, message, log=False)``: ``total`` is every model fit of the
+        run (outer folds x inner work: HPO trials x inner folds, seeds, refits), ``done``
+        counts them (called from the fitting threads, under a lock); after each outer fold
+        it is called with ``log=True`` and the fold's score. Nothing is printed here.
     n_jobs : int, optional
         Inner-CV models fitted at once in threads, for stackers whose fits release the GIL
         (``parallel_fits``: lgbm, linear); default: the number of CPUs. Each fit uses
@@ -521,7 +526,7 @@ def fit_stacker(
         def one(j: int, fj: int) -> tuple[Any, np.ndarray]:
             va_mask = folds[rows] == fj
             tr, va = rows[~va_mask], rows[va_mask]
-            m = st.fit_one(
+            m = fit_one(
                 X[tr], _take(extra, tr), y[tr], X[va], _take(extra, va), y[va],
                 task=task, n_classes=n_classes, params=p, seed=seed + j,
             )
@@ -537,10 +542,15 @@ def fit_stacker(
         return models, score
 
     fold_pos = {int(k): i for i, k in enumerate(fold_ids)}
+    fit_one = _counted(st.fit_one, progress, _n_fits(st, len(fold_ids), hpo, seeds))
+    fit_one.report("model fits")
 
-    def fit_outer(tr_rows: np.ndarray) -> dict[str, Any]:
-        """The outer-fold stacker: a (seeded) bag of inner-CV models fitted on ``tr_rows``."""
-        k = int(np.setdiff1d(fold_ids, folds[tr_rows])[0])
+    def fit_outer(tr_rows: np.ndarray, k: int) -> dict[str, Any]:
+        """The outer-fold stacker for held-out fold ``k``, fitted on ``tr_rows`` only.
+
+        A (seeded) bag of inner-CV models; the hyper-parameter search (``hpo``) runs here,
+        on those rows, so the nested score covers it.
+        """
         seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)
         if not st.early_stops:
             # Nothing to early-stop: the inner CV only scores the search; the outer-fold
@@ -550,7 +560,7 @@ def fit_stacker(
                 p, _, inner_score = _search(st, fit_bag, tr_rows, base, hpo, seed_k, met, task, n_classes)
             empty = tr_rows[:0]
             models = [
-                st.fit_one(
+                fit_one(
                     X[tr_rows], _take(extra, tr_rows), y[tr_rows], X[empty], _take(extra, empty), y[empty],
                     task=task, n_classes=n_classes, params=p, seed=seed_k + 10_000 * s,
                 )
@@ -571,7 +581,7 @@ def fit_stacker(
             inner_score = float(np.mean(scores))
         return {"fold": k, "models": [m for b in bags for m in b], "params": p, "inner": inner_score}
 
-    def evaluate_outer(fitted: dict[str, Any], te_rows: np.ndarray) -> float:
+    def predict_outer(fitted: dict[str, Any], te_rows: np.ndarray) -> np.ndarray:
         models = fitted["models"]
         pred = np.mean([st.predict_one(m, X[te_rows], _take(extra, te_rows)) for m in models], axis=0)
         oof[te_rows] = pred
@@ -579,25 +589,37 @@ def fit_stacker(
             fold_test.append(np.mean([st.predict_one(m, X_test, extra_test) for m in models], axis=0))
         per_fold_params.append(_jsonable(fitted["params"]))
         per_fold_inner.append(None if math.isnan(fitted["inner"]) else fitted["inner"])
-        score = float(met(y[te_rows], pred))
         fitted["models"] = None  # free the fold's models once used
         if progress is not None:
+            score = float(met(y[te_rows], pred))
             inner = "" if math.isnan(fitted["inner"]) else f" (inner CV {fitted['inner']:.5f})"
-            progress(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}")
-        return score
+            fit_one.report(f"fold {fitted['fold']}: {met.name} {score:.5f}{inner}", log=True)
+        return pred
 
     run_outer = fit_outer
     if executor is not None:
+        from blend.nested import train_rows
         from oof_store.distributed import call
 
-        trains = [np.flatnonzero(folds != k) for k in fold_ids]
-        fitted = executor.map(call, [(tr,) for tr in trains], shared=fit_outer)
-        by_fold = {int(f["fold"]): f for f in fitted}
+        # the tasks get a copy of fit_one without the progress callback (see _counted);
+        # here each finished outer fold advances the count by its fits
+        per_outer = _n_fits(st, len(fold_ids), hpo, seeds) // len(fold_ids)
 
-        def run_outer(tr_rows: np.ndarray) -> dict[str, Any]:
-            return by_fold[int(np.setdiff1d(fold_ids, folds[tr_rows])[0])]
+        def on_done(_i: int, _fitted: dict[str, Any]) -> None:
+            fit_one.done += per_outer
+            fit_one.report("model fits")
 
-    outer = nested_cv(run_outer, evaluate_outer, folds)
+        jobs = [(train_rows(folds, k), int(k)) for k in fold_ids]
+        fitted = executor.map(call, jobs, shared=fit_outer, on_done=on_done)
+        by_fold = {k: (tr, f) for (tr, k), f in zip(jobs, fitted, strict=True)}
+
+        def run_outer(tr_rows: np.ndarray, k: int) -> dict[str, Any]:
+            tr, f = by_fold.get(int(k), (None, None))
+            if tr is not None and np.array_equal(tr, tr_rows):
+                return f
+            return fit_outer(tr_rows, k)  # other rows than the tasks': fit them here
+
+    outer = nested_cv(run_outer, predict_outer, folds, y, met)
     fold_scores = list(outer.fold_scores)
     best_base, mean_score = None, None
     if base_preds is not None:
@@ -626,6 +648,46 @@ def fit_stacker(
         fold_ids=tuple(int(f) for f in fold_ids),
         greater_is_better=bool(met.greater_is_better),
     )
+
+
+def _n_fits(st: Stacker, n_folds: int, hpo: int, seeds: int) -> int:
+    """How many ``fit_one`` calls :func:`fit_stacker` makes (for the progress total)."""
+    inner = n_folds - 1  # inner folds of each outer fold
+    if st.early_stops:
+        per_outer = (hpo + seeds - 1) * inner if hpo > 0 else seeds * inner
+    else:
+        per_outer = hpo * inner + seeds
+    return n_folds * per_outer
+
+
+class _counted:
+    """``fit_one`` that reports each finished fit to ``progress`` (thread safe)."""
+
+    def __init__(self, fit_one: Callable[..., Any], progress: Callable[..., None] | None,
+                 total: int):
+        self._fit, self._progress, self.total = fit_one, progress, total
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy sent to another process (an executor's task) counts there and reports
+        # nothing: the caller reports per finished task
+        return {**self.__dict__, "_progress": None, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def report(self, message: str = "", *, log: bool = False) -> None:
+        if self._progress is not None:
+            with self._lock:
+                self._progress(self.done, max(self.total, self.done), message, log=log)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        model = self._fit(*args, **kwargs)
+        with self._lock:
+            self.done += 1
+        self.report("model fits")
+        return model
 
 
 def _default_metric(task: str) -> str:
@@ -672,8 +734,9 @@ def baseline_scores(
     P : ndarray of shape (M, T, N, C) or (M, N, C)
         Probabilities (regression: raw predictions) of the base models.
     folds : ndarray of shape (N,), optional
-        When given, each score is the fold-size weighted mean of the per-fold scores, the
-        way the stacker's nested score is computed, so the numbers compare like for like.
+        Accepted for compatibility; every score is computed once on all rows pooled, the
+        way the stacker's nested score is (``blend.nested``), so the numbers compare like
+        for like whatever the metric.
 
     Returns
     -------
@@ -693,11 +756,9 @@ def baseline_scores(
         Q = np.asarray(Q, dtype=np.float64)
         return Q.reshape(-1) if task == "regression" else Q
 
-    groups = [np.arange(P.shape[2])] if folds is None else [np.flatnonzero(folds == k) for k in np.unique(folds)]
-    sizes = [len(g) for g in groups]
-
     def score(Q: np.ndarray) -> float:
-        return float(np.average([met(y[g], Q[g]) for g in groups], weights=sizes))
+        # pooled over every row, like the stacker's nested score (blend.nested): one definition
+        return float(met(y, Q))
 
     best_name, best_score = None, None
     for i, name in enumerate(names):

@@ -83,10 +83,13 @@ def test_resume_trains_only_the_missing_folds(tmp_path):
     store, data = _table_store(tmp_path)
     train_tabular(store, data, model="logreg", name="lr", show_progress=False)
     first = store.load_oof(["lr"]).preds
-    # simulate a run killed after fold 2: manifest gone, fold 3 gone
-    os.remove(os.path.join(store.uri, "models", "lr.json"))
-    for split in ("oof", "test"):
-        os.remove(os.path.join(store.uri, f"preds/split={split}/model=lr/fold=3/tta=0/part-0.parquet"))
+    # simulate a run killed after fold 2: no manifest, folds 0-2 written (pending), fold 3 not
+    man_path = os.path.join(store.uri, "models", "lr.json")
+    with open(man_path) as f:
+        blocks = json.load(f)["blocks"]
+    with open(os.path.join(store.uri, "models", ".pending-lr.json"), "w") as f:
+        json.dump({"blocks": {k: v for k, v in blocks.items() if k.split("/")[1] != "3"}}, f)
+    os.remove(man_path)
     result = train_tabular(store, data, model="logreg", name="lr", show_progress=False)
     assert result.trained_folds == [3]
     assert result.skipped_folds == [0, 1, 2]
@@ -98,7 +101,7 @@ def test_resume_trains_only_the_missing_folds(tmp_path):
     [
         (lambda d: d.drop(columns="id"), {}, "no id column 'id'"),
         (lambda d: d.iloc[5:], {}, r"5 training id\(s\) of the store have no features.*row0"),
-        (lambda d: d.iloc[:-3], {}, r"3 test id\(s\) of the store have no features"),
+        (lambda d: d.iloc[:-3], {}, r"3 test id\(s\) of the store have no features, e.g. \['row277', "),
         (lambda d: pd.concat([d, d.iloc[:1]]), {}, "duplicate id"),
         (lambda d: d, {"model": "xgboost"}, "unknown tabular model 'xgboost'; available: extratrees, knn"),
         (lambda d: d, {"features": ["nope"]}, r"feature column\(s\) \['nope'\] not found"),
@@ -145,3 +148,92 @@ def test_demo_builds_a_complete_store(tmp_path, capsys):
     # the test predictions are real: knn's fold-averaged test accuracy is high
     test = store.load_test(["knn"]).preds[0, 0]
     assert (test.argmax(1) == labels["label"].to_numpy()).mean() > 0.9
+    # a Kaggle-style sample: the same ids in another order, for blend apply --sample-submission
+    sample = pd.read_csv(tmp_path / "demo" / "example" / "sample_submission.csv", dtype=str)
+    assert list(sample.columns) == ["id", "label"]
+    assert sorted(sample["id"]) == sorted(store.test_ids)
+    assert list(sample["id"]) != list(store.test_ids)
+
+
+class _Probe:
+    """A logistic regression that, at each fit, records what another process would see."""
+
+    seen: list = []
+
+    def __init__(self, store_uri, name, inner):
+        self.store_uri, self.name, self.inner = store_uri, name, inner
+
+    def fit(self, X, y, **kw):
+        from oof_store import ConcurrentWriteError
+
+        other = Store(self.store_uri)
+        try:
+            with other.transaction(self.name):
+                refused = False
+        except ConcurrentWriteError:
+            refused = True
+        old = other.load_oof([self.name]).preds.copy() if self.name in other.models() else None
+        _Probe.seen.append((refused, old))
+        if kw.get("fail"):
+            raise RuntimeError("killed")
+        self.inner.fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        return self.inner.predict_proba(X)
+
+    @property
+    def classes_(self):
+        return self.inner.classes_
+
+
+@pytest.fixture
+def probe():
+    from sklearn.linear_model import LogisticRegression
+
+    from base_models.tabular import TABULAR_MODELS, register_tabular_model
+
+    @register_tabular_model("probe")
+    def _probe(task, params, seed):
+        est = _Probe(params["uri"], params["name"], LogisticRegression(C=params.get("C", 1.0), max_iter=200))
+        if seed in params.get("die_at", ()):
+            est.fit = lambda X, y, **kw: _Probe.fit(est, X, y, fail=True)
+        return est
+
+    _Probe.seen = []
+    yield _Probe.seen
+    TABULAR_MODELS.pop("probe", None)
+
+
+def test_a_run_holds_the_model_and_an_overwrite_switches_at_once(tmp_path, probe):
+    store, data = _table_store(tmp_path)
+    params = {"uri": str(store.uri), "name": "p"}
+    train_tabular(store, data, model="probe", name="p", params=params, show_progress=False)
+    # the whole run is one transaction: a second writer is refused at every fold
+    assert [r for r, _ in probe] == [True] * 4
+    first = store.load_oof(["p"]).preds
+    probe.clear()
+    train_tabular(store, data, model="probe", name="p", params={**params, "C": 0.01},
+                  overwrite=True, show_progress=False)
+    # while the overwrite trains, readers see the old model whole (not absent, not mixed)
+    assert len(probe) == 4
+    for _, old in probe:
+        np.testing.assert_array_equal(old, first)
+    s = Store(store.uri)
+    assert not np.array_equal(s.load_oof(["p"]).preds, first)
+    assert s.validate() == []
+
+
+def test_a_killed_run_keeps_its_checkpointed_folds_and_resumes(tmp_path, probe):
+    store, data = _table_store(tmp_path)
+    params = {"uri": str(store.uri), "name": "p", "die_at": [2]}  # seed 0 + fold 2
+    with pytest.raises(RuntimeError, match="killed"):
+        train_tabular(store, data, model="probe", name="p", params=params, show_progress=False)
+    s = Store(store.uri)
+    assert "p" not in s.models()
+    assert sorted(b for b in s.blocks(model="p") if b[0] == "oof") == [("oof", 0, 0), ("oof", 1, 0)]
+    res = train_tabular(s, data, model="probe", name="p", params={**params, "die_at": []},
+                        show_progress=False)
+    assert res.trained_folds == [2, 3]
+    assert res.skipped_folds == [0, 1]
+    assert Store(store.uri).validate() == []

@@ -52,7 +52,8 @@ def test_rmse_and_kl(rng):
 
 
 def test_directions():
-    assert {n for n, m in METRICS.items() if m.greater_is_better} == {"accuracy", "auc", "f1_macro", "qwk"}
+    assert {n for n, m in METRICS.items() if m.greater_is_better} == {
+        "accuracy", "auc", "f1_macro", "qwk", "r2", "pearson", "spearman"}
     ll = get_metric("logloss")
     assert ll.better(0.1, 0.2)
     assert not ll.better(0.2, 0.1)
@@ -71,7 +72,7 @@ def test_default_metric_follows_the_task(task, name):
     [
         ("acc", None, "unknown metric 'acc'; choose one of accuracy, logloss"),
         ("rmse", "multiclass", "metric 'rmse' does not fit a multiclass task"),
-        ("accuracy", "regression", "for regression use one of rmse"),
+        ("accuracy", "regression", "for regression use one of qwk, rmse, mae, r2, pearson, spearman"),
         ("kl", "multiclass", "does not fit a multiclass task"),
         ("nosuchmodule_xyz:f", None, "cannot import module 'nosuchmodule_xyz'"),
         ("math:nosuchfunc", None, "has no function 'nosuchfunc'"),

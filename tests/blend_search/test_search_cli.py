@@ -70,13 +70,7 @@ def test_apply_writes_probabilities_and_the_blend_back_into_the_store(store, tmp
     assert np.allclose(oof, expected, atol=1e-6)
 
 
-def test_search_warns_that_a_written_back_blend_is_optimistic(store, tmp_path, capsys):
-    path = tmp_path / "r.json"
-    Recipe(models=("m00", "m01"), task=store.task, store_fingerprint=store.fingerprint).save(path)
-    assert main(["apply", str(path), "--store", str(store.uri), "--write-model", "b01"]) == 0
-    assert main(["search", str(store.uri), "--top", "2", "--max-size", "2"]) == 0
-    err = capsys.readouterr().err
-    assert "b01 were written by `blend apply --write-model`" in err
+# written-back (in-sample) blends: tests/honesty/test_in_sample.py
 
 
 def test_nested_flag_prints_the_held_out_score(store, tmp_path, capsys):

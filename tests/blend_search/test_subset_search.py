@@ -125,6 +125,7 @@ def test_nested_runs_the_selection_inside_the_folds(rng):
         best = brute_force_search(L[:, tr], y[tr], kind="logits", top=1)[0][0]
         assert res.nested_choices[k] == tuple(f"m{i}" for i in best)
         scores.append(acc(y[te], combine(L[list(best)][:, te], kind="logits")))
+    # pooled: the metric of every fold's held-out blend put together (accuracy: weighted mean)
     assert res.nested_score == pytest.approx(np.average(scores, weights=np.bincount(folds)))
 
 

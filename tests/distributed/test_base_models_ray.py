@@ -1,8 +1,10 @@
-"""`base-models tabular --ray local`: folds as Ray tasks writing through the store's API.
+"""`base-models tabular --ray local`: folds as Ray tasks; the driver writes what they return.
 
-Also the failure case: a worker that dies mid-task (after writing its OOF block, before its
-test block) is retried by Ray, and the store ends complete, valid and identical to the
-serial run.
+The driver holds the model's transaction for the whole run (workers never write, so two
+folds finishing at once cannot collide on the model's lock) and checkpoints each fold as
+it comes back. Also the failure case: a worker that dies mid-task (after its OOF
+prediction, before its test prediction) is retried by Ray, and the store ends complete,
+valid and identical to the serial run.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def test_tabular_cli_with_ray_matches_the_plain_run(ray_session, tmp_path):
 class _DiesOnce(LogisticRegression):
     """Logistic regression whose worker dies at the test prediction, once per fold.
 
-    The first attempt of each fold writes its OOF block and then dies (``os._exit``, as a
-    killed worker would), before the test block; a marker file remembers the attempt.
+    The first attempt of each fold predicts its OOF rows and then dies (``os._exit``, as a
+    killed worker would), before the test rows; a marker file remembers the attempt.
     """
 
     def __init__(self, marker=None, C=1.0, max_iter=200):

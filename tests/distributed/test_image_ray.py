@@ -24,7 +24,7 @@ _spec.loader.exec_module(tiny_images)
 def _main(argv):
     import argparse
 
-    from oof_store.cli_utils import run_main
+    from oof_common.cli import run_main
 
     parser = argparse.ArgumentParser(prog="base-models")
     register(parser.add_subparsers(dest="command"))

@@ -50,7 +50,9 @@ def test_optuna_workers_share_one_study_through_the_journal(ray_session, store, 
         assert ex.maps[-1].tasks == 2  # two workers on the one study of the in-sample fit
     from blend.optimize._optuna import resolve_storage
 
-    study = optuna.load_study(study_name="s-all", storage=resolve_storage(journal))
+    # the study is named after the fit and its identity (blend.optimize._optuna.study_key)
+    assert res.fit.info["study_name"].startswith("s-all-")
+    study = optuna.load_study(study_name=res.fit.info["study_name"], storage=resolve_storage(journal))
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert 16 <= len(done) <= 17  # MaxTrialsCallback: a running trial may finish after the stop
     assert res.fit.info["best_trial"] == study.best_trial.number

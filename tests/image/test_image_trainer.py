@@ -263,3 +263,32 @@ def test_overwrite_with_bad_input_keeps_the_existing_model(tiny, fast):
 def test_cuda_without_a_gpu_is_refused(tiny, fast):
     with pytest.raises(ImageTrainerError, match="torch sees no CUDA GPU; use --device cpu"):
         train_image_model(tiny.store_uri, tiny.images, tiny.labels, **{**fast, "device": "cuda"})
+
+
+def test_an_overwrite_holds_the_model_and_switches_it_at_once(tiny, fast):
+    from oof_store import ConcurrentWriteError
+
+    first = train_image_model(tiny.store_uri, tiny.images, tiny.labels, name="o", **fast)
+    old = Store(tiny.store_uri).load_oof(["o"], output="raw").preds
+    seen = []
+
+    def log(msg):
+        if msg.startswith("fold ") and "skipped" not in msg:  # inside the run, after a fold's fit
+            other = Store(tiny.store_uri)
+            try:
+                with other.transaction("o"):
+                    refused = False
+            except ConcurrentWriteError:
+                refused = True
+            seen.append((refused, other.load_oof(["o"], output="raw").preds))
+
+    man = train_image_model(tiny.store_uri, tiny.images, tiny.labels, name="o", overwrite=True,
+                            log=log, **{**fast, "lr": 0.05})
+    assert len(seen) >= 2  # every fold logs while it trains
+    for refused, preds in seen:
+        assert refused  # one writer for the whole run
+        np.testing.assert_array_equal(preds, old)  # readers see the old model, whole
+    assert man["created"] != first["created"] or man["generation"] != first["generation"]
+    store = Store(tiny.store_uri)
+    assert not np.array_equal(store.load_oof(["o"], output="raw").preds, old)
+    assert store.validate() == []

@@ -89,8 +89,15 @@ def test_permuting_models_permutes_weights(method, balanced):
         a, b = _fit(method, X, balanced.y), _fit(method, X[perm], balanced.y)
         w, wp = np.asarray(a.weights), np.asarray(b.weights)
         assert b.score == pytest.approx(a.score, abs=0.01)
-    # TPE's 40 trials land only near the log-loss optimum, hence its wider tolerance
-    tol = {"lbfgs": 1e-4, "nelder-mead": 1e-4, "hill-climb": 1e-12, "de": 0.01}.get(method, 0.15)
+    tol = {"lbfgs": 1e-4, "nelder-mead": 1e-4, "hill-climb": 1e-12, "de": 0.01}.get(method)
+    if tol is None:
+        # A sampler (TPE) draws the weights in parameter order, so a permutation changes its
+        # path and, on this flat optimum, its weights; what it must keep is the objective:
+        # both orders reach the log-loss optimum (found by lbfgs) within 0.01 (2% here).
+        best = _fit("lbfgs", X, balanced.y).score
+        assert a.score == pytest.approx(best, abs=0.01)
+        assert b.score == pytest.approx(best, abs=0.01)
+        return
     np.testing.assert_allclose(wp, w[perm], atol=tol)
 
 
@@ -113,7 +120,8 @@ def test_optimize_reports_in_sample_and_nested_scores(method, oof):
                    models=[f"m{i}" for i in range(5)])
     d = res.to_dict()
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
-                       "fold_weights", "seconds", "evaluations"]
+                       "fold_weights", "seconds", "evaluations", "score_is", "nested_score_is",
+                       "nested_covers"]
     assert len(d["fold_scores"]) == 4
     assert len(d["fold_weights"]) == 4
     assert all(set(fw) == set(d["weights"]) for fw in d["fold_weights"])

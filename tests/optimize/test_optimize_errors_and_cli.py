@@ -64,7 +64,8 @@ def test_cli_writes_the_json_facts(store, tmp_path):
     assert code == 0
     d = json.loads(out.read_text())
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
-                       "fold_weights", "seconds", "evaluations"]
+                       "fold_weights", "seconds", "evaluations", "score_is", "nested_score_is",
+                       "nested_covers", "honest", "flagged_models"]
     assert d["method"] == "de"
     assert d["metric"] == "accuracy"
     assert set(d["weights"]) == set(store.models())
@@ -72,14 +73,30 @@ def test_cli_writes_the_json_facts(store, tmp_path):
     assert d["evaluations"] > 0
 
 
-def test_cli_takes_models_from_search_output(store, tmp_path):
+def test_cli_from_search_reruns_the_search_inside_every_outer_fold(store, tmp_path):
     search = tmp_path / "search.json"
-    search.write_text(json.dumps({"results": [{"models": ["m03", "m01"], "score": 0.9},
-                                              {"models": ["m00", "m02"], "score": 0.8}]}))
+    assert main(["search", str(store.uri), "--top", "3", "--max-size", "3", "--json",
+                 str(search)]) == 0
+    ranked = json.loads(search.read_text())["results"]
     out = tmp_path / "w.json"
     assert main(["optimize", str(store.uri), "--method", "lbfgs", "--metric", "logloss",
                  "--from-search", str(search), "--rank", "2", "--json", str(out)]) == 0
-    assert set(json.loads(out.read_text())["weights"]) == {"m00", "m02"}
+    d = json.loads(out.read_text())
+    assert sorted(d["selected"]) == sorted(ranked[1]["models"])
+    # the models not chosen on all rows weigh 0
+    assert all(w == 0 for m, w in d["weights"].items() if m not in d["selected"])
+    assert d["nested_covers"] == ["subset selection", "weights"]
+    assert len(d["fold_selected"]) == store.n_folds
+    assert d["conditional_nested_score"] is not None
+    assert "conditional" in d["conditional_nested_score_is"]
+
+
+def test_cli_from_search_refuses_a_file_without_the_search_settings(store, tmp_path, capsys):
+    search = tmp_path / "search.json"
+    search.write_text(json.dumps({"results": [{"models": ["m03", "m01"], "score": 0.9}]}))
+    assert main(["optimize", str(store.uri), "--method", "lbfgs", "--metric", "logloss",
+                 "--from-search", str(search)]) == 2
+    assert "cannot be rerun inside the outer folds" in capsys.readouterr().err
 
 
 def test_cli_tta_weights_and_temperature(store, tmp_path):

@@ -123,8 +123,8 @@ def test_recipe_reproduces_the_optimized_score_and_applies(store, tmp_path, flag
         Lo = store.load_oof(list(recipe.models), tta="all", output="logits").preds
         np.testing.assert_allclose(oof, _by_hand(recipe, Lo), rtol=0, atol=1e-12)
 
-    # blend apply writes a submission: labels, and probabilities with --probs
-    assert main(["apply", str(rec), "--store", str(store.uri), "--out", str(sub)]) == 0
+    # blend apply writes a submission: labels with --labels, and probabilities with --probs
+    assert main(["apply", str(rec), "--store", str(store.uri), "--out", str(sub), "--labels"]) == 0
     labels = pd.read_csv(sub, dtype=str)
     assert list(labels.columns) == [store.id_col, store.target_cols[0]]
     assert labels[store.id_col].tolist() == list(store.test_ids)

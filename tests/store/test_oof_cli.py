@@ -115,4 +115,43 @@ def test_oof_validate_fails_on_a_broken_store(digits_files, capsys):
                 "--fold", "0"]) == 0
     assert "incomplete: still missing OOF fold 1" in capsys.readouterr().out
     assert oof(["validate", store]) == 2
-    assert "model 'RF_10' has prediction blocks but no manifest" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model 'RF_10' is incomplete (no manifest; 1 block(s) written)" in err
+    assert "missing OOF blocks (fold, TTA view): (1, none), (2, none)" in err
+
+
+def test_oof_import_is_refused_while_another_process_writes_the_model(tmp_path, capsys):
+    import subprocess
+    import sys
+    import textwrap
+
+    from oof_store import synthetic
+
+    store = synthetic.make_store(tmp_path / "s", n_models=2, n_rows=60, n_classes=3, n_folds=3)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from oof_store import Store
+            with Store({store.uri!r}).transaction("m00", "import"):
+                print("holding", flush=True)
+                sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        df = pd.DataFrame(np.full((60, 3), 1 / 3), columns=store.class_names)
+        df.insert(0, "id", store.ids)
+        df.to_csv(tmp_path / "m.csv", index=False)
+        capsys.readouterr()
+        code = oof(["import", store.uri, "--model", "m00", "--split", "oof", "--file",
+                    str(tmp_path / "m.csv"), "--kind", "logits", "--overwrite"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert f"model 'm00' is being written by another writer (import by pid {holder.pid}" in err
+        assert oof(["rm", store.uri, "--model", "m00"]) == 2
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert oof(["import", store.uri, "--model", "m00", "--split", "oof", "--file",
+                str(tmp_path / "m.csv"), "--kind", "logits", "--overwrite"]) == 0
+    assert oof(["validate", store.uri]) == 0

@@ -82,8 +82,8 @@ def test_writer_killed_mid_write_leaves_no_half_file(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    block = os.path.join(store.uri, "preds/split=oof/model=crashy/fold=0/tta=0/part-0.parquet")
-    assert not os.path.exists(block)
+    folder = os.path.join(store.uri, "preds/split=oof/model=crashy/fold=0/tta=0")
+    assert [n for n in os.listdir(folder) if not n.startswith(".tmp-")] == []
     assert store.stray_files(), "the temporary file should still be there"
     problems = store.validate()
     assert any("leftover temporary file" in p for p in problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -115,8 +116,13 @@ def test_nothing_is_overwritten_unless_asked(small_store):
         small_store.write_block("oof", "m00", 0, 0, small_store.ids[rows], p)
     with pytest.raises(StoreExistsError, match="already finished"):
         small_store.finish_model("m00", kind="logits")
+    before = small_store.load_oof("m00").preds
     small_store.write_block("oof", "m00", 0, 0, small_store.ids[rows], p, overwrite=True)
+    # pending until the model is committed again: readers keep seeing the old model whole
+    np.testing.assert_array_equal(small_store.load_oof("m00").preds, before)
+    small_store.finish_model("m00", overwrite=True)  # kind and views kept from the manifest
     np.testing.assert_array_equal(small_store.load_oof("m00").preds[0, 0, rows], p)
+    assert small_store.manifest("m00")["kind"] == "logits"
 
 
 def test_incomplete_model_is_never_loaded_silently(small_store):
@@ -145,18 +151,18 @@ def test_probs_that_do_not_sum_to_one_are_rejected(small_store):
 
 
 def test_corrupt_block_is_named(small_store):
-    path = os.path.join(small_store.uri, "preds/split=oof/model=m01/fold=3/tta=0/part-0.parquet")
+    path = small_store.block_file("oof", "m01", 3, 0)
     with open(path, "r+b") as f:
         f.seek(20)
         f.write(b"garbage!" * 8)
-    with pytest.raises(CorruptFileError, match=r"model=m01/fold=3/tta=0/part-0.parquet"):
+    with pytest.raises(CorruptFileError, match=r"model=m01/fold=3/tta=0/part-\w+.parquet"):
         small_store.load_oof(["m01"])
     assert any("m01" in p and "fold=3" in p for p in small_store.validate())
     small_store.load_oof(["m00", "m02"])  # the others still load
 
 
 def test_truncated_block_is_named(small_store):
-    path = os.path.join(small_store.uri, "preds/split=test/model=m02/fold=1/tta=1/part-0.parquet")
+    path = small_store.block_file("test", "m02", 1, 1)
     data = open(path, "rb").read()
     with open(path, "wb") as f:
         f.write(data[: len(data) // 2])
@@ -218,12 +224,20 @@ def test_nan_written_behind_the_stores_back_is_named_on_load(small_store):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = os.path.join(small_store.uri, "preds/split=oof/model=m02/fold=4/tta=0/part-0.parquet")
+    path = small_store.block_file("oof", "m02", 4, 0)
     table = pq.read_table(path)
     values = table.column("c1").to_numpy().copy()
     values[2] = np.nan
     table = table.set_column(2, "c1", pa.array(values, pa.float32()))
     pq.write_table(table, path)
     third_id = table.column("id")[2].as_py()
+    with pytest.raises(CorruptFileError, match=r"fold=4/tta=0/part-\w+.parquet .*changed after it was written"):
+        small_store.load_oof(["m02"])
+    # a writer that also records the new file's hash: the NaN is still caught on load
+    man_path = os.path.join(small_store.uri, "models", "m02.json")
+    man = json.load(open(man_path))
+    data = open(path, "rb").read()
+    man["blocks"]["oof/4/0"].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    json.dump(man, open(man_path, "w"))
     with pytest.raises(StoreError, match=rf"model 'm02', split oof, fold 4.*NaN.*'{third_id}'"):
         small_store.load_oof(["m02"])

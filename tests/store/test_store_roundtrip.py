@@ -117,13 +117,35 @@ def test_cache_never_serves_stale_blocks(small_store, tmp_path):
     rows = np.flatnonzero(small_store.folds == 2)
     new = np.full((len(rows), 3), 7.0, np.float32)
     small_store.write_block("oof", "m01", 2, 1, small_store.ids[rows], new, overwrite=True)
+    small_store.finish_model("m01", overwrite=True)
     again = Store(small_store.uri).load_oof(["m00", "m01"]).preds
     np.testing.assert_array_equal(again[1, 1, rows], new)
     np.testing.assert_array_equal(again[0], first[0])
     # a block corrupted in place after caching is still caught
-    path = os.path.join(small_store.uri, "preds/split=oof/model=m00/fold=0/tta=0/part-0.parquet")
+    path = small_store.block_file("oof", "m00", 0, 0)
     with open(path, "r+b") as f:
         f.seek(30)
         f.write(b"\x00" * 64)
     with pytest.raises(StoreError, match="fold=0/tta=0"):
         Store(small_store.uri).load_oof(["m00", "m01"])
+
+
+def test_hive_read_of_committed_files_skips_pending_and_interrupted_writes(small_store):
+    import pyarrow.dataset as ds
+
+    rows = np.flatnonzero(small_store.folds == 0)
+    # a pending rewrite of m00 and a new model's first block: neither is committed
+    small_store.write_block("oof", "m00", 0, 0, small_store.ids[rows], np.zeros((len(rows), 3)),
+                            overwrite=True)
+    small_store.write_block("oof", "new", 0, 0, small_store.ids[rows], np.zeros((len(rows), 3)))
+    everything = ds.dataset(f"{small_store.uri}/preds", format="parquet", partitioning="hive")
+    assert everything.count_rows() == 4 * 2 * (600 + 5 * 100) + 2 * len(rows)
+    files = small_store.committed_files()
+    table = ds.dataset(files, format="parquet", partitioning="hive",
+                       partition_base_dir=f"{small_store.uri}/preds").to_table()
+    df = table.to_pandas()
+    assert set(df["model"].astype(str).unique()) == {"m00", "m01", "m02", "m03"}
+    assert (df["split"] == "oof").sum() == 4 * 2 * 600
+    m00 = df[(df["model"] == "m00") & (df["split"] == "oof") & (df["fold"] == 0) & (df["tta"] == 0)]
+    expected = small_store.load_oof("m00").preds[0, 0, rows]
+    np.testing.assert_array_equal(m00[["c0", "c1", "c2"]].to_numpy(), expected)

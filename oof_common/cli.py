@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "add_debug_flag"]
+__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag"]
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
@@ -62,7 +63,8 @@ def run_main(
         if debug:
             raise
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True)
+        # the message is text, not markup: '[vision]' or '[nan, 1.0]' must survive
+        err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False, markup=True)
         return 2
     return 0 if code is None else int(code)
 
@@ -85,3 +87,25 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
     """A rich progress bar on stderr (silent when stderr is not a terminal)."""
     with _make_progress(transient) as prog:
         yield prog
+
+
+@contextmanager
+def progress_callback(description: str) -> Iterator[Callable[..., None]]:
+    """A progress callback for the library cores, drawn as one rich bar on stderr.
+
+    Yields ``progress(done, total, message="", *, log=False)``: the bar shows ``done`` of
+    ``total`` with the elapsed and remaining time and ``description: message``. With
+    ``log=True`` the message is also printed as a line (kept when the bar is gone, and
+    printed when stderr is not a terminal, where no bar is drawn).
+    """
+    with progress_bar(transient=True) as prog:
+        task = prog.add_task(escape(description), total=None)
+
+        def progress(done: float, total: float | None, message: str = "", *,
+                     log: bool = False) -> None:
+            if log:
+                prog.console.print(f"[dim]{escape(message)}[/dim]", highlight=False)
+            text = f"{description}: {message}" if message and not log else description
+            prog.update(task, completed=done, total=total, description=escape(text))
+
+        yield progress

@@ -1,0 +1,179 @@
+"""Benchmark of ``blend compare``: its time on a large store, and the quality it reaches.
+
+Parts (``--part``, default all):
+
+- ``time``: ``--budget fast`` (the default), procedure loop included, on a 28-model x
+  21,000-row x 6-class synthetic store (``oof_store.synthetic``) with 2 threads. The machine
+  is shared, so beside the wall time it prints the load average and the process CPU time
+  (all threads): on an idle 2-core machine the wall time lies between CPU/2 and CPU. The
+  same LightGBM settings run alone through ``blend.stack.fit_stacker`` (what ``stack lgbm``
+  runs) in the same process give the baseline of "a stack lgbm run inside compare costs no
+  more than the same run alone".
+- ``noisy``: small noisy binary stores (400 rows, 20 weakly informative correlated models,
+  several seeds): the procedure score against the plain mean's nested score (AUC).
+  ``noisy-low``: the same with weaker models whose noise is barely shared (correlation 0.3),
+  where nothing should beat the mean.
+- ``soft``: a larger soft-label multiclass store: the procedure score against greedy
+  ensemble selection (Caruana et al., 25 steps with replacement, as AutoGluon runs it)
+  fitted on the same folds, and level 3 against the best single stacker (KL, lower is
+  better).
+- ``real``: the same figures on the assembled metatasks in ``tests/data/assembled_metatasks``.
+
+Run: ``PYTHONPATH=. python3 benchmarks/bench_compare.py --part noisy soft real time``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from blend.compare import CompareData, compare  # noqa: E402
+from blend.metrics import get_metric  # noqa: E402
+from oof_store import synthetic  # noqa: E402
+
+ASSEMBLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "assembled_metatasks"
+
+
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def from_synthetic(**kw) -> CompareData:
+    d = synthetic.make_oof(**kw)
+    from oof_store._store import softmax
+
+    probs = softmax(d.logits.astype(np.float64))
+    return CompareData(probs=probs, y=d.y, folds=d.folds, task=d.task,
+                       models=[f"m{i:02d}" for i in range(probs.shape[0])],
+                       logits=np.log(np.clip(probs, 1e-7, 1.0)))
+
+
+def by_name(res, name):
+    return next(c for c in res.candidates if c.name == name)
+
+
+def quality(data: CompareData, label: str, metric: str | None = None, methods=None) -> dict:
+    """Compare, then Caruana on the same folds; one line of figures."""
+    t0 = time.perf_counter()
+    res = compare(data, metric=metric, methods=methods, seed=0, n_jobs=2)
+    car = compare(data, metric=metric, methods=["caruana"], seed=0, procedure=False)
+    met = get_metric(res.metric)
+    mean = by_name(res, "mean").nested_score
+    caruana = by_name(car, "caruana").nested_score
+    stackers = [c for c in res.candidates if c.kind == "stacker"]
+    l3 = [c for c in res.candidates if c.kind == "level3"]
+    best_st = max(stackers, key=lambda c: met.gain(c.nested_score)) if stackers else None
+    out = {
+        "label": label, "metric": res.metric, "mean": mean, "caruana": caruana,
+        "procedure": res.procedure_nested_score, "recommended": res.recommended.name,
+        "recommended_nested": res.recommended.nested_score,
+        "best_stacker": None if best_st is None else (best_st.name, best_st.nested_score),
+        "level3": None if not l3 else l3[0].nested_score,
+        "choices": res.procedure_choices, "seconds": time.perf_counter() - t0,
+    }
+    g = met.gain
+    flags = [
+        f"procedure {'>=' if g(out['procedure']) >= g(mean) else '<'} mean",
+        f"procedure {'>' if g(out['procedure']) > g(caruana) else '<='} caruana",
+    ]
+    if best_st is not None and l3:
+        flags.append(f"level3 {'>' if g(out['level3']) > g(best_st.nested_score) else '<='} best stacker")
+    print(f"{label:34s} {res.metric:8s} mean {mean:.5f}  caruana {caruana:.5f}  "
+          f"procedure {out['procedure']:.5f}  recommended {res.recommended.name} "
+          f"({res.recommended.nested_score:.5f})  best stacker "
+          f"{'-' if best_st is None else f'{best_st.name} {best_st.nested_score:.5f}'}  level3 "
+          f"{'-' if not l3 else format(out['level3'], '.5f')}"
+          f"  [{'; '.join(flags)}]  choices {res.procedure_choices}  "
+          f"{out['seconds']:.0f} s, {load()}", flush=True)
+    return out
+
+
+def part_noisy(seeds: int, correlation: float = 0.8, accuracy=(0.55, 0.60)) -> None:
+    print(f"\n== small noisy binary stores: 400 rows, 20 weak models, accuracy {accuracy}, "
+          f"noise correlation {correlation} ({load()})")
+    rows = []
+    for seed in range(seeds):
+        data = from_synthetic(n_models=20, n_rows=400, n_folds=5, task="binary",
+                              accuracy=accuracy, correlation=correlation, seed=seed)
+        rows.append(quality(data, f"noisy binary corr {correlation} seed {seed}", metric="auc"))
+    wins = sum(r["procedure"] >= r["mean"] - 1e-12 for r in rows)
+    print(f"procedure >= mean on {wins} of {len(rows)} stores; mean gap "
+          f"{np.mean([r['procedure'] - r['mean'] for r in rows]):+.5f} AUC")
+
+
+def part_soft() -> None:
+    print(f"\n== soft-label multiclass store: 8,000 rows, 12 models, 5 classes ({load()})")
+    data = from_synthetic(n_models=12, n_rows=8000, n_classes=5, n_folds=5, task="softclass",
+                          accuracy=(0.55, 0.75), correlation=0.6, seed=0)
+    quality(data, "softclass 8000x12x5", metric="kl")
+
+
+def part_real() -> None:
+    from oof_store.assembled import import_metatask
+
+    print(f"\n== assembled metatasks (real OOF, 10 folds) ({load()})")
+    for csv in sorted(ASSEMBLED.glob("metatask_*.csv")):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = import_metatask(csv, csv.with_suffix(".json"), Path(tmp) / "s")
+            oof = store.load_oof(tta="mean", output="probs")
+            data = CompareData(probs=oof.preds.astype(np.float64), y=oof.y, folds=oof.folds,
+                               task=store.task, models=list(oof.models),
+                               logits=store.load_oof(tta="mean", output="logits").preds)
+            quality(data, f"{csv.stem} ({len(oof.y)} rows, {len(oof.models)} models)")
+
+
+def part_time() -> None:
+    from blend.compare import BUDGETS
+    from blend.stack import fit_stacker, make_features
+
+    print(f"\n== time: --budget fast on 28 models x 21,000 rows x 6 classes, 2 threads ({load()})")
+    data = from_synthetic(n_models=28, n_rows=21000, n_classes=6, n_folds=5, task="multiclass",
+                          accuracy=(0.6, 0.75), correlation=0.6, seed=0)
+    c0, t0 = time.process_time(), time.perf_counter()
+    res = compare(data, seed=0, n_jobs=2)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"compare --budget fast: {wall:.0f} s wall, {cpu:.0f} s CPU (idle 2 cores: "
+          f"{cpu / 2:.0f}-{cpu:.0f} s), {load()}")
+    for c in res.candidates:
+        print(f"  {c.name:22s} nested {c.nested_score:.5f}  in-sample {c.in_sample_score:.5f}  "
+              f"SE {c.se:.5f}  z {c.z_vs_mean:6.2f}  {c.seconds:7.1f} s")
+    print(f"  recommended {res.recommended.name}: {res.reason}")
+    print(f"  procedure {res.procedure_nested_score:.5f}, choices {res.procedure_choices}")
+    lg = by_name(res, "stack:lgbm")
+    n_fits = sum(1 for (n, _) in res.engine._fits if n == "stack:lgbm")
+    X = make_features(data.probs, features="probs", task=data.task)
+    t0 = time.perf_counter()
+    alone = fit_stacker("lgbm", X, data.y, data.folds, task=data.task, metric="accuracy",
+                        params=BUDGETS["fast"]["stacker_params"]["lgbm"], n_jobs=2, rng=0)
+    t_alone = time.perf_counter() - t0
+    print(f"stack lgbm alone (fit_stacker, same settings, 20 fits): {t_alone:.0f} s wall, "
+          f"{t_alone / 20:.1f} s per fit; inside compare: {lg.seconds:.0f} s summed over "
+          f"{n_fits} fits, {lg.seconds / n_fits:.1f} s per fit (ratio per fit "
+          f"{lg.seconds / n_fits / (t_alone / 20 * 2):.2f}, both with 2 threads); "
+          f"nested accuracy alone {alone.nested_score:.5f}, in compare {lg.nested_score:.5f}; "
+          f"{load()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", nargs="+", default=["noisy", "noisy-low", "soft", "real", "time"])
+    ap.add_argument("--seeds", type=int, default=5)
+    args = ap.parse_args()
+    print(f"bench_compare: {load()}, {os.cpu_count()} CPUs")
+    for part in args.part:
+        {"noisy": lambda: part_noisy(args.seeds),
+         "noisy-low": lambda: part_noisy(args.seeds, correlation=0.3, accuracy=(0.52, 0.56)),
+         "soft": part_soft, "real": part_real,
+         "time": part_time}[part]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""Small pieces shared by the project's three packages (``oof_store``, ``base_models``, ``blend``).
+
+It imports numpy only (``oof_common.cli`` adds rich), so the blending algorithms can use it
+without importing the store: ``core`` holds the task names and the one ``softmax``;
+``cli`` holds what every command-line interface shares.
+"""

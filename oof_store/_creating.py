@@ -1,0 +1,90 @@
+"""Creating a store from a targets table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from oof_store import _schema as S
+from oof_store._errors import StoreExistsError
+from oof_store._fs import FS
+from oof_store._writing import _now
+
+
+def create_store(
+    uri: str | os.PathLike[str],
+    targets: pd.DataFrame,
+    *,
+    id_col: str = "id",
+    target_cols: str | Sequence[str] = "target",
+    fold_col: str = "fold",
+    group_col: str | None = None,
+    task: str | None = None,
+    class_names: Sequence[str] | None = None,
+    test_ids: Iterable[Any] | None = None,
+    overwrite: bool = False,
+    source: str = "",
+) -> dict[str, Any]:
+    """Create a store from a targets table; return its ``store.json`` metadata.
+
+    Parameters
+    ----------
+    targets : DataFrame
+        One row per training row: the id, the target column(s), the fold id, and any
+        extra columns (kept for breakdowns, e.g. ``source``).
+    target_cols : str or list of str
+        One column (binary, multiclass, regression) or one column per class holding
+        soft targets that sum to 1 (softclass).
+    task : {"binary", "multiclass", "softclass", "regression"}, optional
+        Inferred when omitted.
+    class_names : list of str, optional
+        Class order; by default the sorted distinct targets (softclass: the columns).
+    test_ids : iterable, optional
+        The ids of the test rows, in submission order.
+    """
+    from oof_store._targets import prepare_targets
+
+    fs = FS(uri)
+    if fs.exists(S.STORE_FILE) and not overwrite:
+        raise StoreExistsError(
+            f"a store already exists at {fs.display('')}; pass overwrite=True "
+            "(--overwrite) to replace its targets"
+        )
+    prepared = prepare_targets(
+        targets,
+        id_col=id_col,
+        target_cols=[target_cols] if isinstance(target_cols, str) else list(target_cols),
+        fold_col=fold_col,
+        group_col=group_col,
+        task=task,
+        class_names=class_names,
+        test_ids=test_ids,
+    )
+    fs.makedirs("")
+    fs.makedirs(S.MODELS_DIR)
+    fs.write_parquet(S.TARGETS_FILE, pa.Table.from_pandas(prepared.table, preserve_index=False))
+    test_tab = pa.table({prepared.id_col: pa.array(prepared.test_ids, pa.string())})
+    fs.write_parquet(S.TEST_FILE, test_tab)
+    meta = {
+        "format_version": S.FORMAT_VERSION,
+        "task": prepared.task,
+        "class_names": prepared.class_names,
+        "id_col": prepared.id_col,
+        "target_cols": prepared.target_cols,
+        "group_col": S.GROUP_COLUMN if group_col else None,
+        "n_rows": int(len(prepared.table)),
+        "n_test": int(len(prepared.test_ids)),
+        "fold_ids": sorted(int(f) for f in np.unique(prepared.table[S.FOLD_COLUMN])),
+        "fingerprint": S.fingerprint(
+            prepared.table[prepared.id_col].to_numpy(), prepared.table[S.FOLD_COLUMN].to_numpy()
+        ),
+        "created": _now(),
+        "source": source,
+    }
+    fs.write_json(S.STORE_FILE, meta)  # last: its presence marks a complete store
+    return meta
