@@ -741,25 +741,61 @@ class Comparison:
         if hit:
             self._mark(self.fit_rows[key])
             return self._fits[key]
+        state, mask, dt = self._fit_fresh(cand, key[1])
+        self._keep(key, state, mask, dt)
+        self._mark(mask)
+        return state
+
+    def _fit_fresh(self, cand: Candidate, held: frozenset) -> tuple[Any, np.ndarray, float]:
+        """Fit ``cand`` without ``held``: ``(state, rows whose labels it saw, seconds)``."""
         mask = np.zeros(self.N, dtype=bool)
         stack = self._stack()
         stack.append(mask)
         t0 = time.perf_counter()
         try:
-            state = cand.fit(self, key[1])
+            state = cand.fit(self, held)
         finally:
             stack.pop()
-        dt = time.perf_counter() - t0
+        return state, mask, time.perf_counter() - t0
+
+    def _keep(self, key: tuple[str, frozenset], state: Any, mask: np.ndarray, dt: float) -> None:
+        """Cache one fit and report it."""
         with self._lock:
             self._fits[key] = state
             self.fit_rows[key] = mask
-            self.seconds[cand.name] += dt
+            self.seconds[key[0]] += dt
             self.done += 1
             done, total = self.done, self.total
-        self._mark(mask)
         if self.progress is not None:
-            self.progress(done, max(total, done), cand.name)
-        return state
+            self.progress(done, max(total, done), key[0])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to an executor's tasks: no cache, lock, thread state or progress callback
+        return {**self.__dict__, "_fits": {}, "fit_rows": {}, "_lock": None, "_local": None,
+                "progress": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _local=threading.local())
+
+    def prefit_on(self, executor: Any, plan: dict[str, list[frozenset]]) -> None:
+        """Fit every planned fit of the candidates that use no other fit, as executor tasks.
+
+        The engine (data and candidates) is shared once; each task fits one (candidate,
+        held folds) pair with the seed derived from them, so the states are the plain run's.
+        The states and the rows each fit read come back into the cache here. Candidates
+        built on other fits (level 3, on its stackers) are fitted here afterwards, from
+        the cache.
+        """
+        jobs = [(c.name, tuple(sorted(h))) for c in self.candidates
+                if not c.depends and c.kind != "mean" for h in plan[c.name]
+                if len(h) < len(self.fold_ids)
+                and (c.name, frozenset(h)) not in self._fits]
+
+        def on_done(i: int, out: tuple[Any, np.ndarray, float]) -> None:
+            name, held = jobs[i]
+            self._keep((name, frozenset(held)), *out)
+
+        executor.map(_fit_task, jobs, shared=self, on_done=on_done)
 
     def predict(self, cand: Candidate | str, held: frozenset | set, k: int) -> np.ndarray:
         """Predictions of fold ``k`` by ``cand`` fitted without ``held``."""
@@ -871,6 +907,12 @@ class Comparison:
         return self._score_set(lambda j: self._inner_key(outer, j), inner, outer)
 
 
+def _fit_task(eng: Comparison, name: str, held: tuple[int, ...]) -> tuple[Any, np.ndarray, float]:
+    """One fit as an executor task (one BLAS thread, as in :func:`compare`)."""
+    with _one_blas_thread():
+        return eng._fit_fresh(eng.by_name[name], frozenset(held))
+
+
 # --------------------------------------------------------------------------- result
 
 
@@ -954,6 +996,7 @@ def compare(
     seed: int = 0,
     n_jobs: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    executor: Any = None,
 ) -> CompareResult:
     """Score every candidate under the same folds, recommend one, and score the procedure.
 
@@ -972,6 +1015,10 @@ def compare(
         Threads for stacker fits (default: the number of CPUs).
     progress : callable, optional
         ``progress(done, total, label)`` after every fit.
+    executor : oof_store.distributed.Executor, optional
+        Runs the candidates' fits (every candidate x held-out fold set of the plan) as
+        tasks, e.g. on Ray. Seeds are derived from ``seed``, the candidate and the folds,
+        never from the worker, so the result is the plain run's (``seconds`` aside).
 
     Returns
     -------
@@ -979,7 +1026,8 @@ def compare(
     """
     with _one_blas_thread():
         return _compare(data, metric=metric, methods=methods, budget=budget,
-                        procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress)
+                        procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress,
+                        executor=executor)
 
 
 def _one_blas_thread():
@@ -1013,7 +1061,7 @@ def _check_data(data: CompareData) -> None:
                          "infinite predictions; re-export it or leave it out of --models")
 
 
-def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress):
+def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress, executor=None):
     from blend.metrics import default_metric
 
     _check_data(data)
@@ -1030,6 +1078,8 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
         eng = Comparison(data, cands, met, seed=seed, n_jobs=n_jobs, progress=progress)
     plan = eng._plan(procedure)
     eng.total = sum(len(v) for v in plan.values())
+    if executor is not None:
+        eng.prefit_on(executor, plan)
     eng.prefit_stackers(plan)
     scores = eng.score_all()
     scores.sort(key=lambda s: -met.gain(s.nested_score) if not math.isnan(s.nested_score) else math.inf)

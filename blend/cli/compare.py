@@ -48,8 +48,12 @@ def load_data(store: Any, models: Sequence[str] | None = None, *,
 def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: str | None = None,
                   methods: Sequence[str] | None = None, budget: str = "fast",
                   procedure: bool = True, seed: int = 0, n_jobs: int | None = None,
-                  progress: Any = None) -> CompareResult:
-    """Load ``store`` and run :func:`blend.compare.compare` on it."""
+                  progress: Any = None, executor: Any = None) -> CompareResult:
+    """Load ``store`` and run :func:`blend.compare.compare` on it.
+
+    ``executor`` runs the candidates' fits as tasks (e.g. on Ray; see
+    :mod:`oof_store.distributed`).
+    """
     if budget not in BUDGETS:
         raise BlendError(f"unknown --budget {budget!r}; choose one of {', '.join(BUDGETS)}")
     if metric is not None:
@@ -58,7 +62,7 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
         get_metric(metric, store.task)  # fail before loading
     data = load_data(store, models)
     return compare(data, metric=metric, methods=methods, budget=budget, procedure=procedure,
-                   seed=seed, n_jobs=n_jobs, progress=progress)
+                   seed=seed, n_jobs=n_jobs, progress=progress, executor=executor)
 
 
 def _stackers_needed(res: CompareResult, name: str) -> list[str]:
@@ -251,7 +255,9 @@ def compare_cli(args: argparse.Namespace) -> int:
     store = Store(args.store)
     if args.threads is not None and args.threads < 1:
         raise BlendError(f"--threads must be >= 1; got {args.threads}")
-    with progress_bar(transient=True) as prog:
+    from oof_store.distributed import get_executor
+
+    with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:
         task = prog.add_task("candidates x folds", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
@@ -259,8 +265,13 @@ def compare_cli(args: argparse.Namespace) -> int:
 
         res = compare_store(store, models=args.models, metric=args.metric, methods=args.methods,
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
-                            n_jobs=args.threads, progress=progress)
+                            n_jobs=args.threads, progress=progress,
+                            executor=executor if args.ray else None)
     _print(res)
+    if args.ray:
+        from oof_common.cli import err_console
+
+        err_console.print(executor.summary(), highlight=False)
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2) + "\n")
     if args.html:
@@ -285,6 +296,7 @@ def compare_cli(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add the ``compare`` sub-command to the ``blend`` parser."""
     from oof_common.cli import add_debug_flag
+    from oof_store.distributed import add_ray_flag
 
     p = subparsers.add_parser(
         "compare", help="compare every blend and stacker under the same folds and say what to submit",
@@ -313,5 +325,6 @@ def register(subparsers) -> None:
                    help="skip the doubly nested procedure score (faster, less honest)")
     p.add_argument("--threads", type=int, help="threads for the stackers' fits (default: all CPUs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_ray_flag(p)
     add_debug_flag(p)
     p.set_defaults(func=compare_cli)
