@@ -53,10 +53,15 @@ class Transaction:
     Leaving the block without ``finish_model`` records the new blocks in the model's
     pending record (one atomic write), to be committed by a later ``finish_model``. An
     exception inside the block commits nothing and deletes the files it wrote.
+
+    With ``replace=True`` the write starts from an empty model: the blocks it writes are the
+    model's only blocks once it commits (``finish_model(overwrite=True)``), so a model is
+    replaced all at once, never removed first and rewritten.
     """
 
-    def __init__(self, store: Any, model: str, op: str = "write") -> None:
+    def __init__(self, store: Any, model: str, op: str = "write", *, replace: bool = False) -> None:
         self.store = store
+        self.replace = replace
         self.model = S.check_model_name(model)
         self.gen = uuid.uuid4().hex[:16]
         self._lock = ModelLock(store._fs, model, op)
@@ -101,7 +106,7 @@ class Transaction:
     def _commit_pending(self) -> None:
         """Record this write's blocks in the pending record (one atomic rename)."""
         record = {**self.pending, **self.pending_extra}
-        record["blocks"] = {**self.pending.get("blocks", {}), **self.new}
+        record["blocks"] = {**self._pending_blocks(), **self.new}
         record["generation"] = self.gen
         try:
             self._check_generation()
@@ -160,8 +165,13 @@ class Transaction:
     # ------------------------------------------------------------ blocks
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every block of the model as this write will leave it: committed, pending, new."""
+        if self.replace:
+            return dict(self.new)
         base = self.store._manifest_entries(self.model, self.committed) if self.committed else {}
-        return {**base, **self.pending.get("blocks", {}), **self.new}
+        return {**base, **self._pending_blocks(), **self.new}
+
+    def _pending_blocks(self) -> dict[str, dict[str, Any]]:
+        return {} if self.replace else self.pending.get("blocks", {})
 
     def blocks(self, split: str | None = None) -> list[tuple[str, int, int]]:
         """``(split, fold, tta)`` of every block, as :meth:`Store.blocks`, this write included."""
@@ -315,12 +325,13 @@ def _gen(record: dict[str, Any] | None) -> str | None:
 class _Writer:
     """Writing methods of :class:`Store` (a mixin)."""
 
-    def transaction(self, model: str, op: str = "write") -> Transaction:
+    def transaction(self, model: str, op: str = "write", *, replace: bool = False) -> Transaction:
         """One all-or-nothing write of ``model``, holding its lock (see :class:`Transaction`).
 
+        ``replace=True``: the write's blocks replace every block the model had, at its commit.
         Raises :class:`ConcurrentWriteError` at once when another writer holds the model.
         """
-        return Transaction(self, model, op)
+        return Transaction(self, model, op, replace=replace)
 
     def write_block(
         self,
