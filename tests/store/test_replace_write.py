@@ -32,11 +32,16 @@ def test_replace_keeps_no_block_of_the_old_model(tmp_path):
 def test_a_failed_replacement_leaves_the_old_model_whole(tmp_path):
     store = _store(tmp_path)
     before = store.load_oof(["m00"], output="probs").preds.copy()
-    with pytest.raises(StoreError, match="refused"), store.transaction("m00", replace=True) as tx:
-        k = store.fold_ids[0]
-        rows = np.flatnonzero(store.folds == k)
-        tx.write_block("oof", k, 0, store.ids[rows], np.full((len(rows), 3), 1 / 3, np.float32))
-        raise StoreError("refused mid-way")
+    k = store.fold_ids[0]
+    rows = np.flatnonzero(store.folds == k)
+
+    def half_a_replacement():
+        with store.transaction("m00", replace=True) as tx:
+            tx.write_block("oof", k, 0, store.ids[rows], np.full((len(rows), 3), 1 / 3, np.float32))
+            raise StoreError("refused mid-way")
+
+    with pytest.raises(StoreError, match="refused"):
+        half_a_replacement()
     np.testing.assert_array_equal(store.load_oof(["m00"], output="probs").preds, before)
     assert store.manifest("m00")["blocks"]
     assert store.validate() == []
