@@ -358,10 +358,9 @@ def train_tabular(
     # one transaction for the whole run: a second writer of the model is refused until it
     # ends, each finished fold is checkpointed (pending blocks a killed run resumes from),
     # and with --overwrite the old model stays readable until the new manifest replaces it
-    with store.transaction(name, "base-models tabular") as tx, progress_bar() as prog:
+    with store.transaction(name, "base-models tabular", replace=overwrite) as tx, \
+            progress_bar() as prog:
         bar = prog.add_task(f"{name}: training {model}", total=store.n_folds, visible=show_progress)
-        if overwrite:
-            tx.start_over()  # the old model stays readable until finish_model below
         have = set(tx.blocks())
         todo = []
         for f in store.fold_ids:

@@ -433,26 +433,27 @@ class Recipe:
         every OOF row (see :meth:`in_sample_in`). Such a model is left out of search,
         optimize, stack and report unless they are run with ``--allow-in-sample``.
         """
-        if name in store.models():
-            if not overwrite:
-                raise BlendError(f"model {name!r} already exists in the store; pick another name")
-            store.remove_model(name)
+        if name in store.models(include_incomplete=True) and not overwrite:
+            raise BlendError(f"model {name!r} already exists in the store; pick another name")
         in_sample = self.in_sample_in(store)
         oof = self.predict_oof(store).astype(np.float32)
+        test = self.predict_test(store).astype(np.float32) if len(store.test_ids) else None
         kind = "raw" if store.task == "regression" else "probs"
-        for k in store.fold_ids:
-            rows = np.flatnonzero(store.folds == k)
-            store.write_block("oof", name, int(k), 0, store.ids[rows], oof[rows])
-        if len(store.test_ids):
-            test = self.predict_test(store).astype(np.float32)
-            store.write_block("test", name, -1, 0, store.test_ids, test)
-        return store.finish_model(
-            name,
-            kind=kind,
-            params={"recipe": self.to_dict(), "in_sample": in_sample},
-            source="blend",
-            parents=list(self.models),
-        )
+        # one write: an existing model is replaced all at once, never removed first
+        with store.transaction(name, "blend apply", replace=True) as tx:
+            for k in store.fold_ids:
+                rows = np.flatnonzero(store.folds == k)
+                tx.write_block("oof", int(k), 0, store.ids[rows], oof[rows])
+            if test is not None:
+                tx.write_block("test", -1, 0, store.test_ids, test)
+            return tx.finish_model(
+                kind=kind,
+                tta_views=["none"],
+                params={"recipe": self.to_dict(), "in_sample": in_sample},
+                source="blend",
+                parents=list(self.models),
+                overwrite=True,
+            )
 
 
 def _fmt(values: Any) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The built-in example, end to end, offline: build a store from scikit-learn's digits with
-# 7 tabular base models, then report, search, optimise, stack and write a submission.
+# 7 tabular base models, then report, search, optimise, stack, compare every candidate (which
+# blend to submit, and how good that choice honestly is) and write the submissions.
 #
 #   bash examples/demo.sh [STORE_DIR]        (default: demo-store)
 #
@@ -31,15 +32,25 @@ blend optimize "$store" --method de --rule logit --from-search "$out/search.json
 step "stack lgbm $store   (a second-level model, nested CV; written back as model 'stack_lgbm')"
 stack lgbm "$store" --name stack_lgbm --overwrite --json "$out/stack.json"
 
-step "blend apply $out/optimize-recipe.json --store $store --out $out/submission.csv --sample-submission $out/sample_submission.csv"
-blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission.csv" \
+step "blend compare $store --recipe $out/compare-recipe.json   (what to submit: every candidate under the same folds, the choice itself scored doubly nested)"
+blend compare "$store" --json "$out/compare.json" --recipe "$out/compare-recipe.json" --overwrite
+
+step "blend apply $out/compare-recipe.json --store $store --out $out/submission.csv --sample-submission $out/sample_submission.csv"
+blend apply "$out/compare-recipe.json" --store "$store" --out "$out/submission.csv" \
     --sample-submission "$out/sample_submission.csv"
 
-python3 - "$out/submission.csv" "$out/test_labels.csv" <<'PY'
+step "blend apply $out/optimize-recipe.json --store $store --out $out/submission-optimize.csv   (the DE blend, for contrast)"
+blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission-optimize.csv" \
+    --sample-submission "$out/sample_submission.csv"
+
+python3 - "$out/test_labels.csv" "$out/submission.csv" "$out/submission-optimize.csv" <<'PY'
 import sys
 import pandas as pd
-sub, truth = pd.read_csv(sys.argv[1]), pd.read_csv(sys.argv[2])
-merged = sub.merge(truth, on="id", suffixes=("_pred", ""))
-acc = (merged.iloc[:, 1].astype(str) == merged["label"].astype(str)).mean()
-print(f"\nsubmission {sys.argv[1]}: {len(sub)} rows; accuracy on the held-out test labels: {acc:.4f}")
+truth = pd.read_csv(sys.argv[1])
+print()
+for path in sys.argv[2:]:
+    sub = pd.read_csv(path)
+    merged = sub.merge(truth, on="id", suffixes=("_pred", ""))
+    acc = (merged.iloc[:, 1].astype(str) == merged["label"].astype(str)).mean()
+    print(f"submission {path}: {len(sub)} rows; accuracy on the held-out test labels: {acc:.4f}")
 PY

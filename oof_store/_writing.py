@@ -54,10 +54,15 @@ class Transaction:
     Leaving the block without ``finish_model`` records the new blocks in the model's
     pending record (one atomic write), to be committed by a later ``finish_model``. An
     exception inside the block commits nothing and deletes the files it wrote.
+
+    With ``replace=True`` the write starts from an empty model: the blocks it writes are the
+    model's only blocks once it commits (``finish_model(overwrite=True)``), so a model is
+    replaced all at once, never removed first and rewritten.
     """
 
-    def __init__(self, store: Any, model: str, op: str = "write") -> None:
+    def __init__(self, store: Any, model: str, op: str = "write", *, replace: bool = False) -> None:
         self.store = store
+        self.replace = replace
         self.model = S.check_model_name(model)
         self.gen = uuid.uuid4().hex[:16]
         self._lock = ModelLock(store._fs, model, op)
@@ -66,7 +71,6 @@ class Transaction:
         self.manifest: dict[str, Any] | None = None  # set by finish_model
         self._open = False
         self._checkpointed = False
-        self._fresh = False
 
     # ------------------------------------------------------------ life cycle
     def __enter__(self) -> Transaction:
@@ -81,6 +85,8 @@ class Transaction:
             self.committed = self.store._committed_manifest(self.model)
             self.pending = self.store._pending(self.model)
             self._base = (_gen(self.committed), _gen(self.pending))
+            if self.replace:  # start from an empty model: earlier pending blocks set aside too
+                self.pending = {}
         except BaseException:
             self._lock.__exit__(None, None, None)
             self._open = False
@@ -106,7 +112,7 @@ class Transaction:
     def _commit_pending(self) -> None:
         """Record this write's blocks in the pending record (one atomic rename)."""
         record = {**self.pending, **self.pending_extra}
-        record["blocks"] = {**self.pending.get("blocks", {}), **self.new}
+        record["blocks"] = {**self._pending_blocks(), **self.new}
         record["generation"] = self.gen
         try:
             self._check_generation()
@@ -129,20 +135,6 @@ class Transaction:
         if self.new or self.pending_extra:
             self._commit_pending()
             self._checkpointed = True
-
-    def start_over(self) -> None:
-        """Make this write replace the model instead of adding to it (``--overwrite``).
-
-        The model's earlier blocks, committed and pending, stop counting for this write:
-        :meth:`blocks` and :meth:`finish_model` see only what this write adds. The committed
-        model stays readable until :meth:`finish_model` switches the manifest, so an
-        overwrite is atomic; left without it, the old pending blocks are dropped at the next
-        :meth:`checkpoint` (or at the end of the transaction).
-        """
-        if not self._open:
-            raise StoreError("use the transaction inside `with store.transaction(model) as tx:`")
-        self._fresh = True
-        self.pending = {}
 
     def _discard(self) -> None:
         """Delete this write's block files: no record names them, so nothing else to undo."""
@@ -179,9 +171,14 @@ class Transaction:
     # ------------------------------------------------------------ blocks
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every block of the model as this write will leave it: committed, pending, new."""
-        base = ({} if self._fresh or not self.committed
+        base = ({} if self.replace or not self.committed
                 else self.store._manifest_entries(self.model, self.committed))
-        return {**base, **self.pending.get("blocks", {}), **self.new}
+        return {**base, **self._pending_blocks(), **self.new}
+
+    def _pending_blocks(self) -> dict[str, dict[str, Any]]:
+        # with ``replace`` the pending record holds only this write's checkpoints (the
+        # model's earlier pending blocks were set aside when it began)
+        return self.pending.get("blocks", {})
 
     def blocks(self, split: str | None = None) -> list[tuple[str, int, int]]:
         """``(split, fold, tta)`` of every block, as :meth:`Store.blocks`, this write included."""
@@ -335,12 +332,13 @@ def _gen(record: dict[str, Any] | None) -> str | None:
 class _Writer:
     """Writing methods of :class:`Store` (a mixin)."""
 
-    def transaction(self, model: str, op: str = "write") -> Transaction:
+    def transaction(self, model: str, op: str = "write", *, replace: bool = False) -> Transaction:
         """One all-or-nothing write of ``model``, holding its lock (see :class:`Transaction`).
 
+        ``replace=True``: the write's blocks replace every block the model had, at its commit.
         Raises :class:`ConcurrentWriteError` at once when another writer holds the model.
         """
-        return Transaction(self, model, op)
+        return Transaction(self, model, op, replace=replace)
 
     def write_block(
         self,

@@ -937,9 +937,9 @@ def _train_image_model(
     # One transaction for the whole run: a second writer of the model is refused until it
     # ends; each finished fold is checkpointed (pending blocks a killed run resumes from); an
     # overwritten model stays readable until the new manifest replaces it, at the end.
-    with store.transaction(name, "base-models image") as tx:
+    with store.transaction(name, "base-models image", replace=remove_existing) as tx:
         manifest = _train_folds_in(tx, job, fold_ids, views, test_ids, ids, folds, wd, dev,
-                                   remove_existing, executor, say, torch)
+                                   executor, say, torch)
     say(
         f"model '{name}' written: {len(fold_ids)} folds x {len(views)} TTA views "
         f"({', '.join(views)})"
@@ -947,12 +947,14 @@ def _train_image_model(
     return manifest
 
 
-def _train_folds_in(tx, job, fold_ids, views, test_ids, ids, folds, wd, dev, start_over,
-                    executor, say, torch) -> dict:
-    """Train the folds not yet in ``tx``'s model, write each as it comes, commit the manifest."""
+def _train_folds_in(tx, job, fold_ids, views, test_ids, ids, folds, wd, dev, executor, say,
+                    torch) -> dict:
+    """Train the folds not yet in ``tx``'s model, write each as it comes, commit the manifest.
+
+    With ``tx.replace`` (``--overwrite``) the model starts empty and the old one stays
+    readable until the manifest is committed here.
+    """
     config = job["config"]
-    if start_over:
-        tx.start_over()
     have = set(tx.blocks())
     fold_records: dict[str, Any] = {}
     todo = []

@@ -102,27 +102,28 @@ def write_stackers(store: Any, res: CompareResult, names: Sequence[str], *, pref
             ts = store.load_test(data.models, tta="mean", folds="mean",
                                  output="raw" if data.regression else "probs")
             X_test = make_features(ts.preds, features=cand.extra["features"], task=data.task)
-        if model in store.models(include_incomplete=True):
-            store.remove_model(model)
-        for k in eng.fold_ids:
-            rows = eng.fold_rows(k)
-            pred = eng.predict(name, {k}, k)
-            store.write_block("oof", model, k, 0, store.ids[rows], _as_block(_squeeze(pred, data)))
-            if X_test is not None:
-                models_k = eng.fit(name, {k})
-                tp = np.mean([_predict_one(cand, m, X_test) for m in models_k], axis=0)
-                store.write_block("test", model, k, 0, store.test_ids, _as_block(tp))
         score = next(s for s in res.candidates if s.name == name)
-        store.finish_model(
-            model,
-            kind="raw" if data.regression else "probs",
-            params={"stacker": cand.extra["stacker"], "written_by": "blend compare",
-                    "features": cand.extra["features"], "models": list(data.models),
-                    "metric": res.metric, "nested_score": score.nested_score,
-                    "fold_scores": list(score.fold_scores)},
-            source="stack",
-            parents=list(data.models),
-        )
+        # one write: an existing model is replaced all at once, never removed first
+        with store.transaction(model, "blend compare", replace=True) as tx:
+            for k in eng.fold_ids:
+                rows = eng.fold_rows(k)
+                pred = eng.predict(name, {k}, k)
+                tx.write_block("oof", k, 0, store.ids[rows], _as_block(_squeeze(pred, data)))
+                if X_test is not None:
+                    models_k = eng.fit(name, {k})
+                    tp = np.mean([_predict_one(cand, m, X_test) for m in models_k], axis=0)
+                    tx.write_block("test", k, 0, store.test_ids, _as_block(tp))
+            tx.finish_model(
+                kind="raw" if data.regression else "probs",
+                tta_views=["none"],
+                params={"stacker": cand.extra["stacker"], "written_by": "blend compare",
+                        "features": cand.extra["features"], "models": list(data.models),
+                        "metric": res.metric, "nested_score": score.nested_score,
+                        "fold_scores": list(score.fold_scores)},
+                source="stack",
+                parents=list(data.models),
+                overwrite=True,
+            )
     return out
 
 

@@ -198,23 +198,24 @@ def run_stack(
     )
     if not write:
         return res, None
-    if overwrite and name in store.models(include_incomplete=True):
-        store.remove_model(name)
     ids = store.ids
-    for i, k in enumerate(res.fold_ids):
-        rows = np.flatnonzero(oof.folds == k)
-        store.write_block("oof", name, k, 0, ids[rows], _as_block(res.oof[rows]))
-        if res.fold_test is not None:
-            store.write_block("test", name, k, 0, store.test_ids, _as_block(res.fold_test[i]))
-    store.finish_model(
-        name,
-        kind="raw" if task == "regression" else "probs",
-        # a stacker is honest OOF (nested), unless it stacks in-sample blends
-        params={"stacker": st.name, **res.to_dict(),
-                "in_sample": bool(in_sample_models(store, chosen))},
-        source="stack",
-        parents=chosen,
-    )
+    # one write: with --overwrite the old model is replaced all at once, never removed first
+    with store.transaction(name, "stack", replace=overwrite) as tx:
+        for i, k in enumerate(res.fold_ids):
+            rows = np.flatnonzero(oof.folds == k)
+            tx.write_block("oof", k, 0, ids[rows], _as_block(res.oof[rows]))
+            if res.fold_test is not None:
+                tx.write_block("test", k, 0, store.test_ids, _as_block(res.fold_test[i]))
+        tx.finish_model(
+            kind="raw" if task == "regression" else "probs",
+            tta_views=["none"],
+            # a stacker is honest OOF (nested), unless it stacks in-sample blends
+            params={"stacker": st.name, **res.to_dict(),
+                    "in_sample": bool(in_sample_models(store, chosen))},
+            source="stack",
+            parents=chosen,
+            overwrite=overwrite,
+        )
     return res, name
 
 
