@@ -58,3 +58,19 @@ def test_optuna_workers_share_one_study_through_the_journal(ray_session, store, 
     assert res.fit.info["best_trial"] == study.best_trial.number
     assert res.fit.info["workers"] == 2
     assert res.score == pytest.approx(study.best_value)
+
+
+def test_optimize_from_search_with_ray_matches_the_plain_run(ray_session, store, tmp_path):
+    # the selection (a subset search) runs inside every fit, so it travels with the tasks; the
+    # conditional fits (subset fixed to the all-rows choice) are a second round of tasks
+    search = tmp_path / "s.json"
+    assert main(["search", str(store.uri), "--top", "3", "--json", str(search)]) == 0
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    args = ["optimize", str(store.uri), "--from-search", str(search), "--method", "de",
+            "--maxiter", "3", "--popsize", "4", "--seed", "1"]
+    assert main([*args, "--json", str(a)]) == 0
+    assert main([*args, "--json", str(b), "--ray", "local"]) == 0
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    assert _strip(db) == _strip(da)
+    assert db["conditional_nested_score"] is not None
+    assert db["fold_selected"] == da["fold_selected"]
