@@ -132,6 +132,8 @@ def commands(tmp: Path) -> list[dict]:
                 lambda: js(a)["nested_score"] == js(b)["nested_score"]
                 and js(a)["fold_scores"] == js(b)["fold_scores"])
 
+    rows.extend(compare_command(tmp, store))
+
     # a table for the tabular trainer: 3000 rows, 20 features
     rng = np.random.default_rng(0)
     n, nt = 3000, 300
@@ -193,9 +195,36 @@ def cluster(models: int, shards: int, top: int, baseline: bool) -> dict:
     return out
 
 
+def compare_command(tmp: Path, store=None) -> list[dict]:
+    """``blend compare`` (fast budget, procedure score) plain and with ``--ray local``."""
+    from blend.cli import main as blend
+    from oof_store import synthetic
+
+    if store is None:
+        store = synthetic.make_store(tmp / "s", n_models=14, n_rows=3000, n_classes=4, n_folds=5,
+                                     n_test=200, n_tta=1, accuracy=(0.6, 0.85), seed=1, kind="probs")
+    a, b = tmp / "ca.json", tmp / "cb.json"
+    c = ["compare", str(store.uri), "--models", *store.models()[:8]]
+    (_, t_plain) = _timed(blend, [*c, "--json", str(a)])
+    (_, t_ray) = _timed(blend, [*c, "--json", str(b), "--ray", "local"])
+
+    def no_seconds(d):
+        d = {k: v for k, v in d.items() if k != "seconds"}
+        d["candidates"] = [{k: v for k, v in x.items() if k != "seconds"} for x in d["candidates"]]
+        return d
+
+    same = no_seconds(json.loads(a.read_text())) == no_seconds(json.loads(b.read_text()))
+    name = "blend compare (8 models, fast, procedure)"
+    print(f"{name:44s} plain {t_plain:7.2f} s   --ray local {t_ray:7.2f} s   identical: {same}",
+          flush=True)
+    return [{"command": name, "plain_s": t_plain, "ray_s": t_ray, "identical": same}]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--commands", action="store_true", help="part 1: each command plain and --ray local")
+    ap.add_argument("--compare", action="store_true",
+                    help="only blend compare, plain and --ray local (part 1 includes it)")
     ap.add_argument("--cluster", action="store_true", help="part 2: a sharded subset search")
     ap.add_argument("--models", type=int, default=24)
     ap.add_argument("--cpus", type=int, default=4, help="Ray worker slots (part 2; part 1 uses 2)")
@@ -217,6 +246,9 @@ def main() -> None:
     if args.commands:
         with tempfile.TemporaryDirectory() as tmp:
             report["commands"] = commands(Path(tmp))
+    elif args.compare:
+        with tempfile.TemporaryDirectory() as tmp:
+            report["commands"] = compare_command(Path(tmp))
     if args.cluster:
         if args.commands:
             ray.shutdown()
