@@ -18,6 +18,8 @@ assert main(["search", str(store.uri), "--top", "3", "--json", sys.argv[1] + ".j
 assert main(["optimize", str(store.uri), "--method", "de", "--maxiter", "2", "--no-nested"]) == 0
 from blend.cli.stack import main as stack
 assert stack(["linear", str(store.uri), "--no-write"]) == 0
+assert main(["compare", str(store.uri), "--methods", "lbfgs/prob", "--no-procedure",
+             "--threads", "1"]) == 0
 print("RAY_IMPORTED" if "ray" in sys.modules else "NO_RAY")
 """
 
