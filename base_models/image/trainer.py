@@ -528,15 +528,6 @@ def _safe_name(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", s)
 
 
-def _fold_complete(store, name: str, fold: int, n_views: int, has_test: bool) -> bool:
-    for t in range(n_views):
-        if not store.has_block("oof", name, fold, t):
-            return False
-        if has_test and not store.has_block("test", name, fold, t):
-            return False
-    return True
-
-
 def _write_json(path: Path, obj) -> None:
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
