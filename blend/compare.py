@@ -809,12 +809,12 @@ class Comparison:
 
     # -- scoring ------------------------------------------------------------------------------
     def _pooled(self, preds: dict[int, np.ndarray]) -> tuple[float, tuple[float, ...]]:
+        # the one pooled-score definition (blend.nested.pooled_scores), as optimize/stack/search
+        from blend.nested import pooled_scores
+
         ks = sorted(preds)
-        rows = np.concatenate([self.fold_rows(k) for k in ks])
-        y = self.labels(rows)
-        pooled = float(self.metric(y, np.concatenate([preds[k] for k in ks])))
-        folds = tuple(float(self.metric(self.labels(self.fold_rows(k)), preds[k])) for k in ks)
-        return pooled, folds
+        return pooled_scores(self.metric, [(self.fold_rows(k), self.labels(self.fold_rows(k)), preds[k])
+                                           for k in ks])
 
     def _bootstrap_z(self, preds: dict[str, dict[int, np.ndarray]], outer: int | None) -> dict[str, float]:
         """Gain over the mean / its standard error, paired bootstrap over the pooled rows."""
