@@ -33,14 +33,16 @@ def test_compare_leaves_in_sample_models_out_by_default(store, tmp_path, capsys)
     assert blend(["compare", str(store.uri), *FAST, "--json", str(out)]) == 0
     d = json.loads(out.read_text())
     assert d["models"] == ["m00", "m01", "m02"]
-    assert d["honest"] is True and d["flagged_models"] == {}
+    assert d["honest"] is True
+    assert d["flagged_models"] == {}
     assert "NOT HONEST" not in capsys.readouterr().err
 
 
 def test_compare_refuses_an_in_sample_model_by_name(store, capsys):
     assert blend(["compare", str(store.uri), *FAST, "--models", "m00", "b01"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "'b01' are in-sample" in err and "--allow-in-sample" in err
+    assert "'b01' are in-sample" in err
+    assert "--allow-in-sample" in err
 
 
 def test_allow_in_sample_lets_it_in_and_says_not_honest(store, tmp_path, capsys):
@@ -48,7 +50,8 @@ def test_allow_in_sample_lets_it_in_and_says_not_honest(store, tmp_path, capsys)
     assert blend(["compare", str(store.uri), *FAST, "--allow-in-sample", "--json", str(out)]) == 0
     d = json.loads(out.read_text())
     assert "b01" in d["models"]
-    assert d["honest"] is False and d["flagged_models"] == {"b01": ["in-sample"]}
+    assert d["honest"] is False
+    assert d["flagged_models"] == {"b01": ["in-sample"]}
     assert "NOT HONEST b01 (in-sample)" in " ".join(capsys.readouterr().err.split())
 
 
