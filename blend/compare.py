@@ -83,7 +83,12 @@ __all__ = [
 ]
 
 #: Complexity order used by the recommendation rule (smaller = simpler).
-COMPLEXITY = {"mean": 0, "selection": 1, "weights": 2, "stacker": 3, "level3": 4}
+COMPLEXITY = {"mean": 0, "selection": 1, "cuts": 1, "weights": 2, "stacker": 3, "level3": 4}
+
+#: Ordinal candidates added by default when a regression store is compared on ``qwk``:
+#: the plain mean and Nelder-Mead weights (on RMSE, as ``blend optimize --metric qwk``),
+#: each graded by cut points fitted on the same training rows (``blend.ordinal``).
+ORDINAL_DEFAULTS = ("mean+cuts", "nelder-mead+cuts")
 
 #: LightGBM settings of ``--budget fast``: few, fast rounds (measured in
 #: ``benchmarks/bench_compare.py``).
@@ -305,6 +310,41 @@ def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric
     return cand
 
 
+def _cuts_candidate(data: CompareData, method: str, params: dict[str, Any],
+                    cut_method: str = "coordinate") -> Candidate:
+    """Weights (``method`` on RMSE, or the plain mean) and cut points into grades.
+
+    Both are fitted on the training rows of every fit by :func:`blend.ordinal.fit_ordinal`
+    (``mode="after"``); the candidate predicts grade values, which the ``qwk`` metric
+    scores as they are.
+    """
+    from blend.ordinal import apply_cuts, fit_ordinal, infer_grades
+
+    grades = infer_grades(data.y)
+    X = unit_scores(data.probs, rule="prob", kind="raw")
+    cname = f"{method}+cuts"
+
+    def fit(eng, held):
+        rows = eng.train_rows(held)
+        res = fit_ordinal(data.probs[:, :, rows], eng.labels(rows), data.folds[rows], method=method,
+                          cut_method=cut_method, grades=grades, kind="raw", nested=False,
+                          rng=_seed_for(eng.seed, cname, held), params=dict(params))
+        w = np.array([res.weights[m] for m in res.models], dtype=np.float64)
+        return w, np.asarray(res.cuts, dtype=np.float64)
+
+    def predict(eng, held, k):
+        w, cuts = eng.fit(cand, held)
+        score = blend_scores(X[:, eng.fold_rows(k)], w, rule="prob", kind="raw")
+        return grades.array[apply_cuts(np.asarray(score).reshape(-1), cuts)]
+
+    cand = Candidate(cname, "cuts" if method == "mean" else "weights", fit, predict,
+                     note=("plain mean" if method == "mean" else f"{method} weights on RMSE")
+                     + f", graded by {cut_method} cut points fitted on the same rows",
+                     extra={"method": method, "rule": "prob", "cuts": cut_method,
+                            "grades": grades.values})
+    return cand
+
+
 def _tune(st, X, y, f, train_folds, p, *, task, C, metric, trials, seed):
     """Stacker hyper-parameters chosen by ``trials`` Optuna trials.
 
@@ -470,6 +510,15 @@ def build_candidates(
             specs.append("level3")
     else:
         specs = list(methods)
+    ordinal = data.regression and metric.name == "qwk"
+    if ordinal and methods is None:
+        specs = list(ORDINAL_DEFAULTS) + specs
+    if not data.regression and metric.name == "qwk":
+        raise BlendError(
+            "compare scores qwk on a regression store only (grades = the rounded or cut "
+            "score); for ordered classes use `blend optimize --ordinal` or `stack NAME "
+            "--ordinal`, which grade the expected class"
+        )
     cands = [_mean_candidate(data), _best_candidate(data), _subset_candidate(data, n_jobs)]
     stackers: list[Candidate] = []
     level3: list[str | None] = []
@@ -490,6 +539,15 @@ def build_candidates(
         elif spec == "level3" or spec.startswith("level3:"):
             level3.append(spec.split(":", 1)[1] if ":" in spec else None)
             continue
+        elif spec.endswith("+cuts"):
+            method = spec[: -len("+cuts")]
+            if not ordinal:
+                raise BlendError(f"{spec!r} in --methods: cut points need --metric qwk on a "
+                                 "regression store")
+            if method != "mean" and method not in available_optimizers():
+                raise BlendError(f"unknown method {spec!r} in --methods; METHOD+cuts takes mean "
+                                 f"or one of {', '.join(available_optimizers())}")
+            c = _cuts_candidate(data, method, dict(B["params"].get(method, {})))
         elif spec == "caruana":
             c = _weights_candidate(data, "hill-climb", "prob", metric, CARUANA_PARAMS,
                                    name="caruana", baseline=True)

@@ -163,6 +163,11 @@ def recipe_for(store: Any, res: CompareResult, written: dict[str, str] | None = 
     common = {"metric": res.metric, "score": rec.in_sample_score, "nested_score": rec.nested_score,
               "source": f"compare:{rec.name}"}
     everyone = frozenset()
+    if "cuts" in cand.extra:  # ordinal: weights and cut points into grades
+        w, cuts = eng.fit(cand, everyone)
+        return Recipe.for_store(store, data.models, rule="prob", weights=tuple(float(x) for x in w),
+                                cuts=tuple(float(c) for c in cuts),
+                                grades=tuple(cand.extra["grades"]), **common)
     if cand.kind == "mean":
         return Recipe.for_store(store, data.models, rule="prob", **common)
     if cand.name == "best single":
