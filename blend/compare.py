@@ -489,7 +489,10 @@ def build_candidates(
         Beside the baselines (always run): ``METHOD`` or ``METHOD/RULE`` (a weighting
         method, rule ``prob`` by default), ``caruana`` (greedy selection, 25 steps),
         ``stack:NAME`` and ``level3`` or ``level3:METHOD`` (a blend of the listed
-        stackers). Default: the ``budget``'s list.
+        stackers), and with ``qwk`` on a regression store ``mean+cuts`` or
+        ``METHOD+cuts`` (weights on RMSE and cut points into grades, both fitted by
+        :func:`blend.ordinal.fit_ordinal` on each fit's training rows). Default: the
+        ``budget``'s list (with ``qwk`` on a regression store, :data:`ORDINAL_DEFAULTS` first).
     budget : {"fast", "full"}
 
     Returns
@@ -560,7 +563,7 @@ def build_candidates(
                 raise BlendError(
                     f"unknown method {spec!r} in --methods; choose from the weighting methods "
                     f"{', '.join(available_optimizers())} (optionally /RULE), caruana, "
-                    "stack:NAME or level3"
+                    "stack:NAME, level3 or (qwk on a regression store) mean+cuts / METHOD+cuts"
                 )
             if rule not in ("prob", "logit", "geo"):
                 raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with prob, logit or geo")

@@ -324,7 +324,9 @@ def register(subparsers) -> None:
     p.add_argument("--metric", help="metric (default: the task's default)")
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="candidates beside the baselines: METHOD[/RULE] (a weighting method), "
-                        "caruana, stack:NAME, level3[:METHOD] (default: the budget's list)")
+                        "caruana, stack:NAME, level3[:METHOD]; with --metric qwk on a regression "
+                        "store also mean+cuts and METHOD+cuts (cut points into grades fitted "
+                        "inside every fit; added by default) (default: the budget's list)")
     p.add_argument("--budget", choices=list(BUDGETS), default="fast",
                    help="fast (default): lbfgs, hill-climb, lgbm and linear stackers, level 3; "
                         "full: every optimiser, the neural stackers, HPO, bagging and seeds")
