@@ -125,9 +125,9 @@ BUDGETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Metrics whose gradient L-BFGS has; for any other classification metric lbfgs fits on
-#: log loss (a surrogate) and the candidate is scored on the chosen metric.
-_DIFFERENTIABLE = ("logloss", "kl")
+# A weighting method that cannot fit the chosen classification metric (its registry entry's
+# capabilities, blend.optimize.optimizer_capabilities) fits log loss as a surrogate, and the
+# candidate is scored on the chosen metric.
 
 #: Caruana et al.'s greedy ensemble selection as AutoGluon runs it: 25 picks with
 #: replacement, the best ensemble along the path kept.
@@ -277,12 +277,13 @@ def _subset_candidate(data: CompareData, n_jobs: int) -> Candidate:
 def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric,
                        params: dict[str, Any], name: str | None = None,
                        baseline: bool = False) -> Candidate:
-    from blend.optimize import optimize
+    from blend.optimize import optimize, optimizer_capabilities
 
     fit_metric, note = metric.name, ""
-    if method == "lbfgs" and metric.name not in _DIFFERENTIABLE:
-        if data.regression:
-            raise BlendError(f"lbfgs has no gradient for {metric.name!r} on a regression task")
+    caps = optimizer_capabilities(method)
+    if not caps.fits_metric(metric.name):
+        if data.regression or not caps.fits_metric("logloss"):
+            raise BlendError(f"{method} cannot fit {metric.name!r} ({caps.describe()})")
         fit_metric, note = "logloss", "weights fitted on logloss"
     if data.regression:
         kind, P = "raw", data.probs
@@ -435,12 +436,12 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
 
 def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: Metric,
                       method: str | None = None) -> Candidate:
-    from blend.optimize import optimize
+    from blend.optimize import optimize, optimizer_capabilities
 
     if method is None:
         method = "hill-climb" if data.regression else "lbfgs"
     fit_metric = metric.name
-    if method == "lbfgs" and metric.name not in _DIFFERENTIABLE:
+    if not optimizer_capabilities(method).fits_metric(metric.name):
         fit_metric = "logloss"
     kind = "raw" if data.regression else "probs"
     names = [s.name for s in stackers]
@@ -500,7 +501,7 @@ def build_candidates(
     candidates : list of Candidate
     notes : list of str
     """
-    from blend.optimize import available_optimizers
+    from blend.optimize import available_optimizers, optimizer_capabilities
     from blend.stack import available_stackers
 
     if budget not in BUDGETS:
@@ -570,8 +571,12 @@ def build_candidates(
             if data.regression and rule != "prob":
                 notes.append(f"{spec}: left out (regression blends with the prob rule only)")
                 continue
-            if method == "lbfgs" and data.regression and metric.name not in _DIFFERENTIABLE:
-                notes.append(f"{spec}: left out (lbfgs has no gradient for {metric.name})")
+            caps = optimizer_capabilities(method)
+            if not caps.fits_rule(rule):
+                notes.append(f"{spec}: left out ({method} fits {caps.describe()})")
+                continue
+            if not caps.fits_metric(metric.name) and (data.regression or not caps.fits_metric("logloss")):
+                notes.append(f"{spec}: left out ({method} cannot fit {metric.name}: {caps.describe()})")
                 continue
             c = _weights_candidate(data, method, rule, metric, dict(B["params"].get(method, {})))
         if c.name in seen:
