@@ -380,7 +380,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
     C = data.probs.shape[-1]
     check_params(st, params, data.task, C)
     p = {**st.default_params(data.task, C), **params}
-    features = "logits" if (stacker == "linear" and not data.regression) else "probs"
+    features = "probs" if data.regression else st.preferred_features
     X = make_features(data.probs, features=features, task=data.task)
     name = f"stack:{stacker}"
 

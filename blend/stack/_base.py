@@ -130,6 +130,8 @@ class Stacker(ABC):
     early_stops: ClassVar[bool] = True
     #: whether several ``fit_one`` calls may run at once in threads (the fit releases the GIL).
     parallel_fits: ClassVar[bool] = False
+    #: the features it fits best on for classification ("probs" or "logits"; regression: raw).
+    preferred_features: ClassVar[str] = "probs"
 
     @abstractmethod
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:

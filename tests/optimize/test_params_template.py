@@ -88,3 +88,17 @@ def test_jsonable_is_recursive_and_plain():
                   "b": (np.bool_(True), math.nan)})
     assert d == {"a": 1.5, "2": [3, [1.0, "inf"]], "b": [True, "nan"]}
     assert type(d["a"]) is float
+
+
+def test_stackers_declare_their_features_and_compare_reads_them():
+    from blend.compare import CompareData, _stacker_candidate
+    from blend.stack import available_stackers
+
+    decl = {n: get_stacker(n).preferred_features for n in available_stackers()}
+    assert set(decl.values()) <= {"probs", "logits"}
+    assert decl["linear"] == "logits"
+    rng = np.random.default_rng(0)
+    data = CompareData(probs=rng.dirichlet(np.ones(3), size=(2, 1, 30)), y=rng.integers(0, 3, 30),
+                       folds=np.arange(30) % 3, task="multiclass", models=["a", "b"])
+    for n in ("linear", "lgbm"):
+        assert _stacker_candidate(data, n, bag=False, seeds=1, params={}).extra["features"] == decl[n]
