@@ -83,7 +83,12 @@ __all__ = [
 ]
 
 #: Complexity order used by the recommendation rule (smaller = simpler).
-COMPLEXITY = {"mean": 0, "selection": 1, "weights": 2, "stacker": 3, "level3": 4}
+COMPLEXITY = {"mean": 0, "selection": 1, "cuts": 1, "weights": 2, "stacker": 3, "level3": 4}
+
+#: Ordinal candidates added by default when a regression store is compared on ``qwk``:
+#: the plain mean and Nelder-Mead weights (on RMSE, as ``blend optimize --metric qwk``),
+#: each graded by cut points fitted on the same training rows (``blend.ordinal``).
+ORDINAL_DEFAULTS = ("mean+cuts", "nelder-mead+cuts")
 
 #: LightGBM settings of ``--budget fast``: few, fast rounds (measured in
 #: ``benchmarks/bench_compare.py``).
@@ -120,9 +125,9 @@ BUDGETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Metrics whose gradient L-BFGS has; for any other classification metric lbfgs fits on
-#: log loss (a surrogate) and the candidate is scored on the chosen metric.
-_DIFFERENTIABLE = ("logloss", "kl")
+# A weighting method that cannot fit the chosen classification metric (its registry entry's
+# capabilities, blend.optimize.optimizer_capabilities) fits log loss as a surrogate, and the
+# candidate is scored on the chosen metric.
 
 #: Caruana et al.'s greedy ensemble selection as AutoGluon runs it: 25 picks with
 #: replacement, the best ensemble along the path kept.
@@ -272,12 +277,13 @@ def _subset_candidate(data: CompareData, n_jobs: int) -> Candidate:
 def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric,
                        params: dict[str, Any], name: str | None = None,
                        baseline: bool = False) -> Candidate:
-    from blend.optimize import optimize
+    from blend.optimize import optimize, optimizer_capabilities
 
     fit_metric, note = metric.name, ""
-    if method == "lbfgs" and metric.name not in _DIFFERENTIABLE:
-        if data.regression:
-            raise BlendError(f"lbfgs has no gradient for {metric.name!r} on a regression task")
+    caps = optimizer_capabilities(method)
+    if not caps.fits_metric(metric.name):
+        if data.regression or not caps.fits_metric("logloss"):
+            raise BlendError(f"{method} cannot fit {metric.name!r} ({caps.describe()})")
         fit_metric, note = "logloss", "weights fitted on logloss"
     if data.regression:
         kind, P = "raw", data.probs
@@ -302,6 +308,41 @@ def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric
 
     cand = Candidate(cname, "weights", fit, predict, baseline=baseline, note=note,
                      extra={"method": method, "rule": rule})
+    return cand
+
+
+def _cuts_candidate(data: CompareData, method: str, params: dict[str, Any],
+                    cut_method: str = "coordinate") -> Candidate:
+    """Weights (``method`` on RMSE, or the plain mean) and cut points into grades.
+
+    Both are fitted on the training rows of every fit by :func:`blend.ordinal.fit_ordinal`
+    (``mode="after"``); the candidate predicts grade values, which the ``qwk`` metric
+    scores as they are.
+    """
+    from blend.ordinal import apply_cuts, fit_ordinal, infer_grades
+
+    grades = infer_grades(data.y)
+    X = unit_scores(data.probs, rule="prob", kind="raw")
+    cname = f"{method}+cuts"
+
+    def fit(eng, held):
+        rows = eng.train_rows(held)
+        res = fit_ordinal(data.probs[:, :, rows], eng.labels(rows), data.folds[rows], method=method,
+                          cut_method=cut_method, grades=grades, kind="raw", nested=False,
+                          rng=_seed_for(eng.seed, cname, held), params=dict(params))
+        w = np.array([res.weights[m] for m in res.models], dtype=np.float64)
+        return w, np.asarray(res.cuts, dtype=np.float64)
+
+    def predict(eng, held, k):
+        w, cuts = eng.fit(cand, held)
+        score = blend_scores(X[:, eng.fold_rows(k)], w, rule="prob", kind="raw")
+        return grades.array[apply_cuts(np.asarray(score).reshape(-1), cuts)]
+
+    cand = Candidate(cname, "cuts" if method == "mean" else "weights", fit, predict,
+                     note=("plain mean" if method == "mean" else f"{method} weights on RMSE")
+                     + f", graded by {cut_method} cut points fitted on the same rows",
+                     extra={"method": method, "rule": "prob", "cuts": cut_method,
+                            "grades": grades.values})
     return cand
 
 
@@ -339,7 +380,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
     C = data.probs.shape[-1]
     check_params(st, params, data.task, C)
     p = {**st.default_params(data.task, C), **params}
-    features = "logits" if (stacker == "linear" and not data.regression) else "probs"
+    features = "probs" if data.regression else st.preferred_features
     X = make_features(data.probs, features=features, task=data.task)
     name = f"stack:{stacker}"
 
@@ -395,12 +436,12 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
 
 def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: Metric,
                       method: str | None = None) -> Candidate:
-    from blend.optimize import optimize
+    from blend.optimize import optimize, optimizer_capabilities
 
     if method is None:
         method = "hill-climb" if data.regression else "lbfgs"
     fit_metric = metric.name
-    if method == "lbfgs" and metric.name not in _DIFFERENTIABLE:
+    if not optimizer_capabilities(method).fits_metric(metric.name):
         fit_metric = "logloss"
     kind = "raw" if data.regression else "probs"
     names = [s.name for s in stackers]
@@ -449,7 +490,10 @@ def build_candidates(
         Beside the baselines (always run): ``METHOD`` or ``METHOD/RULE`` (a weighting
         method, rule ``prob`` by default), ``caruana`` (greedy selection, 25 steps),
         ``stack:NAME`` and ``level3`` or ``level3:METHOD`` (a blend of the listed
-        stackers). Default: the ``budget``'s list.
+        stackers), and with ``qwk`` on a regression store ``mean+cuts`` or
+        ``METHOD+cuts`` (weights on RMSE and cut points into grades, both fitted by
+        :func:`blend.ordinal.fit_ordinal` on each fit's training rows). Default: the
+        ``budget``'s list (with ``qwk`` on a regression store, :data:`ORDINAL_DEFAULTS` first).
     budget : {"fast", "full"}
 
     Returns
@@ -457,7 +501,7 @@ def build_candidates(
     candidates : list of Candidate
     notes : list of str
     """
-    from blend.optimize import available_optimizers
+    from blend.optimize import available_optimizers, optimizer_capabilities
     from blend.stack import available_stackers
 
     if budget not in BUDGETS:
@@ -470,6 +514,15 @@ def build_candidates(
             specs.append("level3")
     else:
         specs = list(methods)
+    ordinal = data.regression and metric.name == "qwk"
+    if ordinal and methods is None:
+        specs = list(ORDINAL_DEFAULTS) + specs
+    if not data.regression and metric.name == "qwk":
+        raise BlendError(
+            "compare scores qwk on a regression store only (grades = the rounded or cut "
+            "score); for ordered classes use `blend optimize --ordinal` or `stack NAME "
+            "--ordinal`, which grade the expected class"
+        )
     cands = [_mean_candidate(data), _best_candidate(data), _subset_candidate(data, n_jobs)]
     stackers: list[Candidate] = []
     level3: list[str | None] = []
@@ -490,6 +543,15 @@ def build_candidates(
         elif spec == "level3" or spec.startswith("level3:"):
             level3.append(spec.split(":", 1)[1] if ":" in spec else None)
             continue
+        elif spec.endswith("+cuts"):
+            method = spec[: -len("+cuts")]
+            if not ordinal:
+                raise BlendError(f"{spec!r} in --methods: cut points need --metric qwk on a "
+                                 "regression store")
+            if method != "mean" and method not in available_optimizers():
+                raise BlendError(f"unknown method {spec!r} in --methods; METHOD+cuts takes mean "
+                                 f"or one of {', '.join(available_optimizers())}")
+            c = _cuts_candidate(data, method, dict(B["params"].get(method, {})))
         elif spec == "caruana":
             c = _weights_candidate(data, "hill-climb", "prob", metric, CARUANA_PARAMS,
                                    name="caruana", baseline=True)
@@ -502,15 +564,19 @@ def build_candidates(
                 raise BlendError(
                     f"unknown method {spec!r} in --methods; choose from the weighting methods "
                     f"{', '.join(available_optimizers())} (optionally /RULE), caruana, "
-                    "stack:NAME or level3"
+                    "stack:NAME, level3 or (qwk on a regression store) mean+cuts / METHOD+cuts"
                 )
             if rule not in ("prob", "logit", "geo"):
                 raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with prob, logit or geo")
             if data.regression and rule != "prob":
                 notes.append(f"{spec}: left out (regression blends with the prob rule only)")
                 continue
-            if method == "lbfgs" and data.regression and metric.name not in _DIFFERENTIABLE:
-                notes.append(f"{spec}: left out (lbfgs has no gradient for {metric.name})")
+            caps = optimizer_capabilities(method)
+            if not caps.fits_rule(rule):
+                notes.append(f"{spec}: left out ({method} fits {caps.describe()})")
+                continue
+            if not caps.fits_metric(metric.name) and (data.regression or not caps.fits_metric("logloss")):
+                notes.append(f"{spec}: left out ({method} cannot fit {metric.name}: {caps.describe()})")
                 continue
             c = _weights_candidate(data, method, rule, metric, dict(B["params"].get(method, {})))
         if c.name in seen:
@@ -845,12 +911,12 @@ class Comparison:
 
     # -- scoring ------------------------------------------------------------------------------
     def _pooled(self, preds: dict[int, np.ndarray]) -> tuple[float, tuple[float, ...]]:
+        # the one pooled-score definition (blend.nested.pooled_scores), as optimize/stack/search
+        from blend.nested import pooled_scores
+
         ks = sorted(preds)
-        rows = np.concatenate([self.fold_rows(k) for k in ks])
-        y = self.labels(rows)
-        pooled = float(self.metric(y, np.concatenate([preds[k] for k in ks])))
-        folds = tuple(float(self.metric(self.labels(self.fold_rows(k)), preds[k])) for k in ks)
-        return pooled, folds
+        return pooled_scores(self.metric, [(self.fold_rows(k), self.labels(self.fold_rows(k)), preds[k])
+                                           for k in ks])
 
     def _bootstrap_z(self, preds: dict[str, dict[int, np.ndarray]], outer: int | None) -> dict[str, float]:
         """Gain over the mean / its standard error, paired bootstrap over the pooled rows."""

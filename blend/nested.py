@@ -18,7 +18,7 @@ is covered by the nested score only when ``fit`` makes that choice itself; see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from blend._errors import BlendError
 
-__all__ = ["NestedCVResult", "nested_cv", "train_rows"]
+__all__ = ["NestedCVResult", "nested_cv", "pooled_scores", "train_rows"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,38 @@ def _safe_score(metric: Callable, y: np.ndarray, pred: np.ndarray) -> float:
         return float("nan")
 
 
+def pooled_scores(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[float, tuple[float, ...]]:
+    """The pooled score of held-out predictions and the score of each part: the one definition.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(y, predictions) -> float`` (a :class:`blend.metrics.Metric`).
+    parts : sequence of (rows, y, predictions)
+        One per held-out fold: its row indices, their targets and their predictions. The
+        parts are pooled in row order (as :func:`nested_cv` pools them) and the metric is
+        computed once on the pooled rows.
+
+    Returns
+    -------
+    score : float
+        ``metric`` of the pooled rows.
+    part_scores : tuple of float
+        ``metric`` of each part alone (NaN where it is undefined on one part).
+
+    ``nested_cv`` and ``blend compare`` score through this function, so a pooled score
+    means the same thing in both.
+    """
+    rows = np.concatenate([np.asarray(r) for r, _, _ in parts])
+    order = np.argsort(rows, kind="stable")
+    y = np.concatenate([np.asarray(t) for _, t, _ in parts])[order]
+    pred = np.concatenate([np.asarray(p) for _, _, p in parts])[order]
+    return float(metric(y, pred)), tuple(_safe_score(metric, t, p) for _, t, p in parts)
+
+
 def nested_cv(
     fit: Callable[[np.ndarray, int], Any],
     predict: Callable[[Any, np.ndarray], np.ndarray],
@@ -127,7 +159,7 @@ def nested_cv(
     if len(fold_ids) < 2:
         raise BlendError(f"nested CV needs at least 2 folds, got {len(fold_ids)}")
     pooled: np.ndarray | None = None
-    scores, sizes, results = [], [], []
+    parts, sizes, results = [], [], []
     for k in fold_ids:
         test_idx = np.flatnonzero(folds == k)
         fitted = fit(train_rows(folds, k), int(k))
@@ -139,10 +171,10 @@ def nested_cv(
         if pooled is None:
             pooled = np.empty((len(folds),) + pred.shape[1:], dtype=np.result_type(pred, np.float64))
         pooled[test_idx] = pred
-        scores.append(_safe_score(metric, y[test_idx], pred))
+        parts.append((test_idx, y[test_idx], pred))
         sizes.append(len(test_idx))
         results.append(fitted)
-    nested = float(metric(y, pooled))
+    nested, scores = pooled_scores(metric, parts)
     return NestedCVResult(
-        tuple(int(k) for k in fold_ids), tuple(scores), tuple(sizes), nested, tuple(results), pooled
+        tuple(int(k) for k in fold_ids), scores, tuple(sizes), nested, tuple(results), pooled
     )

@@ -20,22 +20,34 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.cli._common import resolve_models
+from blend.cli._common import honesty_facts, print_honesty, resolve_models, warn_models_without_test
 from blend.compare import BUDGETS, CompareData, CompareResult, compare
 
-__all__ = ["compare_store", "recipe_for", "write_stackers", "compare_cli", "register"]
+__all__ = ["compare_models", "compare_store", "recipe_for", "write_stackers", "compare_cli", "register"]
 
 
 def _default_models(store: Any):
     # level-2 models are left out by default: comparing stackers of stackers over the same
-    # folds would leak (compare fits its own stackers, properly nested)
-    return lambda have: [m for m in have if store.manifest(m).get("source") not in ("stack", "blend")]
+    # folds would leak (compare fits its own stackers, properly nested). In-sample blends
+    # are left out by resolve_models (unless allow_in_sample).
+    return lambda have: [m for m in have if store.manifest(m).get("source") != "stack"]
+
+
+def compare_models(store: Any, models: Sequence[str] | None = None, *,
+                   allow_in_sample: bool = False) -> list[str]:
+    """The models ``blend compare`` runs on: ``models`` checked, or every base model.
+
+    Level-2 models (``source="stack"``) are left out of the default list; in-sample models
+    (:mod:`oof_store.flags`) are left out, and refused by name, unless ``allow_in_sample``.
+    """
+    return resolve_models(store, models, need=2, what="compare", default=_default_models(store),
+                          allow_in_sample=allow_in_sample)
 
 
 def load_data(store: Any, models: Sequence[str] | None = None, *,
-              need_logits: bool = True) -> CompareData:
+              need_logits: bool = True, allow_in_sample: bool = False) -> CompareData:
     """The store's OOF predictions as :class:`CompareData` (TTA views averaged)."""
-    chosen = resolve_models(store, models, need=2, what="compare", default=_default_models(store))
+    chosen = compare_models(store, models, allow_in_sample=allow_in_sample)
     regression = store.task == "regression"
     oof = store.load_oof(chosen, tta="mean", output="raw" if regression else "probs")
     logits = None
@@ -48,11 +60,13 @@ def load_data(store: Any, models: Sequence[str] | None = None, *,
 def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: str | None = None,
                   methods: Sequence[str] | None = None, budget: str = "fast",
                   procedure: bool = True, seed: int = 0, n_jobs: int | None = None,
-                  progress: Any = None, executor: Any = None) -> CompareResult:
+                  progress: Any = None, allow_in_sample: bool = False,
+                  executor: Any = None) -> CompareResult:
     """Load ``store`` and run :func:`blend.compare.compare` on it.
 
-    ``executor`` runs the candidates' fits as tasks (e.g. on Ray; see
-    :mod:`oof_store.distributed`).
+    In-sample models are left out (refused by name) unless ``allow_in_sample``
+    (:func:`compare_models`). ``executor`` runs the candidates' fits as tasks (e.g. on Ray;
+    see :mod:`oof_store.distributed`).
     """
     if budget not in BUDGETS:
         raise BlendError(f"unknown --budget {budget!r}; choose one of {', '.join(BUDGETS)}")
@@ -60,7 +74,7 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
         from blend.metrics import get_metric
 
         get_metric(metric, store.task)  # fail before loading
-    data = load_data(store, models)
+    data = load_data(store, models, allow_in_sample=allow_in_sample)
     return compare(data, metric=metric, methods=methods, budget=budget, procedure=procedure,
                    seed=seed, n_jobs=n_jobs, progress=progress, executor=executor)
 
@@ -152,6 +166,11 @@ def recipe_for(store: Any, res: CompareResult, written: dict[str, str] | None = 
     common = {"metric": res.metric, "score": rec.in_sample_score, "nested_score": rec.nested_score,
               "source": f"compare:{rec.name}"}
     everyone = frozenset()
+    if "cuts" in cand.extra:  # ordinal: weights and cut points into grades
+        w, cuts = eng.fit(cand, everyone)
+        return Recipe.for_store(store, data.models, rule="prob", weights=tuple(float(x) for x in w),
+                                cuts=tuple(float(c) for c in cuts),
+                                grades=tuple(cand.extra["grades"]), **common)
     if cand.kind == "mean":
         return Recipe.for_store(store, data.models, rule="prob", **common)
     if cand.name == "best single":
@@ -256,6 +275,9 @@ def compare_cli(args: argparse.Namespace) -> int:
     store = Store(args.store)
     if args.threads is not None and args.threads < 1:
         raise BlendError(f"--threads must be >= 1; got {args.threads}")
+    models = compare_models(store, args.models, allow_in_sample=args.allow_in_sample)
+    print_honesty(store, models)
+    warn_models_without_test(store, models, what="a recommendation")
     from oof_store.distributed import get_executor
 
     with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:
@@ -264,9 +286,10 @@ def compare_cli(args: argparse.Namespace) -> int:
         def progress(done: int, total: int, label: str) -> None:
             prog.update(task, completed=done, total=total, description=f"candidates x folds ({label})")
 
-        res = compare_store(store, models=args.models, metric=args.metric, methods=args.methods,
+        res = compare_store(store, models=models, metric=args.metric, methods=args.methods,
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
                             n_jobs=args.threads, progress=progress,
+                            allow_in_sample=args.allow_in_sample,
                             executor=executor if args.ray else None)
     _print(res)
     if args.ray:
@@ -274,7 +297,9 @@ def compare_cli(args: argparse.Namespace) -> int:
 
         err_console.print(executor.summary(), highlight=False)
     if args.json:
-        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2) + "\n")
+        d = {**res.to_dict(), "models": list(res.engine.data.models),
+             **honesty_facts(store, res.engine.data.models)}
+        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.html:
         write_html(res, args.html)
     if args.recipe:
@@ -310,7 +335,9 @@ def register(subparsers) -> None:
     p.add_argument("--metric", help="metric (default: the task's default)")
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="candidates beside the baselines: METHOD[/RULE] (a weighting method), "
-                        "caruana, stack:NAME, level3[:METHOD] (default: the budget's list)")
+                        "caruana, stack:NAME, level3[:METHOD]; with --metric qwk on a regression "
+                        "store also mean+cuts and METHOD+cuts (cut points into grades fitted "
+                        "inside every fit; added by default) (default: the budget's list)")
     p.add_argument("--budget", choices=list(BUDGETS), default="fast",
                    help="fast (default): lbfgs, hill-climb, lgbm and linear stackers, level 3; "
                         "full: every optimiser, the neural stackers, HPO, bagging and seeds")
@@ -326,6 +353,9 @@ def register(subparsers) -> None:
                    help="skip the doubly nested procedure score (faster, less honest)")
     p.add_argument("--threads", type=int, help="threads for the stackers' fits (default: all CPUs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--allow-in-sample", action="store_true",
+                   help="allow in-sample models (blends written back by `blend apply --write-model`, "
+                        "fitted on all OOF rows): the scores are then NOT honest, and say so")
     add_ray_flag(p)
     add_debug_flag(p)
     p.set_defaults(func=compare_cli)

@@ -23,7 +23,7 @@ from blend.cli._common import (
     resolve_models,
     warn_models_without_test,
 )
-from blend.optimize import OptimizeResult, available_optimizers, optimize
+from blend.optimize import OptimizeResult, available_optimizers, optimize, optimizer_capabilities
 from blend.ordinal import available_cut_methods
 
 __all__ = ["optimize_store", "optimize_cli", "register", "models_from_search", "selection_from_search",
@@ -378,7 +378,9 @@ def register(subparsers: Any) -> None:
                     "on the held-out fold).",
     )
     p.add_argument("store", help="path or URI of the OOF store")
-    p.add_argument("--method", default="de", choices=available_optimizers())
+    p.add_argument("--method", default="de", choices=available_optimizers(),
+                   help="weighting method (default de): " + "; ".join(
+                       f"{m}: {optimizer_capabilities(m).describe()}" for m in available_optimizers()))
     p.add_argument("--metric", help="metric name or module:function (default: the task's)")
     p.add_argument("--rule", default="prob", choices=["prob", "logit", "geo", "rank"])
     p.add_argument("--models", nargs="+", help="models to weight (default: all)")

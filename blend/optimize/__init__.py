@@ -12,9 +12,12 @@ fold), optionally with per-model temperatures, per-TTA-view or per-class weights
 from blend.optimize import _de, _hill_climb, _lbfgs, _optuna, _simplex  # noqa: F401  (register)
 from blend.optimize._api import OptimizeResult, fit_temperatures, optimize
 from blend.optimize._base import (
+    Capabilities,
     WeightsResult,
     available_optimizers,
     get_optimizer,
+    optimizer_capabilities,
+    optimizers_that,
     register_optimizer,
 )
 from blend.optimize._objective import Objective, reference_scores
@@ -29,4 +32,7 @@ __all__ = [
     "register_optimizer",
     "get_optimizer",
     "available_optimizers",
+    "Capabilities",
+    "optimizer_capabilities",
+    "optimizers_that",
 ]

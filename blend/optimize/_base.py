@@ -23,12 +23,17 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend._params import check_params as _check_params
+from blend._params import jsonable as _jsonable
 
 __all__ = [
     "WeightsResult",
     "register_optimizer",
     "get_optimizer",
     "available_optimizers",
+    "Capabilities",
+    "optimizer_capabilities",
+    "optimizers_that",
     "Timer",
 ]
 
@@ -81,33 +86,88 @@ class WeightsResult:
         )
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+@dataclass(frozen=True)
+class Capabilities:
+    """What a registered optimiser can fit, declared in its registry entry.
+
+    ``--help``, the error messages and the contract tests read these instead of lists of
+    method names.
+
+    Attributes
+    ----------
+    metrics : tuple of str or None
+        The metrics it can fit (None: any metric).
+    rules : tuple of str or None
+        The combination rules it fits (None: every rule).
+    per_class : bool
+        Whether it fits one weight vector per class.
+    tta_weights : bool
+        Whether it fits one weight per (model, TTA view).
+    """
+
+    metrics: tuple[str, ...] | None = None
+    rules: tuple[str, ...] | None = None
+    per_class: bool = True
+    tta_weights: bool = True
+
+    def fits_metric(self, metric: str) -> bool:
+        """Whether it can fit ``metric`` (a metric name)."""
+        return self.metrics is None or metric in self.metrics
+
+    def fits_rule(self, rule: str) -> bool:
+        """Whether it can fit weights under combination rule ``rule``."""
+        return self.rules is None or rule in self.rules
+
+    def describe(self) -> str:
+        """One short phrase, e.g. ``"metrics logloss, kl; no per-class weights"``."""
+        parts = [f"metrics {', '.join(self.metrics)}" if self.metrics else "any metric"]
+        if self.rules:
+            parts.append(f"rules {', '.join(self.rules)}")
+        if not self.per_class:
+            parts.append("no per-class weights")
+        if not self.tta_weights:
+            parts.append("no TTA-view weights")
+        return "; ".join(parts)
 
 
-def register_optimizer(name: str) -> Callable[[FitWeights], FitWeights]:
-    """Register ``fit_weights`` under ``name`` (decorator).
+_CAPABILITIES: dict[str, Capabilities] = {}
 
-    The contract tests in ``tests/optimize`` run against every registered name, and
-    ``blend optimize --method`` lists the registry, so a new method is tested and reachable
-    from the command line the moment it is registered.
+
+def register_optimizer(name: str, *, metrics: tuple[str, ...] | None = None,
+                       rules: tuple[str, ...] | None = None, per_class: bool = True,
+                       tta_weights: bool = True) -> Callable[[FitWeights], FitWeights]:
+    """Register ``fit_weights`` under ``name`` (decorator), with its :class:`Capabilities`.
+
+    The contract tests in ``tests/optimize`` run against every registered name (each test
+    within the capabilities the method declares), and ``blend optimize --method`` lists
+    the registry, so a new method is tested and reachable from the command line the moment
+    it is registered.
     """
 
     def deco(func: FitWeights) -> FitWeights:
         if name in _OPTIMIZERS and _OPTIMIZERS[name] is not func:
             raise BlendError(f"an optimiser named {name!r} is already registered")
         _OPTIMIZERS[name] = func
+        _CAPABILITIES[name] = Capabilities(metrics=metrics, rules=rules, per_class=per_class,
+                                           tta_weights=tta_weights)
         return func
 
     return deco
+
+
+def optimizer_capabilities(name: str) -> Capabilities:
+    """The :class:`Capabilities` declared when ``name`` was registered."""
+    get_optimizer(name)  # raises for an unknown name
+    return _CAPABILITIES[name]
+
+
+def optimizers_that(*, metric: str | None = None, rule: str | None = None,
+                    per_class: bool = False) -> list[str]:
+    """Registered optimisers able to fit ``metric`` / ``rule`` / per-class weights."""
+    return [n for n in _OPTIMIZERS
+            if (metric is None or _CAPABILITIES[n].fits_metric(metric))
+            and (rule is None or _CAPABILITIES[n].fits_rule(rule))
+            and (not per_class or _CAPABILITIES[n].per_class)]
 
 
 def available_optimizers() -> list[str]:
@@ -144,14 +204,9 @@ class Timer:
         self.seconds = time.perf_counter() - self._t0
 
 
-def check_params(method: str, params: dict[str, Any], allowed: set[str]) -> None:
-    """Reject unknown keyword parameters, naming the allowed ones."""
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise BlendError(
-            f"method {method!r} got unknown parameter(s) {unknown}; "
-            f"it accepts: {', '.join(sorted(allowed)) or 'none'}"
-        )
+def check_params(method: str, params: dict[str, Any], allowed: Any) -> None:
+    """Reject unknown parameters and wrong values (:func:`blend._params.check_params`)."""
+    _check_params(method, params, allowed, what="optimizer")
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:

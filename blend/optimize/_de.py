@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 from scipy.optimize import differential_evolution
 
+from blend._params import Param
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
 from blend.optimize._objective import Objective
 
 __all__ = ["fit_de"]
 
-_PARAMS = {"maxiter", "popsize", "tol", "mutation", "recombination", "polish", "vectorized",
-           "seed", "init"}
+_PARAMS = {"maxiter": Param("int", low=1), "popsize": Param("int", low=1), "tol": Param("float", low=0),
+           "mutation": Param(), "recombination": Param("float", low=0, high=1),
+           "polish": Param("bool"), "vectorized": Param("bool"), "seed": Param(), "init": Param()}
 
 
 @register_optimizer("de")

@@ -19,12 +19,20 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
+from blend._params import Param
+from blend.optimize._base import (
+    Timer,
+    WeightsResult,
+    check_params,
+    optimizers_that,
+    register_optimizer,
+)
 from blend.optimize._objective import Objective
 
 __all__ = ["fit_hill_climb", "climb"]
 
-_PARAMS = {"n_init", "max_steps", "n_bags", "bag_fraction", "tol"}
+_PARAMS = {"n_init": Param("int", low=0), "max_steps": Param("int", low=0), "n_bags": Param("int", low=1),
+           "bag_fraction": Param("float", low=0, high=1), "tol": Param("float", low=0)}
 
 
 def climb(
@@ -59,7 +67,7 @@ def climb(
     return best_counts, path
 
 
-@register_optimizer("hill-climb")
+@register_optimizer("hill-climb", per_class=False)
 def fit_hill_climb(
     P: np.ndarray,
     y: np.ndarray,
@@ -97,8 +105,8 @@ def fit_hill_climb(
     """
     check_params("hill-climb", params, _PARAMS)
     if per_class:
-        raise BlendError("hill-climb selects whole models; per-class weights need de, "
-                         "optuna or nelder-mead")
+        raise BlendError("hill-climb selects whole models; per-class weights need "
+                         + ", ".join(optimizers_that(per_class=True)))
     obj = Objective(P, y, metric, rule=rule, kind=kind)
     U = obj.n_units
     small = U < 10

@@ -26,16 +26,25 @@ import numpy as np
 from scipy.optimize import minimize
 
 from blend._errors import BlendError
+from blend._params import Param
 from blend.combine import softmax as _softmax
-from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
+from blend.optimize._base import (
+    Timer,
+    WeightsResult,
+    check_params,
+    optimizers_that,
+    register_optimizer,
+)
 from blend.optimize._objective import Objective
 
 __all__ = ["fit_lbfgs"]
 
-_PARAMS = {"parameterization", "maxiter", "gtol"}
+_PARAMS = {"parameterization": Param("str", choices=("nonneg", "softmax")),
+           "maxiter": Param("int", low=1), "gtol": Param("float", low=0)}
 
 
-@register_optimizer("lbfgs")
+@register_optimizer("lbfgs", metrics=("logloss", "kl", "cross-entropy"),
+                    rules=("prob", "logit", "geo"), per_class=False)
 def fit_lbfgs(
     P: np.ndarray,
     y: np.ndarray,
@@ -68,13 +77,14 @@ def fit_lbfgs(
     """
     check_params("lbfgs", params, _PARAMS)
     if per_class:
-        raise BlendError("lbfgs does not fit per-class weights; use de, optuna or nelder-mead")
+        raise BlendError("lbfgs does not fit per-class weights; use "
+                         + ", ".join(optimizers_that(per_class=True)))
     obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=False)
     if obj.path != "ce":
         raise BlendError(
             f"lbfgs needs a differentiable metric (logloss, kl, cross-entropy) and a prob, "
             f"logit or geo rule; got metric {metric.name!r} with rule {rule!r}. "
-            f"Use de, optuna, nelder-mead or hill-climb for it"
+            f"Use {', '.join(optimizers_that(metric=metric.name, rule=rule))} for it"
         )
     param = params.get("parameterization", "nonneg")
     U = obj.n_units

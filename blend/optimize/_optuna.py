@@ -27,13 +27,17 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend._params import Param
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
 from blend.optimize._objective import Objective
 
 __all__ = ["fit_optuna", "resolve_storage", "study_key", "SAMPLERS"]
 
-_PARAMS = {"trials", "timeout", "sampler", "storage", "study_name", "n_startup_trials", "workers",
-           "executor"}
+_PARAMS = {"trials": Param("int", low=1), "timeout": Param("float", low=0, none=True),
+           "sampler": Param("str"), "storage": Param(), "study_name": Param("str", none=True),
+           "n_startup_trials": Param("int", low=0, none=True),
+           # Optuna workers sharing each fit's study (scale-out; see fit_optuna)
+           "workers": Param("int", low=1), "executor": Param()}
 SAMPLERS = ("tpe", "cmaes")
 
 

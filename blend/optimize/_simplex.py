@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from blend._params import Param
 from blend.combine import softmax as _softmax
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
 from blend.optimize._objective import Objective
 
 __all__ = ["fit_nelder_mead"]
 
-_PARAMS = {"maxiter", "step", "xatol", "fatol", "restarts"}
+_PARAMS = {"maxiter": Param("int", low=1), "step": Param("float", low=0), "xatol": Param("float", low=0),
+           "fatol": Param("float", low=0), "restarts": Param("int", low=0)}
 
 
 def _theta_to_w(theta: np.ndarray, obj: Objective) -> np.ndarray:

@@ -95,10 +95,9 @@ def fit_cuts(score: np.ndarray, y_idx: np.ndarray, grades: Grades, method: str =
 
 
 def _check(method: str, params: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise BlendError(f"cut-point method {method!r} got unknown parameter(s) {unknown}; "
-                         f"it accepts: {', '.join(sorted(allowed)) or 'none'}")
+    from blend._params import check_params
+
+    check_params(method, params, allowed, what="cut-point method")
 
 
 @register_cut_method("round")

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from blend._errors import BlendError
+from blend._params import jsonable as _jsonable
 from oof_common.core import TASKS
 
 __all__ = [
@@ -129,6 +130,8 @@ class Stacker(ABC):
     early_stops: ClassVar[bool] = True
     #: whether several ``fit_one`` calls may run at once in threads (the fit releases the GIL).
     parallel_fits: ClassVar[bool] = False
+    #: the features it fits best on for classification ("probs" or "logits"; regression: raw).
+    preferred_features: ClassVar[str] = "probs"
 
     @abstractmethod
     def default_params(self, task: str, n_classes: int) -> dict[str, Any]:
@@ -400,12 +403,9 @@ def _check_inputs(X, y, folds, task, X_test, extra, extra_test, hpo, seeds):
 
 def check_params(st: Stacker, params: dict[str, Any] | None, task: str, n_classes: int) -> None:
     """Raise when ``params`` names a hyper-parameter the stacker does not have."""
-    known = st.default_params(task, n_classes)
-    unknown = sorted(set(params or {}) - set(known))
-    if unknown:
-        raise BlendError(
-            f"stacker {st.name!r} has no parameter(s) {unknown}; it takes: {', '.join(sorted(known))}"
-        )
+    from blend._params import check_params as _check
+
+    _check(st.name, params, set(st.default_params(task, n_classes)), what="stacker")
 
 
 # --------------------------------------------------------------------------- the core
@@ -767,14 +767,3 @@ def baseline_scores(
             best_name, best_score = name, s
     mean = combine(P, rule="prob", kind="raw" if task == "regression" else "probs")
     return {"model": best_name, "score": best_score}, score(as_pred(mean))
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            v = str(v)
-        out[k] = v
-    return out

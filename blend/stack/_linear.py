@@ -23,6 +23,7 @@ class LinearStacker(Stacker):
     """
 
     parallel_fits = True
+    preferred_features = "logits"
 
     early_stops = False
 

@@ -16,6 +16,8 @@ from oof_store import Store
 
 SCHEMA = {"metric", "greater_is_better", "candidates", "recommended", "procedure_nested_score",
           "procedure_fold_scores", "seconds"}
+#: what the CLI adds beside the issue's schema: the models compared and their honesty
+CLI_EXTRA = {"models", "honest", "flagged_models"}
 
 
 def test_cli_end_to_end_json_schema_html_and_store_untouched(tiny_store, tmp_path, capsys, few):
@@ -31,7 +33,8 @@ def test_cli_end_to_end_json_schema_html_and_store_untouched(tiny_store, tmp_pat
     assert "procedure score" in text
     assert "(baseline)" in text
     d = json.loads(out.read_text())
-    assert set(d) == SCHEMA
+    assert set(d) == SCHEMA | CLI_EXTRA
+    assert d["honest"] is True
     assert d["metric"] == "accuracy"
     assert d["greater_is_better"] is True
     names = [c["name"] for c in d["candidates"]]

@@ -8,7 +8,13 @@ import pytest
 from blend import BlendError
 from blend.combine import combine, to_scores
 from blend.metrics import get_metric
-from blend.optimize import available_optimizers, get_optimizer, optimize
+from blend.optimize import (
+    available_optimizers,
+    get_optimizer,
+    optimize,
+    optimizer_capabilities,
+    optimizers_that,
+)
 
 FAST = {
     "de": {"maxiter": 10, "popsize": 8},
@@ -55,7 +61,7 @@ def test_the_perfect_model_gets_the_largest_weight(method, perfect):
     assert w[2] > 0.5
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m != "lbfgs"])
+@pytest.mark.parametrize("method", optimizers_that(metric="accuracy"))
 def test_accuracy_optimum_is_found(method, perfect):
     P, y, _ = perfect
     if method == "hill-climb":  # bags without the perfect model would dilute it: one bag
@@ -101,7 +107,7 @@ def test_permuting_models_permutes_weights(method, balanced):
     np.testing.assert_allclose(wp, w[perm], atol=tol)
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m not in ("lbfgs", "hill-climb")])
+@pytest.mark.parametrize("method", optimizers_that(per_class=True))
 def test_per_class_weights_sum_to_one_per_class(method, oof):
     X = to_scores(oof.logits, rule="logit", kind="logits")
     res = get_optimizer(method)(X, oof.y, metric=get_metric("accuracy"), rule="logit",
@@ -134,3 +140,20 @@ def test_optimize_reports_in_sample_and_nested_scores(method, oof):
     wf = np.array([d["fold_weights"][2][f"m{i}"] for i in range(5)])
     expected = get_metric("logloss")(oof.y[held], combine(oof.logits[:, :, held], wf, kind="logits"))
     assert d["fold_scores"][2] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_declared_capabilities_hold(method, oof):
+    """What a method declares it cannot fit it refuses, naming methods that can."""
+    caps = optimizer_capabilities(method)
+    X = to_scores(oof.logits, rule="logit", kind="logits")
+    fit = get_optimizer(method)
+    if not caps.per_class:
+        with pytest.raises(BlendError, match="per-class") as e:
+            fit(X, oof.y, metric=get_metric("logloss"), rule="logit", kind="logits", per_class=True)
+        assert all(m in str(e.value) for m in optimizers_that(per_class=True))
+    if not caps.fits_metric("accuracy"):
+        with pytest.raises(BlendError, match="accuracy") as e:
+            fit(X, oof.y, metric=get_metric("accuracy"), rule="logit", kind="logits")
+        assert all(m in str(e.value) for m in optimizers_that(metric="accuracy", rule="logit"))
+    assert len(optimizers_that(per_class=True)) >= 1

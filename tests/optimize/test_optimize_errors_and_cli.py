@@ -32,7 +32,7 @@ F = np.arange(40) % 4
         ({"temperature": True, "rule": "prob"}, r"--temperature scales logits"),
         ({"tta_weights": True}, r"--tta-weights needs several TTA views"),
         ({"models": ["a", "a", "b"]}, r"3 distinct model names"),
-        ({"method": "de", "params": {"generations": 3}}, r"unknown parameter\(s\) \['generations'\]"),
+        ({"method": "de", "params": {"generations": 3}}, r"The 'generations' parameter of optimizer 'de' must be one of its parameters \(init, "),
         ({"method": "hill-climb", "per_class": True}, r"hill-climb selects whole models"),
     ],
 )

@@ -151,7 +151,7 @@ def test_grades_parse_infer_and_index():
         (lambda: fit_cuts(np.array([0.0, np.nan]), np.zeros(2), Grades((0, 1))),
          r"NaN or infinite values \(first row 1\)"),
         (lambda: fit_cuts(np.zeros(3), np.zeros(3), Grades((0, 1)), "coordinate", steps=3),
-         r"unknown parameter\(s\) \['steps'\]"),
+         r"The 'steps' parameter of cut-point method '.*' must be one of its parameters"),
         (lambda: get_metric("qwk", "regression")(np.array([0.5, 1.0]), np.array([1.0, 1.0])),
          r"needs integer grades"),
     ],

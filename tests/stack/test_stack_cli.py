@@ -108,7 +108,7 @@ def _extra_csv(tmp_path, store, drop=0, col="id", extra_cols=None):
         (lambda s, t: {"extra_features": t / "missing.csv"}, BlendError, "does not exist"),
         (lambda s, t: {"tta": "max"}, BlendError, "--tta must be 'mean' or 'all'"),
         (lambda s, t: {"metric": "rmse"}, ValueError, "rmse"),
-        (lambda s, t: {"params": {"depth": 2}}, BlendError, "has no parameter"),
+        (lambda s, t: {"params": {"depth": 2}}, BlendError, "parameter of stacker"),
         (lambda s, t: {"name": "m01"}, BlendError, "is one of the stacked models"),
     ],
 )

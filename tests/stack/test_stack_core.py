@@ -247,7 +247,7 @@ def _X(n=60, m=3, c=3):
         ({"task": "ranking"}, "unknown task 'ranking'"),
         ({"y": np.zeros(59, int)}, "y has 59 rows but the features have 60"),
         ({"X": np.full((60, 3, 3), np.nan, np.float32)}, "NaN or infinite values in 60 row"),
-        ({"params": {"depth": 3}}, r"stacker 'lgbm' has no parameter\(s\) \['depth'\]"),
+        ({"params": {"depth": 3}}, r"The 'depth' parameter of stacker 'lgbm' must be one of its parameters"),
         ({"hpo": -1}, "hpo must be a number of trials >= 0"),
         ({"seeds": 0}, "seeds must be >= 1"),
         ({"extra": np.zeros((59, 2))}, r"extra features must have shape \(60, E\)"),
