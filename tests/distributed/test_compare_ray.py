@@ -51,3 +51,20 @@ def test_compare_on_ray_fits_every_pair_once_with_the_same_label_reads(ray_sessi
     for k in pe.choice_rows:
         np.testing.assert_array_equal(re_.choice_rows[k], pe.choice_rows[k])
     np.testing.assert_array_equal(on_ray.in_sample_predictions(), plain.in_sample_predictions())
+
+
+def test_compare_qwk_cut_candidates_on_ray_match_the_plain_run(ray_session, tmp_path):
+    # the ordinal candidates (weights and cut points fitted inside every fit) travel too
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "_ordinal_fixtures", Path(__file__).parents[1] / "ordinal" / "conftest.py")
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    store = fixtures.make_ordinal_store(tmp_path / "o", n_rows=300, n_folds=4, seed=2)
+    methods = ["mean+cuts", "nelder-mead+cuts"]
+    plain = compare_store(store, metric="qwk", methods=methods, n_jobs=1)
+    with get_executor("local") as ex:
+        on_ray = compare_store(store, metric="qwk", methods=methods, n_jobs=1, executor=ex)
+    assert _without_seconds(on_ray.to_dict()) == _without_seconds(plain.to_dict())
