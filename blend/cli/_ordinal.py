@@ -22,6 +22,15 @@ __all__ = ["is_ordinal", "store_grades", "ordinal_optimize_store", "ordinal_reci
            "print_ordinal", "ordinal_optimize_cli"]
 
 
+def refuse_ray(args: Any, command: str) -> None:
+    """The cut-point paths run in one process: ``--ray`` is refused, not silently ignored."""
+    if getattr(args, "ray", None):
+        raise BlendError(
+            f"{command} with cut points (--metric qwk on a regression store, or --ordinal) runs "
+            "in one process; --ray does not distribute it yet. Drop --ray"
+        )
+
+
 def is_ordinal(store: Any, metric: str | None, ordinal: bool = False) -> bool:
     """Whether a command on ``store`` with ``metric`` takes the ordinal (cut points) path."""
     if ordinal:
@@ -156,6 +165,7 @@ def print_ordinal(results: list[OrdinalResult]) -> None:
 def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
                          params: dict[str, Any]) -> int:
     """``blend optimize --metric qwk`` on an ordinal store: fit, print, write JSON / recipe."""
+    refuse_ray(args, "blend optimize")
     from blend.cli._common import resolve_models
 
     models = resolve_models(store, models, need=1, what="ordinal blending",
@@ -325,6 +335,7 @@ def print_ordinal_report(rep: Any) -> None:
 
 def ordinal_search_cli(args: Any, store: Any) -> int:
     """``blend search --metric qwk`` on a regression store: subsets graded by their own cuts."""
+    refuse_ray(args, "blend search")
     from rich.table import Table
 
     from blend.cli._common import resolve_models

@@ -264,8 +264,11 @@ def stack_cli(args: argparse.Namespace) -> int:
     from blend.cli import _ordinal
     from oof_store.distributed import get_executor
 
+    ordinal = _ordinal.is_ordinal(store, args.metric, args.ordinal)
+    if ordinal:
+        _ordinal.refuse_ray(args, "stack")
     with get_executor(args.ray) as executor, progress_callback(f"stack {args.stacker}") as progress:
-        if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+        if ordinal:
             return _ordinal.ordinal_stack_cli(args, store, params, progress)
         res, written = run_stack(
             store, args.stacker, models=args.models, features=args.features, tta=args.tta,

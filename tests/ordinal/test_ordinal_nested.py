@@ -159,6 +159,18 @@ def test_cli_errors_are_one_line(ordinal_store, argv, message, capsys):
     assert pytest.importorskip("re").search(message, capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("command", [["optimize"], ["search"], ["stack", "linear"]])
+def test_ray_on_a_cut_point_path_is_refused_not_ignored(ordinal_store, command, capsys):
+    from blend.cli.stack import main as stack_main
+
+    run = stack_main if command[0] == "stack" else (lambda argv: main([command[0], *argv]))
+    argv = [*command[1:], str(ordinal_store.uri), "--metric", "qwk", "--ray", "local"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert "--ray does not distribute it yet" in err
+    assert "Traceback" not in err
+
+
 def test_report_on_an_ordinal_store_has_qwk_per_model_and_fold_and_the_confusion(
         ordinal_store, tmp_path):
     out = tmp_path / "rep.json"
