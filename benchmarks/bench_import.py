@@ -23,10 +23,10 @@ import argparse
 import os
 import shutil
 import tempfile
-import time
 
 import numpy as np
 import pandas as pd
+from bench_store import best_of  # the same best-of-N timer as the store benchmark
 
 from oof_store import Store
 from oof_store.importing import import_files, import_predictions
@@ -46,15 +46,6 @@ def _setup(root: str, n: int, n_classes: int, seed: int = 0) -> tuple[Store, str
     path = os.path.join(root, f"oof-{n}.parquet")
     df.iloc[rng.permutation(n)].to_parquet(path, index=False)
     return store, path
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
@@ -77,10 +68,10 @@ def main() -> None:
                 s = Store(uri)
                 return s.ids, s.folds  # what every import reads once: ids and folds
 
-            open_s = _best(open_store, repeat)
+            open_s = best_of(open_store, repeat)
             store = Store(store.uri)
             open_store_warm = store.ids, store.folds  # noqa: F841 (the timed runs share these)
-            read_s = _best(lambda path=path: pd.read_parquet(path), repeat)
+            read_s = best_of(lambda path=path: pd.read_parquet(path), repeat)
 
             class _Abort(Exception):
                 pass
@@ -95,14 +86,14 @@ def main() -> None:
                 except _Abort:
                     pass
 
-            check_s = _best(check_only, repeat)
+            check_s = best_of(check_only, repeat)
             assert store.models(include_incomplete=True) == [], "the check phase must write nothing"
 
             def full(store=store, path=path):
                 store.remove_model("m") if "m" in store.models(include_incomplete=True) else None
                 import_predictions(store, "m", "oof", path)
 
-            import_s = _best(full, repeat)
+            import_s = best_of(full, repeat)
             got = store.load_oof(["m"]).preds[0, 0]
             want = pd.read_parquet(path).set_index("id").loc[store.ids, store.class_names]
             assert np.array_equal(got, want.to_numpy(np.float32)), "import must keep every value"
