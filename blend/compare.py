@@ -68,6 +68,7 @@ import numpy as np
 from blend._errors import BlendError
 from blend.combine import blend_scores, unit_scores
 from blend.metrics import Metric, get_metric
+from oof_common.core import blas_limit
 
 __all__ = [
     "BUDGETS",
@@ -975,7 +976,7 @@ class Comparison:
 
 def _fit_task(eng: Comparison, name: str, held: tuple[int, ...]) -> tuple[Any, np.ndarray, float]:
     """One fit as an executor task (one BLAS thread, as in :func:`compare`)."""
-    with _one_blas_thread():
+    with blas_limit(1):
         return eng._fit_fresh(eng.by_name[name], frozenset(held))
 
 
@@ -1090,22 +1091,10 @@ def compare(
     -------
     CompareResult
     """
-    with _one_blas_thread():
+    with blas_limit(1):
         return _compare(data, metric=metric, methods=methods, budget=budget,
                         procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress,
                         executor=executor)
-
-
-def _one_blas_thread():
-    # Many small matrix products in several fits at once: BLAS threads only spin (a
-    # logistic-regression stacker fit took 50 s instead of 4 s on a busy 2-core machine).
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_data(data: CompareData) -> None:

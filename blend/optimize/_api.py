@@ -17,7 +17,6 @@ The orchestration every method shares:
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv, train_rows
 from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
+from oof_common.core import blas_limit
 
 __all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
 
@@ -167,16 +167,6 @@ class OptimizeResult:
         )
 
 
-def _blas_limit(n: int | None) -> Any:
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
-
-
 def _temperature_one(X: np.ndarray, y: np.ndarray) -> float:
     """Temperature ``T`` minimising the log loss of ``softmax(X / T)`` (X: (N, C) logits)."""
     hard = y.ndim == 1
@@ -214,7 +204,7 @@ def fit_temperatures(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _limited_fit(fit_and_threads: tuple, idx: np.ndarray, held: int | None,
                  chosen: Sequence[int] | None) -> Any:
     fit, threads = fit_and_threads
-    with _blas_limit(threads):
+    with blas_limit(threads):
         return fit(idx, held, chosen)
 
 
@@ -476,7 +466,7 @@ def optimize(
     if executor is not None and not use_tasks:
         params["executor"] = executor
     n_fits = 1 + (len(fold_ids) if nested else 0)
-    with _blas_limit(blas_threads), Timer() as t:
+    with blas_limit(blas_threads), Timer() as t:
         if use_tasks:
             jobs = [(np.arange(N), None, None)]
             if nested:
