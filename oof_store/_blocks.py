@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,12 @@ from oof_store._errors import FoldMismatchError, StoreError
 PROB_SUM_TOL = 1e-3
 
 
-def _first(ids: np.ndarray, k: int = 5) -> str:
-    shown = ", ".join(repr(str(i)) for i in ids[:k])
+def _first(ids: Sized, k: int = 5) -> str:
+    """The first ``k`` ids as plain quoted strings (never ``np.str_('...')``), and how many in all.
+
+    The one id list of the store's error messages (blocks, targets, imports).
+    """
+    shown = ", ".join(repr(str(i)) for i in islice(ids, k))
     return shown + (f", ... ({len(ids)} in all)" if len(ids) > k else "")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from oof_store import _schema as S
+from oof_store._blocks import _first
 from oof_store._errors import StoreError
 
 SOFT_SUM_TOL = 1e-3
@@ -33,12 +34,6 @@ def _require_columns(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
         )
 
 
-def _first_ids(ids: Sequence[Any], k: int = 5) -> str:
-    return ", ".join(repr(str(i)) for i in list(ids)[:k]) + (
-        f", ... ({len(ids)} in all)" if len(ids) > k else ""
-    )
-
-
 def _check_ids(values: pd.Series, what: str) -> np.ndarray:
     if values.isna().any():
         rows = np.flatnonzero(values.isna().to_numpy())
@@ -46,7 +41,7 @@ def _check_ids(values: pd.Series, what: str) -> np.ndarray:
     ids = values.astype(str).to_numpy()
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise StoreError(f"{what}: duplicate id(s) {_first_ids(uniq[counts > 1])}")
+        raise StoreError(f"{what}: duplicate id(s) {_first(uniq[counts > 1])}")
     return ids
 
 
@@ -99,7 +94,7 @@ def prepare_targets(
     if folds.isna().any():
         rows = np.flatnonzero(folds.isna().to_numpy())
         raise StoreError(
-            f"fold column {fold_col!r}: {len(rows)} row(s) have no fold (ids {_first_ids(ids[rows])})"
+            f"fold column {fold_col!r}: {len(rows)} row(s) have no fold (ids {_first(ids[rows])})"
         )
     try:
         fold_values = folds.to_numpy(dtype=np.float64)
@@ -123,7 +118,7 @@ def prepare_targets(
         if bad.any():
             raise StoreError(
                 f"soft targets must sum to 1 on each row; {int(bad.sum())} row(s) do not "
-                f"(ids {_first_ids(ids[bad])}); normalise them (e.g. divide vote counts by votes)"
+                f"(ids {_first(ids[bad])}); normalise them (e.g. divide vote counts by votes)"
             )
         names = list(class_names) if class_names else list(target_cols)
         if len(names) != len(target_cols):
@@ -134,7 +129,7 @@ def prepare_targets(
             rows = np.flatnonzero(target.isna().to_numpy())
             raise StoreError(
                 f"target column {target_cols[0]!r}: {len(rows)} missing value(s) "
-                f"(ids {_first_ids(ids[rows])})"
+                f"(ids {_first(ids[rows])})"
             )
         task = task or infer_task(target)
         if task == "regression":
@@ -176,6 +171,6 @@ def prepare_targets(
         overlap = np.intersect1d(test, ids)
         if len(overlap):
             raise StoreError(
-                f"{len(overlap)} test id(s) are also training ids: {_first_ids(overlap)}"
+                f"{len(overlap)} test id(s) are also training ids: {_first(overlap)}"
             )
     return PreparedTargets(out, id_col, list(target_cols), task, names, test)

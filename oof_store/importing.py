@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from oof_store import _schema as S
-from oof_store._blocks import PROB_SUM_TOL
+from oof_store._blocks import PROB_SUM_TOL, _first
 from oof_store._errors import FoldMismatchError, StoreError, StoreExistsError
 from oof_store._store import Store
 
@@ -125,12 +125,6 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame | np.ndarray:
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise StoreError(f"cannot read {path}: {exc}") from exc
     raise StoreError(f"{path}: unknown file type; use .csv, .parquet or .npy")
-
-
-def _first(ids: Sequence[Any] | np.ndarray, k: int = 5) -> str:
-    """The first ``k`` ids as plain quoted strings (never ``np.str_('...')``)."""
-    shown = ", ".join(repr(str(i)) for i in list(ids[:k]))
-    return shown + (f", ... ({len(ids)} in all)" if len(ids) > k else "")
 
 
 def _plural(n: int, word: str) -> str:
