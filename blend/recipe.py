@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend._write_back import write_model
 from blend.combine import RULES, blend_scores, to_scores, unit_scores
 
 __all__ = ["Recipe", "RECIPE_VERSION", "load_output_for"]
@@ -438,22 +439,18 @@ class Recipe:
         in_sample = self.in_sample_in(store)
         oof = self.predict_oof(store).astype(np.float32)
         test = self.predict_test(store).astype(np.float32) if len(store.test_ids) else None
-        kind = "raw" if store.task == "regression" else "probs"
         # one write: an existing model is replaced all at once, never removed first
-        with store.transaction(name, "blend apply", replace=True) as tx:
-            for k in store.fold_ids:
-                rows = np.flatnonzero(store.folds == k)
-                tx.write_block("oof", int(k), 0, store.ids[rows], oof[rows])
-            if test is not None:
-                tx.write_block("test", -1, 0, store.test_ids, test)
-            return tx.finish_model(
-                kind=kind,
-                tta_views=["none"],
-                params={"recipe": self.to_dict(), "in_sample": in_sample},
-                source="blend",
-                parents=list(self.models),
-                overwrite=True,
-            )
+        return write_model(
+            store, name, "blend apply",
+            oof={int(k): oof[store.folds == k] for k in store.fold_ids},
+            test=test,
+            replace=True,
+            kind="raw" if store.task == "regression" else "probs",
+            params={"recipe": self.to_dict(), "in_sample": in_sample},
+            source="blend",
+            parents=list(self.models),
+            overwrite=True,
+        )
 
 
 def _fmt(values: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend._write_back import as_block, write_model
 from blend.cli._common import honesty_facts, print_honesty, resolve_models, warn_models_without_test
 from blend.compare import BUDGETS, CompareData, CompareResult, compare
 
@@ -94,7 +95,6 @@ def write_stackers(store: Any, res: CompareResult, names: Sequence[str], *, pref
     the row's fold) and its test predictions are each outer-fold fit's, per fold, as
     ``stack`` writes them (``source="stack"``). Returns ``{candidate: model name}``.
     """
-    from blend.cli.stack import _as_block
     from blend.stack import make_features
 
     eng = res.engine
@@ -117,27 +117,24 @@ def write_stackers(store: Any, res: CompareResult, names: Sequence[str], *, pref
                                  output="raw" if data.regression else "probs")
             X_test = make_features(ts.preds, features=cand.extra["features"], task=data.task)
         score = next(s for s in res.candidates if s.name == name)
+        oof = {k: as_block(_squeeze(eng.predict(name, {k}, k), data)) for k in eng.fold_ids}
+        test = None
+        if X_test is not None:
+            test = {k: as_block(np.mean([_predict_one(cand, m, X_test) for m in eng.fit(name, {k})],
+                                        axis=0))
+                    for k in eng.fold_ids}
         # one write: an existing model is replaced all at once, never removed first
-        with store.transaction(model, "blend compare", replace=True) as tx:
-            for k in eng.fold_ids:
-                rows = eng.fold_rows(k)
-                pred = eng.predict(name, {k}, k)
-                tx.write_block("oof", k, 0, store.ids[rows], _as_block(_squeeze(pred, data)))
-                if X_test is not None:
-                    models_k = eng.fit(name, {k})
-                    tp = np.mean([_predict_one(cand, m, X_test) for m in models_k], axis=0)
-                    tx.write_block("test", k, 0, store.test_ids, _as_block(tp))
-            tx.finish_model(
-                kind="raw" if data.regression else "probs",
-                tta_views=["none"],
-                params={"stacker": cand.extra["stacker"], "written_by": "blend compare",
-                        "features": cand.extra["features"], "models": list(data.models),
-                        "metric": res.metric, "nested_score": score.nested_score,
-                        "fold_scores": list(score.fold_scores)},
-                source="stack",
-                parents=list(data.models),
-                overwrite=True,
-            )
+        write_model(
+            store, model, "blend compare", oof=oof, test=test, replace=True,
+            kind="raw" if data.regression else "probs",
+            params={"stacker": cand.extra["stacker"], "written_by": "blend compare",
+                    "features": cand.extra["features"], "models": list(data.models),
+                    "metric": res.metric, "nested_score": score.nested_score,
+                    "fold_scores": list(score.fold_scores)},
+            source="stack",
+            parents=list(data.models),
+            overwrite=True,
+        )
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from rich.markup import escape
 
 from blend._errors import BlendError
+from blend._write_back import as_block, write_model
 from blend.cli._common import (
     honesty_facts,
     in_sample_models,
@@ -198,33 +199,22 @@ def run_stack(
     )
     if not write:
         return res, None
-    ids = store.ids
     # one write: with --overwrite the old model is replaced all at once, never removed first
-    with store.transaction(name, "stack", replace=overwrite) as tx:
-        for i, k in enumerate(res.fold_ids):
-            rows = np.flatnonzero(oof.folds == k)
-            tx.write_block("oof", k, 0, ids[rows], _as_block(res.oof[rows]))
-            if res.fold_test is not None:
-                tx.write_block("test", k, 0, store.test_ids, _as_block(res.fold_test[i]))
-        tx.finish_model(
-            kind="raw" if task == "regression" else "probs",
-            tta_views=["none"],
-            # a stacker is honest OOF (nested), unless it stacks in-sample blends
-            params={"stacker": st.name, **res.to_dict(),
-                    "in_sample": bool(in_sample_models(store, chosen))},
-            source="stack",
-            parents=chosen,
-            overwrite=overwrite,
-        )
+    write_model(
+        store, name, "stack",
+        oof={k: as_block(res.oof[oof.folds == k]) for k in res.fold_ids},
+        test=(None if res.fold_test is None
+              else {k: as_block(t) for k, t in zip(res.fold_ids, res.fold_test, strict=True)}),
+        replace=overwrite,
+        kind="raw" if task == "regression" else "probs",
+        # a stacker is honest OOF (nested), unless it stacks in-sample blends
+        params={"stacker": st.name, **res.to_dict(),
+                "in_sample": bool(in_sample_models(store, chosen))},
+        source="stack",
+        parents=chosen,
+        overwrite=overwrite,
+    )
     return res, name
-
-
-def _as_block(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 1:
-        return a[:, None].astype(np.float32)
-    a = a / a.sum(axis=1, keepdims=True)
-    return a.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- CLI layer
