@@ -7,7 +7,7 @@ from typing import Any
 
 from blend._errors import BlendError
 
-__all__ = ["resolve_models", "in_sample_models", "honesty_facts", "print_honesty",
+__all__ = ["resolve_models", "without_stackers", "in_sample_models", "honesty_facts", "print_honesty",
            "models_without_test", "warn_models_without_test"]
 
 
@@ -16,6 +16,15 @@ def in_sample_models(store: Any, models: Sequence[str]) -> list[str]:
     from oof_store.flags import is_in_sample
 
     return [m for m in models if is_in_sample(store.manifest(m))]
+
+
+def without_stackers(store: Any) -> Callable[[list[str]], list[str]]:
+    """A ``default`` for :func:`resolve_models`: the models no stacker wrote (``source != "stack"``).
+
+    Stacking or comparing level-2 models again over the same folds would leak, so ``stack``
+    and ``compare`` leave them out of their default lists.
+    """
+    return lambda have: [m for m in have if store.manifest(m).get("source") != "stack"]
 
 
 def resolve_models(

@@ -21,27 +21,27 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend._write_back import as_block, write_model
-from blend.cli._common import honesty_facts, print_honesty, resolve_models, warn_models_without_test
+from blend.cli._common import (
+    honesty_facts,
+    print_honesty,
+    resolve_models,
+    warn_models_without_test,
+    without_stackers,
+)
 from blend.compare import BUDGETS, CompareData, CompareResult, compare
 
 __all__ = ["compare_models", "compare_store", "recipe_for", "write_stackers", "compare_cli", "register"]
-
-
-def _default_models(store: Any):
-    # level-2 models are left out by default: comparing stackers of stackers over the same
-    # folds would leak (compare fits its own stackers, properly nested). In-sample blends
-    # are left out by resolve_models (unless allow_in_sample).
-    return lambda have: [m for m in have if store.manifest(m).get("source") != "stack"]
 
 
 def compare_models(store: Any, models: Sequence[str] | None = None, *,
                    allow_in_sample: bool = False) -> list[str]:
     """The models ``blend compare`` runs on: ``models`` checked, or every base model.
 
-    Level-2 models (``source="stack"``) are left out of the default list; in-sample models
-    (:mod:`oof_store.flags`) are left out, and refused by name, unless ``allow_in_sample``.
+    Level-2 models (``source="stack"``) are left out of the default list (compare fits its
+    own stackers, properly nested); in-sample models (:mod:`oof_store.flags`) are left out,
+    and refused by name, unless ``allow_in_sample``.
     """
-    return resolve_models(store, models, need=2, what="compare", default=_default_models(store),
+    return resolve_models(store, models, need=2, what="compare", default=without_stackers(store),
                           allow_in_sample=allow_in_sample)
 
 

@@ -26,6 +26,7 @@ from blend.cli._common import (
     print_honesty,
     resolve_models,
     warn_models_without_test,
+    without_stackers,
 )
 from blend.stack import (
     FEATURES,
@@ -106,8 +107,7 @@ def _resolve_models(store: Any, models: Sequence[str] | None,
     # level-2 models are left out by default: stacking a stack over the same folds leaks;
     # in-sample blends (blend apply --write-model) too, unless allowed
     return resolve_models(
-        store, models, need=2, what="stacking",
-        default=lambda have: [m for m in have if store.manifest(m).get("source") != "stack"],
+        store, models, need=2, what="stacking", default=without_stackers(store),
         allow_in_sample=allow_in_sample,
     )
 
