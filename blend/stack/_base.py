@@ -415,10 +415,6 @@ def _take(A: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
     return None if A is None else A[idx]
 
 
-def _mean_or_none(preds: list[np.ndarray]) -> np.ndarray | None:
-    return None if not preds else np.mean(preds, axis=0)
-
-
 def fit_stacker(
     stacker: str | Stacker,
     X: np.ndarray,
