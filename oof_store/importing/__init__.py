@@ -16,13 +16,14 @@ be predictions), ``_planning`` (read and check a file into blocks), ``_core`` (c
 checked blocks; the public import functions) and ``_export``.
 """
 
-from oof_store.importing._core import ImportResult, import_files, import_predictions
+from oof_store.importing._core import ImportResult, ImportResults, import_files, import_predictions
 from oof_store.importing._export import export_predictions
 from oof_store.importing._readers import read_table
 from oof_store.importing._templates import FileSpec, expand_template
 
 __all__ = [
     "ImportResult",
+    "ImportResults",
     "FileSpec",
     "import_predictions",
     "import_files",

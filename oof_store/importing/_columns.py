@@ -22,10 +22,10 @@ def _fold_like(name: Any) -> bool:
 
 
 def _reserved_columns(
-    store: Store, split: str, df: pd.DataFrame, icol: str, fold_cols: list[str]
+    store: Store, split: str, df: pd.DataFrame, icol: str | None, fold_cols: list[str]
 ) -> dict[str, str]:
     """Columns never taken as predictions without ``--columns``, with the reason."""
-    out: dict[str, str] = {icol: "the id column"}
+    out: dict[str, str] = {icol: "the id column"} if icol is not None else {}
     for c in fold_cols:
         out[c] = "a fold column"
     groups = {S.GROUP_COLUMN, str(store.meta.get("group_col") or S.GROUP_COLUMN)}
@@ -84,6 +84,25 @@ def _pick_columns(
                 "model? Remove them, or name the prediction columns with --columns"
             )
         return list(store.class_names)
+    named = [c for c in numeric if c in store.class_names]
+    if store.task == "binary" and named == numeric == [store.class_names[1]]:
+        return named  # the positive class's probability, by name
+    if store.task == "binary" and named == numeric == [store.class_names[0]]:
+        raise StoreError(
+            f"{path}: its one prediction column {named[0]!r} is named like the store's "
+            f"negative class (classes {store.class_names}; the positive class is "
+            f"{store.class_names[1]!r}). Give the positive class's probability (1 - p), or both "
+            "columns named like the classes"
+        )
+    if named and store.task != "regression":
+        absent = [c for c in store.class_names if c not in free]
+        raise StoreError(
+            f"{path}: column(s) {named} are named like the store's classes "
+            f"{store.class_names} but class(es) {absent} have no column, so the columns "
+            "cannot be matched to classes by name (and would be wrong by position). Name "
+            "every class's column like the class, or list the prediction columns in class "
+            f"order with --columns (e.g. --columns {','.join(numeric[: store.n_classes])})"
+        )
     if len(numeric) == store.n_classes or (store.task == "binary" and len(numeric) == 1):
         return numeric
     aside = [f"{c!r} ({why})" for c, why in reserved.items() if c in names]

@@ -40,6 +40,9 @@ class ImportResult:
         test fold (the manifest is updated when they arrive).
     files : list of str
         The files imported.
+    notes : list of str
+        What the user should know about how the files were read (rows matched by order,
+        ids matched as numbers).
     """
 
     model: str
@@ -49,6 +52,7 @@ class ImportResult:
     complete: bool
     missing: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: blocks written, TTA view, and whether the model is complete."""
@@ -62,6 +66,62 @@ class ImportResult:
             f"model {self.model!r}: wrote {len(self.blocks)} {self.split} block(s) "
             f"(TTA view {self.tta_view!r}); {state}"
         )
+
+
+class ImportResults(list):
+    """The :class:`ImportResult` of each model (a list), and the files left aside.
+
+    Attributes
+    ----------
+    left_aside : list of str
+        Files the template matched but that were not imported, with the reason
+        (``--split test``: a file whose model the store does not have, such as
+        ``oofs/b4_oof.csv`` matched by ``oofs/{model}.csv``).
+    """
+
+    left_aside: list[str]
+
+    def __init__(self, results: Sequence[ImportResult] = (), left_aside: Sequence[str] = ()):
+        super().__init__(results)
+        self.left_aside = list(left_aside)
+
+    def notes(self) -> list[str]:
+        """The lines to show besides the per-model summaries: how rows were matched, what was left aside."""
+        out: list[str] = []
+        by_order = [r.model for r in self if any("matched by order" in n for n in r.notes)]
+        if by_order:
+            split = self[0].split
+            rows = "training" if split == "oof" else "test"
+            out.append(
+                f"{len(by_order)} model(s) had no id column: their rows were matched by order to "
+                f"the store's {rows} rows ({', '.join(by_order[:5])}"
+                + (", ..." if len(by_order) > 5 else "") + ")"
+            )
+        for r in self:
+            out += [n for n in r.notes if "matched by order" not in n]
+        if self.left_aside:
+            out.append(
+                f"left aside {len(self.left_aside)} file(s) matched by the template whose model "
+                f"the store does not have: {', '.join(self.left_aside[:5])}"
+                + (", ..." if len(self.left_aside) > 5 else "")
+            )
+        return out
+
+
+def _leave_aside(store: Store, split: str, specs: list[FileSpec]) -> tuple[list[FileSpec], list[str]]:
+    """``--split test``: keep the files of models the store has when the template matches others too.
+
+    A test template such as ``oofs/{model}.csv`` also matches ``oofs/b4_oof.csv`` (model
+    ``b4_oof``). When some matched models are in the store and others are not, the others
+    are left aside; when none is, every file is imported (test before OOF is allowed).
+    """
+    if split != "test":
+        return specs, []
+    have = set(store.models(include_incomplete=True))
+    keep = [s for s in specs if s.model in have]
+    if not keep or len(keep) == len(specs):
+        return specs, []
+    return keep, [s.path for s in specs if s.model not in have]
 
 
 def _commit(store: Store, plan: _Plan, params: dict[str, Any] | None, overwrite: bool) -> ImportResult:
@@ -90,7 +150,7 @@ def _commit(store: Store, plan: _Plan, params: dict[str, Any] | None, overwrite:
     view = ",".join(plan.views[t] for t in ts)
     return ImportResult(
         plan.model, plan.split, written, view, not missing_oof, missing_oof or missing_test,
-        list(plan.files),
+        list(plan.files), list(plan.notes),
     )
 
 
@@ -109,7 +169,7 @@ def import_files(
     allow_perfect: bool = False,
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
-) -> list[ImportResult]:
+) -> ImportResults:
     """Import every file matching ``template`` (see :func:`expand_template`).
 
     Every file is read and checked, and the blocks of every model are checked against
@@ -127,19 +187,22 @@ def import_files(
 
     Returns
     -------
-    list of ImportResult
-        One per model, in name order.
+    ImportResults
+        A list of :class:`ImportResult`, one per model in name order, with the files left
+        aside (``--split test`` with a template that also matches other models' files).
     """
     S.check_split(split)
     if kind not in S.KINDS:
         raise StoreError(f"kind must be one of {list(S.KINDS)}, got {kind!r}")
     if store.task == "regression":
         kind = "raw"
-    specs = (
-        list(template)
-        if not isinstance(template, (str, os.PathLike))
-        else expand_template(template, model)
-    )
+    aside: list[str] = []
+    if isinstance(template, (str, os.PathLike)):
+        specs = expand_template(template, model)
+        if "{model}" in os.fspath(template):
+            specs, aside = _leave_aside(store, split, specs)
+    else:
+        specs = list(template)
     index = _Index(store)
     plans: dict[str, _Plan] = {}
     for i, spec in enumerate(specs):
@@ -155,7 +218,7 @@ def import_files(
         )
         if progress:
             progress("check", i + 1, len(specs))
-    results = []
+    results = ImportResults(left_aside=aside)
     for i, name in enumerate(sorted(plans)):
         results.append(_commit(store, plans[name], params, overwrite))
         if progress:

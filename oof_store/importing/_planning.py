@@ -36,6 +36,7 @@ class _Plan:
     existing: set[tuple[str, int, int]]  # (split, fold, tta) already in the store
     blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Index:
@@ -52,6 +53,83 @@ class _Index:
             self._sets[split] = pa.array(np.asarray(known, dtype=object), pa.string())
         found = pc.index_in(ids, value_set=self._sets[split]).fill_null(-1)
         return np.asarray(found.to_numpy(), dtype=np.int64)
+
+    def numeric_positions(
+        self, split: str, ids: np.ndarray, pos: np.ndarray
+    ) -> tuple[np.ndarray, str | None]:
+        """Match the ids not found as text by their integer value, when both sides agree.
+
+        Ids are text (``00501`` is not ``501``) unless every source agrees they are numbers:
+        every id of the file and of the store reads as an integer and no two store ids
+        share a value. Then ``501`` finds the store's ``00501``, and the note says so.
+        """
+        known = np.asarray(self.store.ids if split == "oof" else self.store.test_ids, dtype=str)
+        mine = _as_integers(ids)
+        theirs = _as_integers(known)
+        if mine is None or theirs is None or len(np.unique(theirs)) != len(theirs):
+            return pos, None
+        lookup = pd.Index(theirs)
+        by_value = np.asarray(lookup.get_indexer(mine), dtype=np.int64)
+        if (by_value < 0).any():
+            return pos, None
+        changed = int((pos != by_value).sum())
+        first = int(np.flatnonzero(pos != by_value)[0])
+        return by_value, (
+            f"{changed} id(s) matched the store's ids as numbers, not as text (e.g. "
+            f"{str(ids[first])!r} = {str(known[by_value[first]])!r}); the store keeps its spelling"
+        )
+
+
+def _as_integers(values: np.ndarray) -> np.ndarray | None:
+    """``values`` as int64 when every one is an integer written in digits, else None."""
+    text = pd.Series(np.asarray(values, dtype=str)).str.strip()
+    if not text.str.fullmatch(r"[+-]?\d{1,18}").all():
+        return None
+    return text.astype(np.int64).to_numpy()
+
+
+def _refuse_without_ids(df: pd.DataFrame, icol: str, named: bool, path: str) -> None:
+    """Refuse a file without the id column unless it plainly has no ids at all.
+
+    A file is taken in row order only when ``--id`` was not given and none of its columns
+    looks like an id: a name ending in ``id`` (``image_id``, ``PassengerId``) or a
+    column of text.
+    """
+    cols = list(df.columns)
+    if named:
+        raise StoreError(f"{path}: no id column {icol!r}; its columns: {cols} (use --id COL)")
+    id_like = [
+        c for c in cols
+        if c.lower().endswith("id") or c.lower().startswith("id_")
+        or not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
+    ]
+    if id_like:
+        raise StoreError(
+            f"{path}: no id column {icol!r}; its columns: {cols}. Column(s) {id_like} look like "
+            f"ids: name the id column with --id {id_like[0]} (a file without any id column is "
+            "matched to the store's rows by order)"
+        )
+
+
+def _row_order(
+    store: Store, split: str, fold: int | str | None, n: int, path: str, why: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions and ids of a file taken in the store's row order (training or test)."""
+    all_ids = store.ids if split == "oof" else store.test_ids
+    if split == "oof" and fold is not None:
+        pos = np.flatnonzero(store.folds == int(fold))
+        where = f"the rows of fold {fold} in the store's training order"
+    else:
+        pos = np.arange(len(all_ids))
+        where = "the store's training rows" if split == "oof" else "the store's test rows"
+    if n != len(pos):
+        raise StoreError(
+            f"{path}: {why}, so its rows are matched by order, but it has {n} rows and "
+            f"{where} are {len(pos)}; give the file an id column (--id COL) or import the "
+            f"{'test' if split == 'oof' else 'OOF'} file with --split "
+            f"{'test' if split == 'oof' else 'oof'} if that is what it holds"
+        )
+    return pos, np.asarray(all_ids, dtype=object)[pos]
 
 
 def _initial_views(store: Store, model: str) -> list[str]:
@@ -144,7 +222,7 @@ def _plan_file(
             "the store has no test ids; create it with --test FILE to import test predictions"
         )
     if data is None:
-        data = read_table(path)
+        data = read_table(path, text_columns=[id_col or store.id_col])
 
     file_folds: list[tuple[str, np.ndarray]] = []
     if isinstance(data, np.ndarray):
@@ -156,36 +234,42 @@ def _plan_file(
         cols = [f"column {j}" for j in range(raw.shape[1])]
         if isinstance(fold, str):
             raise StoreError(f"{path}: a .npy file has no fold column {fold!r}; give --fold K")
-        if split == "oof" and fold is not None:
-            pos = np.flatnonzero(store.folds == int(fold))
-        else:
-            pos = np.arange(len(all_ids))
-        if len(raw) != len(pos):
-            raise StoreError(
-                f"{path}: {len(raw)} rows, but {len(pos)} expected "
-                f"({'fold ' + str(fold) + ' of ' if fold is not None and split == 'oof' else ''}"
-                f"the store's {'targets' if split == 'oof' else 'test'} order)"
-            )
-        ids = np.asarray(all_ids, dtype=object)[pos]
+        pos, ids = _row_order(store, split, fold, len(raw), path, "a .npy file")
     else:
         df = data.copy(deep=False)
         df.columns = [str(c) for c in df.columns]
-        icol = id_col or store.id_col
+        icol: str | None = id_col or store.id_col
         if icol not in df.columns:
-            raise StoreError(
-                f"{path}: no id column {icol!r}; its columns: {list(df.columns)} (use --id COL)"
-            )
+            _refuse_without_ids(df, icol, id_col is not None, path)
+            icol = None
         if isinstance(fold, str) and fold not in df.columns:
             raise StoreError(f"{path}: no fold column {fold!r}; its columns: {list(df.columns)}")
         fold_cols = [c for c in df.columns if c != icol and (_fold_like(c) or c == fold)]
         reserved = _reserved_columns(store, split, df, icol, fold_cols)
         cols = _pick_columns(df, store, columns, reserved, path)
-        if df[icol].isna().any():
-            rows = np.flatnonzero(df[icol].isna().to_numpy())
-            raise StoreError(f"{path}: {len(rows)} row(s) have no id (rows {rows[:5].tolist()})")
-        id_series = df[icol].astype(str)
-        pos = index.positions(split, pa.array(id_series))
-        ids = id_series.to_numpy(dtype=object)
+        if icol is None:
+            if fold_cols:
+                raise StoreError(
+                    f"{path}: no id column {store.id_col!r} but a fold column {fold_cols[0]!r}: "
+                    "rows are matched by order only in a file without ids and folds; add the "
+                    "ids (--id COL names the id column)"
+                )
+            pos, ids = _row_order(store, split, fold, len(df), path, "it has no id column")
+            plan.notes.append(
+                f"{path}: no id column {store.id_col!r}; its {len(df)} rows were matched by order "
+                f"to the store's {'training' if split == 'oof' else 'test'} rows"
+            )
+        else:
+            if df[icol].isna().any():
+                rows = np.flatnonzero(df[icol].isna().to_numpy())
+                raise StoreError(f"{path}: {len(rows)} row(s) have no id (rows {rows[:5].tolist()})")
+            id_series = df[icol].astype(str)
+            pos = index.positions(split, pa.array(id_series))
+            ids = id_series.to_numpy(dtype=object)
+            if (pos < 0).any():
+                pos, note = index.numeric_positions(split, ids, pos)
+                if note:
+                    plan.notes.append(f"{path}: {note}")
         try:
             raw = df[cols].to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
