@@ -1,4 +1,4 @@
-"""The ``oof`` command: ``oof init|import|ls|validate|rm|export``."""
+"""The ``oof`` command: ``oof init|import|ls|validate|rm|folds|export``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
@@ -188,7 +189,13 @@ def ls_cli(args: argparse.Namespace) -> int:
 
 
 def validate_cli(args: argparse.Namespace) -> int:
+    from oof_store.folds import describe_group_spans, group_spans
+
     store = Store(args.store)
+    spans = group_spans(store.groups, store.folds)
+    if spans:
+        console.print(f"[yellow]warning[/yellow]: {escape(describe_group_spans(spans, limit=20))}",
+                      highlight=False)
     problems = store.validate()
     if problems:
         raise ValidationError(problems)
@@ -202,6 +209,23 @@ def rm_cli(args: argparse.Namespace) -> int:
     for m in args.model:
         store.remove_model(m)
         console.print(f"removed model {m!r}")
+    return 0
+
+
+def folds_cli(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    df = pd.DataFrame({store.id_col: store.ids})
+    if args.one_hot:
+        for f in store.fold_ids:
+            df[f"fold{f}"] = (store.folds == f).astype(np.int8)
+    else:
+        df["fold"] = store.folds
+    if str(args.to).lower().endswith((".parquet", ".pq")):
+        df.to_parquet(args.to, index=False)
+    else:
+        df.to_csv(args.to, index=False)
+    made = store.meta.get("fold_source") or "a fold column"
+    console.print(escape(f"wrote the fold of {len(df)} rows ({store.n_folds} folds, from {made}) to {args.to}"))
     return 0
 
 
@@ -327,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, action="append")
     add_debug_flag(p)
     p.set_defaults(func=rm_cli)
+
+    p = sub.add_parser("folds", help="write the store's fold assignment (id, fold) to CSV or Parquet")
+    p.add_argument("store")
+    p.add_argument("--to", required=True, help="output .csv or .parquet")
+    p.add_argument("--one-hot", action="store_true", help="one 0/1 column per fold instead")
+    add_debug_flag(p)
+    p.set_defaults(func=folds_cli)
 
     p = sub.add_parser("export", help="write a model's predictions to CSV or Parquet")
     p.add_argument("store")

@@ -256,7 +256,7 @@ def check_fold_assignment(
         present = np.unique(labels[folds == f])
         if len(present) == 1:
             raise StoreError(
-                f"{what}: fold {f} holds one class only ({present[0]!r}, "
+                f"{what}: fold {f} holds one class only ({str(present[0])!r}, "
                 f"{int((folds == f).sum())} rows): not a fold assignment a model can be "
                 "validated on. Check the fold column, or make stratified folds with "
                 "--make-folds stratified:5:42"
