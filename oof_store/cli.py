@@ -199,6 +199,10 @@ def validate_cli(args: argparse.Namespace) -> int:
     problems = store.validate()
     if problems:
         raise ValidationError(problems)
+    from oof_store.submission_checks import check_store
+
+    for finding in check_store(store):
+        console.print(f"[yellow]warning[/yellow]: {escape(finding.summary())}", highlight=False)
     n = len(store.models())
     console.print(f"[green]ok[/green]: {escape(str(store.uri))}: {n} model(s), every check passed")
     return 0
