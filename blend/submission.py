@@ -53,9 +53,9 @@ def output_for(metric: str | None, task: str, output: str = "auto") -> str:
         return "values"
     if output != "auto":
         return output
-    from blend.metrics import METRICS
+    from blend.metrics import METRICS, canonical_metric
 
-    m = METRICS.get(str(metric))
+    m = METRICS.get(canonical_metric(str(metric)))
     if task == "softclass" or m is None:
         return "probs"
     return "labels" if m.needs == "labels" else "probs"
