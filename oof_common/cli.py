@@ -40,6 +40,48 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
 
 
+@contextmanager
+def _convergence_warnings_counted() -> Iterator[None]:
+    """Count scikit-learn's ConvergenceWarning and report it once, as a count, with its meaning.
+
+    A linear stacker refitted in every fold can warn dozens of times with the same text;
+    one line after the command says how often and what it means. Every other warning is
+    passed on unchanged (re-issued through the filters in force).
+    """
+    import warnings
+
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        n = _pass_on(caught)
+        if n:
+            err_console.print(
+                f"note: scikit-learn warned {n} time(s) that a solver stopped before converging "
+                "(ConvergenceWarning, mostly from the linear stacker's fits in each fold): those "
+                "fits stopped at their iteration limit; their scores are still honest nested "
+                "scores, perhaps slightly below what more iterations (max_iter) would give",
+                highlight=False, markup=False,
+            )
+
+
+def _pass_on(caught: list) -> int:
+    """Re-issue every caught warning but ConvergenceWarning (shown once per place); count those."""
+    import warnings
+
+    n = 0
+    registry: dict = {}
+    for w in caught:
+        if w.category.__name__ == "ConvergenceWarning":
+            n += 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                   registry=registry, source=w.source)
+    return n
+
+
 def run_main(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
 ) -> int:
@@ -55,7 +97,8 @@ def run_main(
         return 2
     debug = bool(getattr(args, "debug", False)) or bool(os.environ.get("OOF_DEBUG"))
     try:
-        code = func(args)
+        with _convergence_warnings_counted():
+            code = func(args)
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
         return 130
