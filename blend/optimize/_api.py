@@ -30,7 +30,13 @@ from blend.combine import RULES, as_4d, blend_scores, unit_scores
 from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv, train_rows
-from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
+from blend.optimize._base import (
+    Timer,
+    WeightsResult,
+    as_generator,
+    get_optimizer,
+    optimizer_capabilities,
+)
 from oof_common.core import blas_limit
 
 __all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
@@ -301,6 +307,24 @@ def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weig
     return P, y, folds, models, tta_views, metric
 
 
+def _fit_metric(method: str, metric: Metric, y: np.ndarray) -> tuple[Metric, str | None]:
+    """The metric the weights are fitted on, and what to say when it is not ``metric``.
+
+    A gradient method (lbfgs) cannot fit AUC, accuracy or F1 (no gradient); on a
+    classification store it fits log loss, the smooth loss of the same probabilities, and the
+    result is scored (in-sample, nested) on ``metric``, as ``blend compare`` does.
+    """
+    caps = optimizer_capabilities(method)
+    if caps.fits_metric(metric.name) or "logloss" not in (caps.metrics or ()):
+        return metric, None
+    if np.asarray(y).dtype.kind == "f":  # regression or soft targets: no class labels
+        return metric, None
+    return get_metric("logloss"), (
+        f"{method} fits the weights on log loss ({metric.name} has no gradient) and scores "
+        f"them on {metric.name}, as blend compare does"
+    )
+
+
 def optimize(
     P: np.ndarray,
     y: np.ndarray,
@@ -392,6 +416,7 @@ def optimize(
         P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights, per_class,
         temperature, nested,
     )
+    fit_metric, surrogate_note = _fit_metric(method, metric, y)
     params = dict(params or {})
     M, T, N, C = P.shape
     # units in the rule's additive space
@@ -435,7 +460,7 @@ def optimize(
             res = WeightsResult(method, np.ones((1, C)) if per_class else np.ones(1),
                                 float(metric(y[idx], blend(Xi, np.ones(1), None))), 0, 0.0)
         else:
-            res = fitter(Xi, y[idx], metric=metric, rule=rule, kind=skind, rng=fold_rng,
+            res = fitter(Xi, y[idx], metric=fit_metric, rule=rule, kind=skind, rng=fold_rng,
                          per_class=per_class, **p)
         res = replace(res, info={**res.info, "chosen": chosen})
         if len(units) == X.shape[0]:
@@ -501,6 +526,8 @@ def optimize(
     evaluations = res.evaluations + (sum(r.evaluations for r, _ in cv.fold_results) if cv else 0)
     fits = [res] + ([r for r, _ in cv.fold_results] if cv else [])
     announcements = [r.info["announce"] for r in fits if r.info.get("announce")]
+    if surrogate_note:
+        announcements.insert(0, surrogate_note)
     covers = ["weights"] + (["temperatures"] if temperature else [])
     if select is not None:
         covers.insert(0, "subset selection")
