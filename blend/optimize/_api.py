@@ -113,6 +113,14 @@ class OptimizeResult:
     conditional_nested_score: float | None = None
     conditional_fold_scores: list[float] | None = None
     announcements: list[str] = field(default_factory=list)
+    mean_score: float | None = None
+    greater_is_better: bool = True
+
+    def versus_mean(self) -> str:
+        """``"nested 0.6605 (plain mean 0.6705: below the mean)"``: the nested score beside the bar."""
+        from blend.nested import beside_mean
+
+        return beside_mean(self.nested_score, self.mean_score, self.greater_is_better, 6)
 
     def to_dict(self) -> dict[str, Any]:
         """The facts ``blend optimize --json`` writes.
@@ -127,6 +135,7 @@ class OptimizeResult:
             "weights": dict(self.weights),
             "score": self.score,
             "nested_score": self.nested_score,
+            "mean_score": self.mean_score,
             "fold_scores": list(self.fold_scores),
             "fold_weights": [dict(w) for w in self.fold_weights],
             "seconds": self.seconds,
@@ -143,6 +152,8 @@ class OptimizeResult:
             "nested: pooled held-out predictions; each fold's " + " and ".join(self.nested_covers)
             + " chosen without it")
         d["nested_covers"] = list(self.nested_covers)
+        d["mean_score_is"] = ("the plain mean of the same models under the same rule, pooled "
+                              "over the same OOF rows (nothing fitted: already nested)")
         if self.selected is not None:
             d["selected"] = list(self.selected)
             d["fold_selected"] = [list(f) for f in self.fold_selected or []]
@@ -500,6 +511,7 @@ def optimize(
                                      2 * n_fits - 1 if select is not None and nested else n_fits)
         full = run_fit(np.arange(N))
         score = float(metric(y, predict(full, np.arange(N))))
+        mean_score = float(metric(y, blend(X, np.full(X.shape[0], 1.0 / X.shape[0]), None)))
         cv = nested_cv(run_fit, predict, folds, y, metric) if nested else None
         cond = None
         if select is not None and nested:
@@ -554,4 +566,6 @@ def optimize(
         conditional_nested_score=None if cond is None else cond.nested_score,
         conditional_fold_scores=None if cond is None else list(cond.fold_scores),
         announcements=announcements,
+        mean_score=mean_score,
+        greater_is_better=metric.greater_is_better,
     )
