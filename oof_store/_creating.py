@@ -112,6 +112,7 @@ def create_store(
         "source": source,
         "fold_source": prepared.fold_source,
         "ids_from_rows": prepared.ids_from_rows,
+        "test_ids_from_rows": prepared.test_ids_from_rows,
     }
     fs.write_json(S.STORE_FILE, meta)  # last: its presence marks a complete store
     return {**meta, "notes": list(prepared.notes)}

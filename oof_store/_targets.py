@@ -27,6 +27,7 @@ class PreparedTargets:
     notes: tuple[str, ...] = ()
     fold_source: str = ""
     ids_from_rows: bool = False
+    test_ids_from_rows: bool = False
 
 
 def _require_columns(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
@@ -250,7 +251,7 @@ def prepare_targets(
             )
     return PreparedTargets(
         out, id_col, list(target_cols), task, names, test, tuple(notes), fold_source,
-        ids_from_rows,
+        ids_from_rows, isinstance(test_ids, int),
     )
 
 

@@ -318,6 +318,7 @@ def compare_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``compare`` sub-command to the ``blend`` parser."""
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
@@ -329,7 +330,7 @@ def register(subparsers) -> None:
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--models", nargs="+", metavar="MODEL",
                    help="models to compare over (default: every base model; level-2 ones left out)")
-    p.add_argument("--metric", help="metric (default: the task's default)")
+    p.add_argument("--metric", type=canonical_metric, help=metric_help())
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="candidates beside the baselines: METHOD[/RULE] (a weighting method), "
                         "caruana, stack:NAME, level3[:METHOD]; with --metric qwk on a regression "

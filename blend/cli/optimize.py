@@ -368,6 +368,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``optimize`` sub-command to the ``blend`` parser."""
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
@@ -381,7 +382,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--method", default="de", choices=available_optimizers(),
                    help="weighting method (default de): " + "; ".join(
                        f"{m}: {optimizer_capabilities(m).describe()}" for m in available_optimizers()))
-    p.add_argument("--metric", help="metric name or module:function (default: the task's)")
+    p.add_argument("--metric", type=canonical_metric, help=metric_help())
     p.add_argument("--rule", default="prob", choices=["prob", "logit", "geo", "rank"])
     p.add_argument("--models", nargs="+", help="models to weight (default: all)")
     p.add_argument("--from-search", metavar="FILE",

@@ -332,7 +332,7 @@ def report_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``report`` sub-command to the ``blend`` parser."""
-    from blend.metrics import METRICS
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
@@ -344,8 +344,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("store", help="path or URI of the store")
     p.add_argument("--models", nargs="+", metavar="MODEL", help="models to include (default: all)")
-    p.add_argument("--metric", help=f"primary metric: {', '.join(METRICS)} or module:function "
-                                    "(default: the task's)")
+    p.add_argument("--metric", type=canonical_metric, help="primary " + metric_help())
     p.add_argument("--by", action="append", metavar="COLUMN",
                    help="break the score down by this column of the targets (repeatable)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")

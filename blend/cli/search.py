@@ -19,7 +19,7 @@ from blend.cli._common import (
     warn_models_without_test,
 )
 from blend.combine import RULES
-from blend.metrics import METRICS, default_metric, get_metric
+from blend.metrics import canonical_metric, default_metric, get_metric, metric_help
 from blend.recipe import Recipe, _kind_for, load_output_for
 from blend.search import SearchResult, plan_search, search_subsets
 from blend.search._core import METHODS
@@ -186,8 +186,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--top", type=int, default=50, help="how many subsets to show (default 50)")
-    p.add_argument("--metric", default=None,
-                   help=f"{', '.join(METRICS)} or module:function (default: by task)")
+    p.add_argument("--metric", default=None, type=canonical_metric, help=metric_help())
     p.add_argument("--rule", choices=list(RULES), default="prob", help="combination rule")
     p.add_argument("--models", nargs="+", default=None, help="only these models")
     p.add_argument("--min-size", type=int, default=1)

@@ -339,6 +339,8 @@ def _print_result(res: StackResult, written: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``stack`` parser with one sub-command per registered stacker."""
+    from blend.metrics import canonical_metric, metric_help
+
     parser = argparse.ArgumentParser(
         prog="stack",
         description=(
@@ -359,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
-        p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
+        p.add_argument("--metric", type=canonical_metric,
+                       help=metric_help() + "; qwk on a regression store fits cut points too")
         p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
         p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
         p.add_argument("--cuts", default="coordinate", help="with --metric qwk: cut-point method (default coordinate)")

@@ -40,3 +40,19 @@ def test_help_lists_the_aliases():
     text = metric_help()
     assert "auc (roc_auc" in text
     assert "logloss (log_loss, neg_log_loss" in text
+
+
+@pytest.mark.parametrize(("command", "typed", "name"), [
+    (["optimize", "--method", "lbfgs"], "neg_log_loss", "logloss"),
+    (["search", "--top", "3"], "ROC_AUC", "auc"),
+])
+def test_cli_takes_the_names_users_type(tmp_path, command, typed, name):
+    import json
+
+    from blend.cli import main
+    from oof_store import synthetic
+
+    store = synthetic.make_store(tmp_path / "s", n_models=3, n_rows=200, n_folds=3, task="binary", seed=1)
+    out = tmp_path / "o.json"
+    assert main([command[0], str(store.uri), *command[1:], "--metric", typed, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["metric"] == name
