@@ -25,7 +25,7 @@ points fitted inside the nested CV replace that rounding in :mod:`blend.ordinal`
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +34,7 @@ from blend._errors import BlendError
 from oof_common.core import TASKS
 
 __all__ = [
-    "ALIASES", "Metric", "METRICS", "TASKS", "canonical_metric", "default_metric", "get_metric",
+    "ALIASES", "Metric", "METRICS", "TASKS", "about_positive", "canonical_metric", "default_metric", "get_metric",
     "list_metrics", "metric_help",
 ]
 
@@ -294,6 +294,22 @@ def canonical_metric(name: str) -> str:
     if key in METRICS:
         return key
     return ALIASES.get(key, name)
+
+
+def about_positive(metric: str | None, task: str, class_names: Sequence[str]) -> str | None:
+    """For a binary store, the line naming the class a score is about; None otherwise.
+
+    AUC, log loss and every probability a binary blend writes are the positive class's
+    (the second class, set with ``oof init --positive``).
+    """
+    if task != "binary" or len(class_names) != 2:
+        return None
+    name = canonical_metric(str(metric)) if metric else "auc"
+    what = f"{name} is" if name in ("auc", "logloss") else "the probabilities are"
+    return (
+        f"positive class {str(class_names[1])!r} (negative {str(class_names[0])!r}): {what} about "
+        f"{str(class_names[1])!r} (oof init --positive)"
+    )
 
 
 def metric_help() -> str:

@@ -289,6 +289,11 @@ def compare_cli(args: argparse.Namespace) -> int:
                             allow_in_sample=args.allow_in_sample,
                             executor=executor if args.ray else None)
     _print(res)
+    from blend.metrics import about_positive
+
+    positive = about_positive(res.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         from oof_common.cli import err_console
 

@@ -287,7 +287,7 @@ def _print(result: OptimizeResult) -> None:
         for k, sel in zip(result.fold_ids, result.fold_selected or [], strict=False):
             console.print(f"  fold {k}: chosen on the other folds: {', '.join(sel)}",
                           highlight=False)
-    nested = "skipped" if result.nested_score is None else f"{result.nested_score:.6g}"
+    nested = "skipped" if result.nested_score is None else result.versus_mean().removeprefix("nested ")
     console.print(
         f"in-sample {result.metric} [bold]{result.score:.6g}[/bold] (fitted and scored on every "
         f"row)   nested-CV [bold]{nested}[/bold] (pooled held-out rows; each fold's "
@@ -356,6 +356,12 @@ def optimize_cli(args: argparse.Namespace) -> int:
     for line in result.announcements:
         err_console.print(line, highlight=False)
     _print(result)
+    from blend.metrics import about_positive
+    from oof_common.cli import console
+
+    positive = about_positive(result.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if args.json:

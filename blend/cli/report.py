@@ -306,6 +306,11 @@ def report_cli(args: argparse.Namespace) -> int:
         ordinal = _ordinal.ordinal_report_store(store, args.models, args.grades)
     if not args.quiet:
         _print(result, console, args.noise_top)
+        from blend.metrics import about_positive
+
+        positive = about_positive(result.metric, store.task, store.class_names)
+        if positive:
+            console.print(positive, highlight=False)
         if ordinal is not None:
             _ordinal.print_ordinal_report(ordinal)
     if args.json:

@@ -270,6 +270,11 @@ def stack_cli(args: argparse.Namespace) -> int:
     used = res.params.get("models") or []
     print_honesty(store, used)
     _print_result(res, written)
+    from blend.metrics import about_positive
+
+    positive = about_positive(res.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if written and res.fold_test is None:
@@ -327,6 +332,12 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if res.mean_blend_score is not None:
         table.add_row("plain mean of the models", f"{res.mean_blend_score:.5f}", f"{res.gain(res.mean_blend_score):+.5f}")
     console.print(table)
+    if res.mean_blend_score is not None:
+        from blend.nested import beside_mean
+
+        console.print(f"stack {res.stacker}: "
+                      + beside_mean(res.nested_score, res.mean_blend_score, res.greater_is_better, 5),
+                      highlight=False)
     console.print("fold scores: " + ", ".join(f"{k}: {s:.5f}" for k, s in zip(res.fold_ids, res.fold_scores, strict=True)))
     g = res.gain(res.mean_blend_score)
     if g is not None and g <= 0:
