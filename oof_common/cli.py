@@ -22,7 +22,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag"]
+__all__ = ["Heartbeat", "console", "err_console", "run_main", "progress_bar", "progress_callback",
+           "add_debug_flag"]
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
@@ -132,6 +133,48 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
         yield prog
 
 
+class Heartbeat:
+    """One progress line per minute on stderr when it is not a terminal (no bar is drawn there).
+
+    ``heartbeat(done, total, message="")`` prints ``description: done/total (message), m:ss
+    elapsed, about m:ss left`` at most once every ``every`` seconds (default 60, or the
+    ``OOF_PROGRESS_EVERY`` environment variable); on a terminal it prints nothing (the bar
+    shows the same).
+    """
+
+    def __init__(self, description: str, every: float | None = None) -> None:
+        import time
+
+        self.description = description
+        self.every = float(os.environ.get("OOF_PROGRESS_EVERY", 60) if every is None else every)
+        self.active = not err_console.is_terminal
+        self._clock = time.monotonic
+        self.start = self._clock()
+        self.last = self.start
+
+    def __call__(self, done: float, total: float | None, message: str = "") -> None:
+        """Print one line if ``every`` seconds passed since the last (stderr not a terminal)."""
+        if not self.active:
+            return
+        now = self._clock()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        spent = now - self.start
+        left = ""
+        if total and done:
+            left = f", about {_mmss(spent * (total - done) / done)} left"
+        of = f"/{int(total)}" if total else ""
+        what = f" ({message})" if message else ""
+        err_console.print(f"{self.description}: {int(done)}{of}{what}, {_mmss(spent)} elapsed{left}",
+                          highlight=False, markup=False)
+
+
+def _mmss(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
 @contextmanager
 def progress_callback(description: str) -> Iterator[Callable[..., None]]:
     """A progress callback for the library cores, drawn as one rich bar on stderr.
@@ -150,5 +193,7 @@ def progress_callback(description: str) -> Iterator[Callable[..., None]]:
                 prog.console.print(f"[dim]{escape(message)}[/dim]", highlight=False)
             text = f"{description}: {message}" if message and not log else description
             prog.update(task, completed=done, total=total, description=escape(text))
+            beat(done, total, "" if log else message)
 
+        beat = Heartbeat(description)
         yield progress

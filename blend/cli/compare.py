@@ -280,8 +280,13 @@ def compare_cli(args: argparse.Namespace) -> int:
     with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:
         task = prog.add_task("candidates x folds", total=None)
 
+        from oof_common.cli import Heartbeat
+
+        beat = Heartbeat(f"blend compare --budget {args.budget}")
+
         def progress(done: int, total: int, label: str) -> None:
             prog.update(task, completed=done, total=total, description=f"candidates x folds ({label})")
+            beat(done, total, f"fits; last: {label}")
 
         res = compare_store(store, models=models, metric=args.metric, methods=args.methods,
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
