@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from oof_store import Store, softmax, synthetic
@@ -66,28 +65,9 @@ def test_peer_checks_need_three_models():
     assert check_test_predictions(oof_p[:2], test[:2], NAMES[:2]) == []
 
 
-def test_oof_validate_names_a_misaligned_test_file(tmp_path, capsys):
+def test_oof_validate_names_a_misaligned_test_file(misaligned_folder, capsys):
     """End to end: an id-less folder whose one test file was written in another row order."""
-    rng = np.random.default_rng(5)
-    n, nt = 400, 200
-    y = (rng.random(n) < 0.35).astype(int)
-    pd.DataFrame({"target": y}).to_csv(tmp_path / "train.csv", index=False)
-    pd.DataFrame({"f": rng.normal(size=nt)}).to_csv(tmp_path / "test.csv", index=False)
-    (tmp_path / "oofs").mkdir()
-    shared, shared_t = rng.normal(size=n), rng.normal(size=nt)
-    latent_t = rng.random(nt) < 0.35
-    for m in ["effnet", "resnet", "vit", "lgbm"]:
-        p = 1 / (1 + np.exp(-(3 * (y - 0.5) + shared + rng.normal(size=n))))
-        pt = 1 / (1 + np.exp(-(3 * (latent_t - 0.5) + shared_t + rng.normal(size=nt))))
-        if m == "vit":
-            pt = pt[rng.permutation(nt)]  # the bug: test rows in another order
-        pd.DataFrame({m: p}).to_csv(tmp_path / "oofs" / f"{m}_oof.csv", index=False)
-        pd.DataFrame({m: pt}).to_csv(tmp_path / "oofs" / f"{m}.csv", index=False)
-    store = str(tmp_path / "store")
-    assert oof(["init", store, "--targets", str(tmp_path / "train.csv"), "--target", "target",
-                "--make-folds", "stratified:5:42", "--test", str(tmp_path / "test.csv")]) == 0
-    assert oof(["import", store, "--split", "oof", "--file", str(tmp_path / "oofs" / "{model}_oof.csv")]) == 0
-    assert oof(["import", store, "--split", "test", "--file", str(tmp_path / "oofs" / "{model}.csv")]) == 0
+    store = misaligned_folder
     capsys.readouterr()
     assert oof(["validate", store]) == 0
     out = " ".join(capsys.readouterr().out.split())
