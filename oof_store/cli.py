@@ -192,13 +192,13 @@ def validate_cli(args: argparse.Namespace) -> int:
     from oof_store.folds import describe_group_spans, group_spans
 
     store = Store(args.store)
-    spans = group_spans(store.groups, store.folds)
-    if spans:
-        console.print(f"[yellow]warning[/yellow]: {escape(describe_group_spans(spans, limit=20))}",
-                      highlight=False)
     problems = store.validate()
     if problems:
         raise ValidationError(problems)
+    spans = group_spans(store.groups, store.folds)  # the targets are sound: checked above
+    if spans:
+        console.print(f"[yellow]warning[/yellow]: {escape(describe_group_spans(spans, limit=20))}",
+                      highlight=False)
     from oof_store.submission_checks import check_store
 
     for finding in check_store(store):
