@@ -92,7 +92,9 @@ def _table(result: SearchResult):
     t.add_column("size", justify="right")
     for k in result.fold_ids:
         t.add_column(f"fold {k}", justify="right")
-    t.add_column("models")
+    # one line per subset: a long list is cut with "..." (the --json file has every name),
+    # so 50 subsets print as 50 lines instead of wrapping to three times that
+    t.add_column("models", no_wrap=True, overflow="ellipsis")
     for i, r in enumerate(result.results, 1):
         t.add_row(str(i), f"{r.score:.5f}", str(r.size), *(f"{s:.4f}" for s in r.fold_scores),
                   ", ".join(r.models))
