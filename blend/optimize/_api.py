@@ -135,7 +135,6 @@ class OptimizeResult:
             "weights": dict(self.weights),
             "score": self.score,
             "nested_score": self.nested_score,
-            "mean_score": self.mean_score,
             "fold_scores": list(self.fold_scores),
             "fold_weights": [dict(w) for w in self.fold_weights],
             "seconds": self.seconds,
@@ -152,6 +151,7 @@ class OptimizeResult:
             "nested: pooled held-out predictions; each fold's " + " and ".join(self.nested_covers)
             + " chosen without it")
         d["nested_covers"] = list(self.nested_covers)
+        d["mean_score"] = self.mean_score
         d["mean_score_is"] = ("the plain mean of the same models under the same rule, pooled "
                               "over the same OOF rows (nothing fitted: already nested)")
         if self.selected is not None:
