@@ -11,7 +11,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from oof_common.cli import add_debug_flag, console, progress_bar, run_main
+from oof_common.cli import add_debug_flag, add_version_flag, console, progress_bar, run_main
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
 from oof_store.flags import FLAG_TEXT, model_flags
@@ -76,7 +76,7 @@ def _split_list(text: str | None) -> list[str] | str | None:
 
 
 def init_cli(args: argparse.Namespace) -> int:
-    from oof_store._creating import read_init_files
+    from oof_store._init_files import read_init_files
     from oof_store.folds import describe_group_spans, group_spans
 
     targets, id_col, fold_col, test_ids, notes = read_init_files(
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oof", description="Create, fill, list and check a store of OOF predictions."
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("init", help="create a store from a targets file")
