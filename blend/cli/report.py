@@ -42,7 +42,7 @@ def _print(report: Report, console, noise_top: int) -> None:
         f"task {r.task}, metric [bold]{r.metric}[/bold] ({direction} is better)"
     )
     for note in r.notes:
-        style = "bold red" if note.startswith("NOT HONEST") else "dim"
+        style = "bold red" if note.startswith(("NOT HONEST", "TEST PREDICTIONS SUSPECT")) else "dim"
         console.print(f"[{style}]note: {e(note)}[/{style}]", highlight=False)
 
     # scores
