@@ -96,13 +96,20 @@ def compare_cli(args: argparse.Namespace) -> int:
 
         beat = Heartbeat(f"blend compare --budget {args.budget}")
 
+        def on_plan(plan) -> None:  # printed before the expensive work starts
+            from rich.markup import escape
+
+            from oof_common.cli import err_console
+
+            err_console.print(f"[bold]plan:[/bold] {escape(plan.summary())}", highlight=False)
+
         def progress(done: int, total: int, label: str) -> None:
             prog.update(task, completed=done, total=total, description=f"candidates x folds ({label})")
             beat(done, total, f"fits; last: {label}")
 
         res = compare_store(store, models=models, metric=args.metric, methods=args.methods,
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
-                            n_jobs=args.threads, progress=progress,
+                            n_jobs=args.threads, progress=progress, on_plan=on_plan,
                             allow_in_sample=args.allow_in_sample,
                             executor=executor if args.ray else None)
     _print(res)

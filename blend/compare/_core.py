@@ -21,7 +21,47 @@ from blend.compare._recommend import CandidateScore, recommend
 from blend.metrics import Metric, get_metric
 from oof_common.core import blas_limit
 
-__all__ = ["CompareResult", "compare"]
+__all__ = ["ComparePlan", "CompareResult", "compare"]
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    """What a comparison will fit, known before the first fit (``compare(on_plan=...)``).
+
+    Attributes
+    ----------
+    budget, metric : str
+    n_folds : int
+    procedure : bool
+    fits : dict of str to int
+        Candidate -> number of fits planned (outer folds, and the fold pairs of the
+        procedure loop); 0 for the plain mean. A level-3 blend fits its stackers on
+        further fold sets as it goes, so the run may make a few more.
+    notes : list of str
+    """
+
+    budget: str
+    metric: str
+    n_folds: int
+    procedure: bool
+    fits: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Fits in all."""
+        return sum(self.fits.values())
+
+    def summary(self) -> str:
+        """One line: candidates, fits, folds, and whether the procedure is scored."""
+        heavy = sorted(self.fits.items(), key=lambda kv: -kv[1])[:3]
+        return (
+            f"budget {self.budget}: {len(self.fits)} candidates ({', '.join(self.fits)}), "
+            f"{self.total} planned fits over {self.n_folds} folds"
+            + (" (outer folds and fold pairs: the procedure score is doubly nested)"
+               if self.procedure else " (outer folds only: --no-procedure)")
+            + "; most fits: " + ", ".join(f"{n} {k}" for n, k in heavy)
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +145,7 @@ def compare(
     n_jobs: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     executor: Any = None,
+    on_plan: Callable[[ComparePlan], None] | None = None,
 ) -> CompareResult:
     """Score every candidate under the same folds, recommend one, and score the procedure.
 
@@ -127,6 +168,8 @@ def compare(
         Runs the candidates' fits (every candidate x held-out fold set of the plan) as
         tasks, e.g. on Ray. Seeds are derived from ``seed``, the candidate and the folds,
         never from the worker, so the result is the plain run's (``seconds`` aside).
+    on_plan : callable, optional
+        Called once with the :class:`ComparePlan` before the first fit.
 
     Returns
     -------
@@ -135,7 +178,7 @@ def compare(
     with blas_limit(1):
         return _compare(data, metric=metric, methods=methods, budget=budget,
                         procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress,
-                        executor=executor)
+                        executor=executor, on_plan=on_plan)
 
 
 def _check_data(data: CompareData) -> None:
@@ -157,7 +200,8 @@ def _check_data(data: CompareData) -> None:
                          "infinite predictions; re-export it or leave it out of --models")
 
 
-def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress, executor=None):
+def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress, executor=None,
+             on_plan=None):
     from blend.metrics import default_metric
 
     _check_data(data)
@@ -174,6 +218,9 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
         eng = Comparison(data, cands, met, seed=seed, n_jobs=n_jobs, progress=progress)
     plan = eng._plan(procedure)
     eng.total = sum(len(v) for v in plan.values())
+    if on_plan is not None:
+        on_plan(ComparePlan(budget, met.name, K, bool(procedure),
+                            {c: len(v) for c, v in plan.items()}, list(notes)))
     if executor is not None:
         eng.prefit_on(executor, plan)
     eng.prefit_stackers(plan)
