@@ -165,7 +165,8 @@ def _print(report: Report, console, noise_top: int) -> None:
         nz = r.noise
         k = min(noise_top, len(nz))
         t = Table(title=f"Label-noise candidates: {len(nz)} rows where the mean blend confidently "
-                        f"disagrees with the label (top {k}; score = p(pred) - p(given))",
+                        f"disagrees with the label, classes read against their priors (top {k}; "
+                        "score = log(prior(given) / p(given)))",
                   title_justify="left")
         for col in ["id", "given", "predicted", "score", "p(given)", "p(pred)"]:
             t.add_column(col, justify="right" if col.startswith(("score", "p(")) else "left")
