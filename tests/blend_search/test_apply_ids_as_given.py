@@ -61,3 +61,10 @@ def test_a_row_numbered_store_takes_the_sample_submission_in_order(tmp_path, cap
     assert sub["PatientId"].tolist() == sample["PatientId"].tolist()
     np.testing.assert_allclose(sub["target"].astype(float), np.mean([preds[m] for m in "abc"], axis=0),
                                rtol=1e-5)
+
+
+def test_a_binary_submission_says_whose_probability_it_holds(tmp_path, capsys):
+    store, recipe, _ = _folder(tmp_path, None, None)
+    capsys.readouterr()
+    assert blend(["apply", str(recipe), "--store", store, "--out", str(tmp_path / "s.csv"), "--probs"]) == 0
+    assert "the probability of the positive class '1'" in " ".join(capsys.readouterr().out.split())
