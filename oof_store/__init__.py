@@ -15,6 +15,7 @@ from oof_store._errors import (
     StoreError,
     StoreExistsError,
     StoreNotFoundError,
+    SymlinkError,
     ValidationError,
 )
 from oof_store._schema import FORMAT_VERSION
@@ -33,6 +34,7 @@ __all__ = [
     "StoreError",
     "StoreExistsError",
     "StoreNotFoundError",
+    "SymlinkError",
     "TestSet",
     "Transaction",
     "ValidationError",

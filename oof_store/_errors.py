@@ -16,6 +16,7 @@ __all__ = [
     "FoldMismatchError",
     "ValidationError",
     "ConcurrentWriteError",
+    "SymlinkError",
 ]
 
 
@@ -52,6 +53,10 @@ class FoldMismatchError(StoreError):
 
 class ConcurrentWriteError(StoreError):
     """Another writer holds the model, or committed it while this write ran."""
+
+
+class SymlinkError(StoreError):
+    """A write, rename or delete would go through a symbolic link (and could leave the store)."""
 
 
 class ValidationError(StoreError):

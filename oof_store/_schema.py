@@ -49,15 +49,17 @@ FULL_TEST_FOLD = -1  # a test block predicted once for the whole test set
 FOLD_COLUMN = "fold"
 GROUP_COLUMN = "group"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 def check_model_name(model: str) -> str:
     """Return ``model`` if it can be a path component and a Hive partition value."""
-    if not isinstance(model, str) or not _NAME_RE.match(model) or len(model) > 200:
+    # fullmatch, not match: ``$`` also matches before a trailing newline ("x\n" passed)
+    if not isinstance(model, str) or not _NAME_RE.fullmatch(model) or len(model) > 200:
         raise StoreError(
             f"model name {model!r} is not allowed: use letters, digits and '_', '.', '+', '-' "
-            "(starting with a letter or digit), e.g. 'effnet_b4.ns'"
+            "(starting with a letter or digit; no spaces, control characters, newlines or "
+            "path separators), e.g. 'effnet_b4.ns'"
         )
     return model
 

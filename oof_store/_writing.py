@@ -74,6 +74,7 @@ class Transaction:
 
     # ------------------------------------------------------------ life cycle
     def __enter__(self) -> Transaction:
+        refuse_links(self.store._fs, self.model, self._lock.op)
         self._lock.__enter__()
         self._open = True
         try:
@@ -325,6 +326,21 @@ class Transaction:
         return manifest
 
 
+def refuse_links(fs: Any, model: str, op: str) -> None:
+    """Refuse to write a model whose directories hold or sit below a symbolic link.
+
+    The file operations themselves never follow a link (:class:`~oof_store._fs.FS`); this
+    names the link before anything starts, instead of half-way through.
+    """
+    for rel in (S.MODELS_DIR, *S.model_dirs(model)):
+        links = fs.links_below(rel) if rel != S.MODELS_DIR else (
+            [fs.path(rel)] if fs.is_link(rel) else [])
+        if links:
+            from oof_store._fs import symlink_error
+
+            raise symlink_error(links[0], f"this {op} of model {model!r}")
+
+
 def _gen(record: dict[str, Any] | None) -> str | None:
     return None if record is None else str(record.get("generation", record.get("created", "")))
 
@@ -402,6 +418,7 @@ class _Writer:
                 f"no model {model!r} in the store {self.uri}; available: "
                 f"{', '.join(self.models(include_incomplete=True)) or '(none)'}"
             )
+        refuse_links(self._fs, model, "rm")
         with ModelLock(self._fs, model, "rm"):
             self._fs.delete_file(S.manifest_path(model))
             self._fs.delete_file(S.pending_path(model))
