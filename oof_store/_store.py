@@ -127,7 +127,47 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
     @cached_property
     def targets(self) -> pd.DataFrame:
         """The targets table: id, target column(s), fold, optional group and extra columns."""
-        return self._fs.read_parquet(S.TARGETS_FILE).to_pandas()
+        return self._read_checked(S.TARGETS_FILE).to_pandas()
+
+    def _read_checked(self, rel: str) -> pa.Table:
+        """``targets.parquet`` or ``test.parquet``, checked against the SHA-256 in ``store.json``.
+
+        Stores made before the checksums were recorded have none: read as they are (``oof
+        validate`` notes it; the next write of any model records them).
+        """
+        try:
+            payload = self._fs.read_bytes(rel)
+        except OSError as exc:
+            raise CorruptFileError(f"cannot read {self._fs.display(rel)}: {exc}") from exc
+        want = (self.meta.get("checksums") or {}).get(rel)
+        if want is not None:
+            got = S.content_hash(payload)
+            if got != want:
+                raise CorruptFileError(
+                    f"{self._fs.display(rel)} fails its checksum (SHA-256 {got[:12]}..., "
+                    f"{S.STORE_FILE} recorded {want[:12]}...): it was changed after the store "
+                    "was made (labels, ids or folds edited, or a damaged copy). Restore it "
+                    "from a backup, or re-create the store with `oof init --overwrite`"
+                )
+        return self._fs.parse_parquet(rel, payload)
+
+    def _record_checksums(self) -> None:
+        """Record the SHA-256 of the targets and test ids in a store made before they were.
+
+        Only when the targets still match the store's fingerprint (ids and folds): a file
+        already changed is not blessed. Done by the first write to such a store.
+        """
+        from oof_store._creating import store_checksums
+
+        try:
+            if S.fingerprint(self.ids, self.folds) != self.fingerprint:
+                return  # validate names the mismatch
+            sums = store_checksums(self._fs)
+        except (StoreError, OSError):
+            return
+        meta = {**self.meta, "checksums": sums}
+        self._fs.write_json(S.STORE_FILE, meta)
+        self.meta.update(meta)
 
     @cached_property
     def ids(self) -> np.ndarray:
@@ -170,7 +210,7 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
 
     @cached_property
     def test_ids(self) -> np.ndarray:
-        tab = self._fs.read_parquet(S.TEST_FILE)
+        tab = self._read_checked(S.TEST_FILE)
         return tab.column(0).to_numpy(zero_copy_only=False).astype(str)
 
     @cached_property
@@ -253,6 +293,12 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
             rec = self._fs.read_json_object(S.pending_path(model), "pending record")
         except FileNotFoundError:
             rec = {}
+        tampered = S.checksum_problem(rec)
+        if tampered:
+            raise CorruptFileError(
+                f"{self._fs.display(S.pending_path(model))}: {tampered}; remove the model's "
+                f"pending blocks with `oof rm {self.uri} --model {model}` and import them again"
+            )
         if not isinstance(rec.get("blocks", {}), dict):
             raise CorruptFileError(
                 f"{self._fs.display(S.pending_path(model))}: 'blocks' is not an object; "

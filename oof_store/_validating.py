@@ -15,7 +15,7 @@ from typing import Any
 
 from oof_store import _schema as S
 from oof_store._cache import cache_problems
-from oof_store._errors import StoreError
+from oof_store._errors import CorruptFileError, StoreError
 
 __all__ = ["store_meta_problems", "manifest_problems"]
 
@@ -55,11 +55,22 @@ def store_meta_problems(meta: dict[str, Any]) -> list[str]:
         out.append(f"fold_ids is {meta['fold_ids']!r}, not a list of integers")
     if not isinstance(meta.get("fingerprint"), str):
         out.append(f"fingerprint is {meta.get('fingerprint')!r}, not a string")
+    sums = meta.get("checksums")
+    if sums is not None and not (
+        isinstance(sums, dict) and all(isinstance(v, str) and _HEX64.match(v) for v in sums.values())
+    ):
+        out.append(f"checksums is {sums!r}, not file -> SHA-256 in hex")
     return out
 
 
 def manifest_problems(store: Any, model: str, man: dict[str, Any]) -> list[str]:
     """What is wrong with the fields of a model's manifest (empty when nothing)."""
+    out = _field_problems(store, model, man)
+    tampered = S.checksum_problem(man)  # after the fields: they say what changed, if they can
+    return out + ([tampered] if tampered else [])
+
+
+def _field_problems(store: Any, model: str, man: dict[str, Any]) -> list[str]:
     out = []
     if man.get("format_version") not in S.READABLE_VERSIONS:
         out.append(f"format_version is {man.get('format_version')!r}")
@@ -177,6 +188,8 @@ class _Validator:
         out = []
         try:
             fp = S.fingerprint(self.ids, self.folds)
+        except CorruptFileError as exc:
+            return [f"{exc} (no block can be checked against it: it cannot be read)"]
         except Exception as exc:  # noqa: BLE001 - any failure here is a damaged targets file
             return [f"{self._fs.display(S.TARGETS_FILE)} cannot be read: {exc}"]
         if fp != self.fingerprint:
@@ -186,6 +199,10 @@ class _Validator:
                 "after the store was made; restore them, or re-create the store with `oof init`"
             )
         n_test = self.meta.get("n_test")
+        try:
+            self.test_ids  # noqa: B018 - read (and checked against its checksum) here
+        except StoreError as exc:
+            return [*out, str(exc)]
         if isinstance(n_test, int) and n_test != len(self.test_ids):
             out.append(
                 f"{self._fs.display(S.TEST_FILE)} has {len(self.test_ids)} ids, {S.STORE_FILE} "

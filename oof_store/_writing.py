@@ -83,6 +83,8 @@ class Transaction:
                 upgraded = {**self.store.meta, "format_version": S.FORMAT_VERSION, "upgraded_from": 1}
                 fs.write_json(S.STORE_FILE, upgraded)
                 self.store.meta.update(upgraded)
+            if "checksums" not in self.store.meta:
+                self.store._record_checksums()
             self.committed = self.store._committed_manifest(self.model)
             self.pending = self.store._pending(self.model)
             self._base = (_gen(self.committed), _gen(self.pending))
@@ -117,6 +119,7 @@ class Transaction:
         record["generation"] = self.gen
         try:
             self._check_generation()
+            record = S.with_checksum(record)
             self.store._fs.write_json(S.pending_path(self.model), record)  # commit point
         except BaseException:
             self._discard()
@@ -317,6 +320,7 @@ class Transaction:
             "generation": self.gen,
             "blocks": {k: entries[k] for k in sorted(entries)},
         }
+        manifest = S.with_checksum(manifest)
         self._check_generation()
         st._fs.write_json(rel, manifest)  # the commit point
         self.manifest = manifest
