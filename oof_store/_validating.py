@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Any
 
 from oof_store import _schema as S
 from oof_store._cache import cache_problems
-from oof_store._errors import CorruptFileError, StoreError
+from oof_store._errors import CorruptFileError, SkippedModelWarning, StoreError
 
 __all__ = ["store_meta_problems", "manifest_problems"]
 
@@ -238,6 +239,18 @@ class _Validator:
             except StoreError as exc:
                 out[m] = str(exc)
         return out
+
+    def usable_models(self) -> list[str]:
+        """The finished models whose manifests pass their checks; a warning for each other.
+
+        What a command working on "every model" should use: each model left out (see
+        :meth:`skipped_models`) is named in a :class:`~oof_store.SkippedModelWarning`, never
+        dropped silently.
+        """
+        skipped = self.skipped_models()
+        for m, why in skipped.items():
+            warnings.warn(f"skipped model {m!r}: {why}", SkippedModelWarning, stacklevel=2)
+        return [m for m in self.models() if m not in skipped]
 
     # ------------------------------------------------------------ pieces
     def _check_targets(self) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from blend._errors import BlendError
 
 __all__ = ["resolve_models", "without_stackers", "in_sample_models", "honesty_facts", "print_honesty",
-           "models_without_test", "warn_models_without_test", "warn_skipped_models"]
+           "models_without_test", "warn_models_without_test"]
 
 
 def in_sample_models(store: Any, models: Sequence[str]) -> list[str]:
@@ -48,9 +48,6 @@ def resolve_models(
     ``need`` remain.
     """
     available = store.models()
-    if not models:  # "every model": leave out the broken ones, and say so (issue 23)
-        skipped = warn_skipped_models(store)
-        available = [m for m in available if m not in skipped]
     insample = [] if allow_in_sample else in_sample_models(store, available)
     if models:
         models = list(models)
@@ -90,23 +87,6 @@ def resolve_models(
             "store (`oof import`, `base-models`) or name them with --models"
         )
     return chosen
-
-
-def warn_skipped_models(store: Any) -> dict[str, str]:
-    """Print one warning line (stderr) per model a command on every model leaves out, and why.
-
-    A model without a manifest (incomplete, or its manifest deleted) or whose manifest fails
-    its checks (edited by hand: its checksum; other folds) is never used silently.
-    """
-    from rich.markup import escape
-
-    from oof_common.cli import err_console
-
-    skipped = store.skipped_models()
-    for m, why in skipped.items():
-        err_console.print(f"[yellow]warning:[/yellow] skipped model {escape(repr(m))}: "
-                          f"{escape(why)}", highlight=False)
-    return skipped
 
 
 def models_without_test(store: Any, models: Sequence[str]) -> list[str]:
