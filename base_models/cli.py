@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from oof_common.cli import add_debug_flag, console, run_main
+from oof_common.outputs import check_output_path
 from oof_store import Store
 from oof_store.distributed import add_ray_flag
 
@@ -23,6 +24,8 @@ def tabular_cli(args: argparse.Namespace) -> int:
     from base_models.tabular import parse_params, train_tabular
     from oof_store.distributed import get_executor
 
+    if args.json:
+        check_output_path(args.json, "--json")  # before the training, not after
     store = Store(args.store)
     with get_executor(args.ray) as executor:
         result = train_tabular(

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from oof_common.cli import add_debug_flag, console, err_console, progress_bar, run_main
+from oof_common.outputs import check_output_path
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
 from oof_store._writing import session
@@ -197,6 +198,7 @@ def rm_cli(args: argparse.Namespace) -> int:
 
 
 def export_cli(args: argparse.Namespace) -> int:
+    check_output_path(args.to, "--to")
     store = Store(args.store)
     tta = int(args.tta) if args.tta.isdigit() else args.tta
     df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)

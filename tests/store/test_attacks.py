@@ -481,3 +481,29 @@ def test_two_shell_loops_of_oof_import_that_interleave_are_named(store, tmp_path
     assert len(problems) == 1 and "oof/0/0 by import" in problems[0]
     oof_ = Store(store.uri).load_oof(["m00"]).preds[0, 0]
     assert set(np.unique(oof_)) == {1.0, 2.0}  # the mix really is there
+
+
+# ----------------------------------------------------------------------------- 3: outputs
+def test_oof_export_into_the_store_is_refused(store, tmp_path, capsys):
+    before = open(os.path.join(store.uri, "store.json")).read()
+    for target in ("store.json", "models/m00.json", "preds/x.csv"):
+        assert oof(["export", store.uri, "--model", "m00", "--to",
+                    os.path.join(store.uri, target)]) == 2
+        assert "is inside the OOF store" in capsys.readouterr().err
+    link = tmp_path / "looks-outside.csv"  # a link leading into the store counts as inside
+    os.symlink(os.path.join(store.uri, "store.json"), link)
+    assert oof(["export", store.uri, "--model", "m00", "--to", str(link)]) == 2
+    assert open(os.path.join(store.uri, "store.json")).read() == before
+    assert Store(store.uri).validate() == []
+    assert oof(["export", store.uri, "--model", "m00", "--to", str(tmp_path / "ok.csv")]) == 0
+
+
+def test_check_output_path_finds_the_store_above_a_path_that_does_not_exist_yet(store, tmp_path):
+    from oof_common.outputs import check_output_path, store_containing
+
+    assert store_containing(os.path.join(store.uri, "new", "deeper", "x.json")) == os.path.realpath(
+        store.uri)
+    assert store_containing(tmp_path / "x.json") is None
+    assert store_containing("s3://bucket/store/store.json") is None
+    with pytest.raises(ValueError, match="--json .* is inside the OOF store"):
+        check_output_path(os.path.join(store.uri, "models"), "--json")
