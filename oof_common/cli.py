@@ -25,7 +25,9 @@ from rich.progress import (
 
 from oof_common.core import CommandWarning
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag"]
+__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag",
+           "add_version_flag"]
+
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
@@ -59,6 +61,14 @@ def _warnings_as_lines() -> Iterator[None]:
 
         warnings.showwarning = show
         yield
+
+
+def add_version_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--version`` (print ``PROG VERSION`` and exit) to a command's top-level parser."""
+    from oof_common.version import package_version
+
+    parser.add_argument("--version", action="version",
+                        version=f"{parser.prog} {package_version()}")
 
 
 def run_main(
