@@ -243,6 +243,9 @@ class Recipe:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` to ``path`` as indented JSON."""
+        from oof_common.outputs import check_output_path
+
+        check_output_path(path, "the recipe")  # never into a store's own files
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=2)
             f.write("\n")

@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from oof_common.core import CommandWarning
+from oof_common.outputs import check_output_args
 
 __all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag",
            "add_version_flag"]
@@ -86,6 +87,7 @@ def run_main(
         return 2
     debug = bool(getattr(args, "debug", False)) or bool(os.environ.get("OOF_DEBUG"))
     try:
+        check_output_args(args)  # no output file inside a store (oof_common.outputs)
         with _warnings_as_lines():
             code = func(args)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["check_output_path", "store_containing"]
+__all__ = ["OutputPath", "check_output_args", "check_output_path", "output_file", "store_containing"]
 
 #: The files that make a directory an OOF store (``oof_store._schema``).
 _STORE_MARKERS = ("store.json", "targets.parquet")
@@ -41,7 +41,7 @@ def store_containing(path: str | os.PathLike[str]) -> str | None:
         here = up
 
 
-def check_output_path(path: str | os.PathLike[str], what: str = "the output") -> str:
+def check_output_path(path: str | os.PathLike[str], what: str = "") -> str:
     """Return ``path`` if a command may write it; raise ``ValueError`` if it is in a store.
 
     Parameters
@@ -54,8 +54,31 @@ def check_output_path(path: str | os.PathLike[str], what: str = "the output") ->
     store = store_containing(path)
     if store is not None:
         raise ValueError(
-            f"{what} {os.fspath(path)} is inside the OOF store {store}: a command never writes "
+            f"{what + ' ' if what else ''}{os.fspath(path)} is inside the OOF store {store}: "
+            "a command never writes "
             "its outputs into a store, where they could overwrite the store's own files "
             "(store.json, targets, manifests, blocks). Write it outside the store"
         )
     return os.fspath(path)
+
+
+
+class OutputPath(str):
+    """A path an option names for a command to write (see :func:`output_file`)."""
+
+
+def output_file(text: str) -> OutputPath:
+    """The ``argparse`` ``type`` of every option naming a file a command writes.
+
+    ``add_argument("--json", type=output_file)`` marks the value; ``oof_common.cli.run_main``
+    checks every marked value with :func:`check_output_path` before the command runs, so a
+    path inside a store fails at once with one ``error:`` line (exit code 2).
+    """
+    return OutputPath(text)
+
+
+def check_output_args(args: object) -> None:
+    """Check every :class:`OutputPath` among the parsed ``args`` (raises ``ValueError``)."""
+    for name, value in sorted(vars(args).items()):
+        if isinstance(value, OutputPath):
+            check_output_path(value, "--" + name.replace("_", "-"))

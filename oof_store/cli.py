@@ -21,7 +21,7 @@ from oof_common.cli import (
     progress_bar,
     run_main,
 )
-from oof_common.outputs import check_output_path
+from oof_common.outputs import output_file
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
 from oof_store._writing import session
@@ -205,7 +205,6 @@ def rm_cli(args: argparse.Namespace) -> int:
 
 
 def export_cli(args: argparse.Namespace) -> int:
-    check_output_path(args.to, "--to")
     store = Store(args.store)
     tta = int(args.tta) if args.tta.isdigit() else args.tta
     df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)
@@ -300,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store")
     p.add_argument("--model", required=True)
     p.add_argument("--split", choices=["oof", "test"], default="oof")
-    p.add_argument("--to", required=True, help="output .csv or .parquet")
+    p.add_argument("--to", required=True, type=output_file, help="output .csv or .parquet")
     p.add_argument("--tta", default="all", help="all, mean, or a view index/name")
     p.add_argument("--output", choices=["raw", "probs", "logits"], default="raw")
     add_debug_flag(p)
