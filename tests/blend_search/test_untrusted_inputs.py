@@ -189,7 +189,8 @@ def test_a_custom_metric_in_a_search_file_is_never_imported(store, tmp_path, cap
     assert blend(["optimize", store.uri, "--method", "nelder-mead", "--from-search",
                   shutil_search]) == 2
     assert "names the custom metric 'shutil:rmtree'" in capsys.readouterr().err
-    assert os.path.isdir(store.uri) and Store(store.uri).validate() == []
+    assert os.path.isdir(store.uri)
+    assert Store(store.uri).validate() == []
 
 
 def test_a_custom_metric_the_user_names_is_imported(store, tmp_path, capsys, evil_module):

@@ -65,7 +65,8 @@ def test_import_overwrite_into_a_model_dir_linked_outside_is_refused(store, outs
               "--kind", "logits", "--overwrite"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "symbolic link" in err and "model=m01" in err
+    assert "symbolic link" in err
+    assert "model=m01" in err
     _sentinel_intact(outside)
     assert sorted(os.listdir(outside)) == before  # nothing written there, nothing deleted
 
@@ -127,7 +128,8 @@ def test_a_record_that_is_a_link_is_replaced_or_removed_never_written_through(st
     rows = np.flatnonzero(store.folds == 2)
     store.write_block("oof", "m00", 2, 0, store.ids[rows], np.zeros((len(rows), 3)), overwrite=True)
     assert (outside / "record.json").read_text() == "{}\n"
-    assert os.path.isfile(pending) and not os.path.islink(pending)  # renamed over the link
+    assert os.path.isfile(pending)
+    assert not os.path.islink(pending)
     store.finish_model("m00", overwrite=True)
     os.symlink(outside / "record.json", pending)
     store.finish_model("m00", overwrite=True)  # deletes the pending record: the link itself
@@ -159,7 +161,9 @@ def test_a_cache_linked_to_a_user_folder_is_never_used_or_evicted(store, outside
     _sentinel_intact(outside)
     assert sorted(n for n in os.listdir(outside) if n.endswith(".npy")) == names
     problems = s.validate()
-    assert len(problems) == 1 and "symbolic link" in problems[0] and CACHE_DIR in problems[0]
+    assert len(problems) == 1
+    assert "symbolic link" in problems[0]
+    assert CACHE_DIR in problems[0]
 
 
 def test_blend_search_with_a_linked_cache_deletes_nothing(store, outside, tmp_path):
@@ -223,7 +227,8 @@ def test_an_infinite_target_is_refused_at_init(tmp_path, capsys, task):
             "--target", "target", "--fold", "fold"] + (["--task", task] if task else [])
     assert oof(args) == 2
     err = capsys.readouterr().err
-    assert "infinite or implausibly large" in err and "'r17'" in err
+    assert "infinite or implausibly large" in err
+    assert "'r17'" in err
     assert not os.path.exists(tmp_path / "s" / "store.json")
 
 
@@ -235,7 +240,9 @@ def test_a_stray_non_integer_label_does_not_turn_classes_into_regression(tmp_pat
             "--fold", "fold"]
     assert oof(base) == 2
     err = capsys.readouterr().err
-    assert "looks like class labels [0, 1]" in err and "[1.5]" in err and "'r5'" in err
+    assert "looks like class labels [0, 1]" in err
+    assert "[1.5]" in err
+    assert "'r5'" in err
     assert "--task" in err
     assert oof([*base, "--task", "regression"]) == 0  # said explicitly: fine
     assert Store(tmp_path / "s").task == "regression"
@@ -290,14 +297,17 @@ def test_an_older_store_opens_with_a_note_and_its_next_write_adds_the_checksums(
     old = Store(store.uri)
     assert old.validate() == []
     notes = old.notes()
-    assert len(notes) == 2 and "no checksum" in notes[0] and "m00, m01, m02" in notes[1]
+    assert len(notes) == 2
+    assert "no checksum" in notes[0]
+    assert "m00, m01, m02" in notes[1]
     assert oof(["validate", store.uri]) == 0
     assert "note: targets.parquet and test.parquet have no checksum" in capsys.readouterr().err
     rows = np.flatnonzero(old.folds == 0)
     old.write_block("oof", "m01", 0, 0, old.ids[rows], np.zeros((len(rows), 3)), overwrite=True)
     old.finish_model("m01", overwrite=True)
     again = Store(store.uri)
-    assert "checksums" in again.meta and again.validate() == []
+    assert "checksums" in again.meta
+    assert again.validate() == []
     assert again.notes() == [
         "2 manifest(s) have no checksum (written by an earlier version): m00, m02; an edit of "
         "their fields is caught only where a field check sees it. Each model's next write adds it"
@@ -363,7 +373,8 @@ def test_blend_search_names_the_models_it_skips(tmp_path, capsys):
     assert blend(["search", s.uri, "--metric", "logloss", "--json", str(out)]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "skipped model 'm01': no manifest" in err
-    assert "skipped model 'm02'" in err and "do not match its checksum" in err
+    assert "skipped model 'm02'" in err
+    assert "do not match its checksum" in err
     used = {m for r in json.load(open(out))["results"] for m in r["models"]}
     assert used == {"m00", "m03"}
 
@@ -388,7 +399,8 @@ def test_oof_import_of_huge_logits_is_refused_before_writing(store, tmp_path, ca
     assert oof(["import", store.uri, "--model", "big", "--split", "oof", "--file",
                 str(tmp_path / "big.csv"), "--kind", "logits"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "big.csv: model 'big', split oof" in err and "overflows" in err
+    assert "big.csv: model 'big', split oof" in err
+    assert "overflows" in err
     assert "big" not in store.models(include_incomplete=True)
 
 
@@ -403,7 +415,8 @@ def test_huge_values_written_behind_the_checks_fail_validate_and_load(store, mon
         tx.finish_model(kind="logits")
     monkeypatch.undo()
     problems = Store(store.uri).validate()
-    assert len(problems) == 4 and all("overflows" in p for p in problems)
+    assert len(problems) == 4
+    assert all("overflows" in p for p in problems)
     with pytest.raises(StoreError, match="overflows"):
         Store(store.uri).load_oof(["big"], output="probs")
     assert oof(["export", store.uri, "--model", "big", "--to", str(tmp_path / "x.csv"),
@@ -478,7 +491,8 @@ def test_two_shell_loops_of_oof_import_that_interleave_are_named(store, tmp_path
             sh.wait(timeout=30)
     assert "warning: model 'm00' mixes blocks of 2 writers whose writes interleaved" in said
     problems = Store(store.uri).validate()
-    assert len(problems) == 1 and "oof/0/0 by import" in problems[0]
+    assert len(problems) == 1
+    assert "oof/0/0 by import" in problems[0]
     oof_ = Store(store.uri).load_oof(["m00"]).preds[0, 0]
     assert set(np.unique(oof_)) == {1.0, 2.0}  # the mix really is there
 
