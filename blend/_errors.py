@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["BlendError"]
+from oof_common.core import CommandWarning
+
+__all__ = ["BlendError", "RecipeStoreWarning"]
 
 
 class BlendError(ValueError):
@@ -10,3 +12,7 @@ class BlendError(ValueError):
 
     The message names the model, fold, metric or option at fault and says what to do.
     """
+
+
+class RecipeStoreWarning(CommandWarning):
+    """A recipe applied to another store than the one it was fitted on (other rows or folds)."""

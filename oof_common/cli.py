@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,6 +22,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from oof_common.core import CommandWarning
+from oof_common.outputs import check_output_args
 
 __all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag",
            "add_version_flag"]
@@ -40,6 +44,24 @@ err_console = _console(stderr=True)
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--debug`` (show tracebacks) to a parser."""
     parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show :class:`~oof_common.core.CommandWarning` warnings as ``warning: ...`` lines."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CommandWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+            if issubclass(category, CommandWarning):
+                err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
+                                  highlight=False)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def add_version_flag(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +87,9 @@ def run_main(
         return 2
     debug = bool(getattr(args, "debug", False)) or bool(os.environ.get("OOF_DEBUG"))
     try:
-        code = func(args)
+        check_output_args(args)  # no output file inside a store (oof_common.outputs)
+        with _warnings_as_lines():
+            code = func(args)
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
         return 130

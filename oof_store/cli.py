@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,9 +13,18 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from oof_common.cli import add_debug_flag, add_version_flag, console, progress_bar, run_main
+from oof_common.cli import (
+    add_debug_flag,
+    add_version_flag,
+    console,
+    err_console,
+    progress_bar,
+    run_main,
+)
+from oof_common.outputs import output_file
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
+from oof_store._writing import session
 from oof_store.flags import FLAG_TEXT, model_flags
 from oof_store.importing import export_predictions, import_files, read_table
 
@@ -121,22 +132,19 @@ def import_cli(args: argparse.Namespace) -> int:
             what = "checking files" if phase == "check" else "writing models"
             prog.update(task, description=what, completed=done, total=total)
 
-        results = import_files(
-            store,
-            args.split,
-            args.file,
-            model=args.model,
-            id_col=args.id,
-            fold=args.fold,
-            tta=args.tta,
-            kind=args.kind,
-            columns=columns,
-            overwrite=args.overwrite,
-            allow_perfect=args.allow_perfect,
-            progress=step,
-        )
+        # one session per shell or script running `oof import`: a loop of per-fold imports
+        # is one writer; two loops at once are two, and a model mixing them is named
+        with session(f"{socket.gethostname()}:{os.getppid()}"):
+            results = import_files(
+                store, args.split, args.file, model=args.model, id_col=args.id, fold=args.fold,
+                tta=args.tta, kind=args.kind, columns=columns, overwrite=args.overwrite,
+                allow_perfect=args.allow_perfect, progress=step,
+            )
     for result in results:
         console.print(result.summary(), highlight=False, markup=False)
+        mix = store.writer_mix(result.model)
+        if mix:
+            err_console.print(f"[yellow]warning:[/yellow] {escape(mix)}", highlight=False)
     return 0
 
 
@@ -179,6 +187,8 @@ def ls_cli(args: argparse.Namespace) -> int:
 def validate_cli(args: argparse.Namespace) -> int:
     store = Store(args.store)
     problems = store.validate()
+    for note in store.notes():
+        err_console.print(f"note: {escape(note)}", highlight=False)
     if problems:
         raise ValidationError(problems)
     n = len(store.models())
@@ -289,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store")
     p.add_argument("--model", required=True)
     p.add_argument("--split", choices=["oof", "test"], default="oof")
-    p.add_argument("--to", required=True, help="output .csv or .parquet")
+    p.add_argument("--to", required=True, type=output_file, help="output .csv or .parquet")
     p.add_argument("--tta", default="all", help="all, mean, or a view index/name")
     p.add_argument("--output", choices=["raw", "probs", "logits"], default="raw")
     add_debug_flag(p)

@@ -21,6 +21,7 @@ from blend.workflows import _defaults as D
 from blend.workflows._models import honesty_facts
 from blend.workflows.api import OptimizeRun
 from blend.workflows.optimize import optimize_store, recipe_from_result
+from oof_common.outputs import output_file
 
 __all__ = ["optimize_cli", "register"]
 
@@ -190,7 +191,7 @@ def register(subparsers: Any) -> None:
     from oof_store.distributed import add_ray_flag
 
     add_ray_flag(p)
-    p.add_argument("--json", metavar="OUT", help="write the result as JSON")
-    p.add_argument("--recipe", metavar="OUT", help="write a recipe for blend apply")
+    p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
+    p.add_argument("--recipe", metavar="OUT", type=output_file, help="write a recipe for blend apply")
     add_debug_flag(p)
     p.set_defaults(func=optimize_cli)

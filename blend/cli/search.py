@@ -20,6 +20,7 @@ from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models
 from blend.workflows.api import SearchRun, search_facts
 from blend.workflows.search import recipe_from_result, search_store
+from oof_common.outputs import output_file
 
 __all__ = ["search_cli", "register"]
 
@@ -151,14 +152,14 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     add_ray_flag(p)
-    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--json", default=None, metavar="OUT", type=output_file, help="write the results as JSON")
     p.add_argument("--ordinal", action="store_true",
                    help="ordered classes: search subsets of expected grades graded by cut points")
     p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
     p.add_argument("--cuts", default=D.CUT_METHOD, metavar="METHOD",
                    help="with --metric qwk on a regression store (or --ordinal): cut-point "
                         "method fitted for every subset (default coordinate)")
-    p.add_argument("--save-recipe", default=None, metavar="PATH",
+    p.add_argument("--save-recipe", default=None, metavar="PATH", type=output_file,
                    help="save the best subset as a recipe for `blend apply`")
     add_debug_flag(p)
     p.set_defaults(func=search_cli)

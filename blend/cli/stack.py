@@ -37,6 +37,7 @@ from oof_common.cli import (
     progress_callback,
     run_main,
 )
+from oof_common.outputs import output_file
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--models", nargs="+", metavar="MODEL", help="models to stack (default: every base model, level-2 ones left out)")
         p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: probs)")
         p.add_argument("--tta", choices=("mean", "all"), default=D.TTA, help="average TTA views, or give each view to the stacker")
-        p.add_argument("--recipe", metavar="OUT", help="write a recipe for `blend apply` (the stacker alone)")
+        p.add_argument("--recipe", metavar="OUT", type=output_file, help="write a recipe for `blend apply` (the stacker alone)")
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
         p.add_argument("--no-write", action="store_true", help="do not write the stacker back into the store")
         add_ray_flag(p)
-        p.add_argument("--json", metavar="OUT", help="write the result as JSON")
+        p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
         add_debug_flag(p)
         p.set_defaults(func=stack_cli, stacker=name)
     return parser

@@ -111,6 +111,9 @@ class Submission:
 
     def to_csv(self, path: Any, **kwargs: Any) -> None:
         """Write the table as CSV (no index column); ``kwargs`` go to ``DataFrame.to_csv``."""
+        from oof_common.outputs import check_output_path
+
+        check_output_path(path, "the submission")  # never into a store's own files
         self.frame.to_csv(path, index=False, **kwargs)
 
     def __len__(self) -> int:
