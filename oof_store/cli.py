@@ -121,7 +121,7 @@ def init_cli(args: argparse.Namespace) -> int:
             f"positive class: {escape(repr(store.class_names[1]))} ({how}): AUC and log loss "
             "are about it", highlight=False,
         )
-    for note in [*notes, *store.notes]:
+    for note in [*notes, *store.creation_notes]:
         console.print(escape(note), highlight=False)
     spans = group_spans(store.groups, store.folds)
     if spans:
