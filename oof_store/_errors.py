@@ -6,6 +6,8 @@ message names the file, model, fold, TTA view or row ids involved and says what 
 
 from __future__ import annotations
 
+from oof_common.errors import UserError
+
 __all__ = [
     "StoreError",
     "StoreNotFoundError",
@@ -19,7 +21,7 @@ __all__ = [
 ]
 
 
-class StoreError(ValueError):
+class StoreError(UserError, ValueError):
     """Base class of every error the store raises for bad input or a bad store."""
 
 
