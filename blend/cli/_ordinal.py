@@ -16,7 +16,7 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.ordinal import Grades, infer_grades, parse_grades
-from blend.ordinal._fit import MODES, OrdinalResult, fit_ordinal
+from blend.ordinal._fit import MODES, OrdinalResult, fit_ordinal, nested_score_of_the_choice
 
 __all__ = ["is_ordinal", "store_grades", "ordinal_optimize_store", "ordinal_recipe",
            "print_ordinal", "ordinal_optimize_cli"]
@@ -93,15 +93,21 @@ def ordinal_optimize_store(
     return sorted(results, key=key, reverse=True)
 
 
-def ordinal_recipe(result: OrdinalResult, store: Any):
-    """The recipe of ``result``: weights (prob rule, TTA views averaged), cut points, grades."""
+def ordinal_recipe(result: OrdinalResult, store: Any, nested_score: float | None):
+    """The recipe of ``result``: weights (prob rule, TTA views averaged), cut points, grades.
+
+    ``nested_score``: the nested score of keeping ``result``
+    (:func:`blend.ordinal._fit.nested_score_of_the_choice`; for a candidate kept among
+    several it is not the candidate's own nested QWK).
+    """
     from blend.recipe import Recipe
 
     return Recipe.for_store(
         store, list(result.models), rule="prob", tta="mean",
         weights=tuple(result.weights[m] for m in result.models),
         cuts=tuple(result.cuts), grades=tuple(result.grades), metric="qwk",
-        score=result.score, nested_score=result.nested_score,
+        score=result.score,
+        nested_score=nested_score,
         source=f"optimize:{result.method}+{result.cut_method}:{result.mode}",
     )
 
@@ -156,8 +162,8 @@ def print_ordinal(results: list[OrdinalResult]) -> None:
     console.print(table)
     note = ""
     if len(results) > 1 and best.nested_score is not None:
-        note = (" (kept as the better nested QWK of the modes; choosing between them is itself "
-                "a fit: `blend compare` scores the choice)")
+        note = (" (kept as the best nested QWK of the candidates; choosing between them is "
+                "itself a fit: --procedure or `blend compare` scores the choice)")
     console.print(f"kept: [bold]{best.name}[/bold]{note}; "
                   f"{total:.2f} s", highlight=False)
 
@@ -198,8 +204,14 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
         console.print(f"procedure (doubly nested) QWK of keeping the best of the "
                       f"{len(results)} candidates: [bold]{procedure.score:.5f}[/bold]; chosen "
                       "without each fold: " + "; ".join(procedure.choices), highlight=False)
+    # the kept candidate's own nested QWK does not cover the choice among several
+    facts = nested_score_of_the_choice(results, procedure)
+    if "kept_candidate_nested_score" in facts:
+        from oof_common.cli import console
+
+        console.print(f"nested QWK of the choice: {facts['nested_score_is']}", highlight=False)
     if args.json:
-        d = results[0].to_dict()
+        d = {**results[0].to_dict(), **facts}
         if procedure is not None:
             d["procedure"] = procedure.to_dict()
         d["candidates"] = [{"cut_method": r.cut_method, "mode": r.mode,
@@ -207,7 +219,7 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
                            for r in results]
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
-        ordinal_recipe(results[0], store).save(args.recipe)
+        ordinal_recipe(results[0], store, facts["nested_score"]).save(args.recipe)
     return 0
 
 
