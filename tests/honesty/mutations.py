@@ -69,6 +69,7 @@ class Mutation:
 
 LEAK = "tests/honesty/test_leakage.py::"
 ORD = "tests/ordinal/test_ordinal_nested.py::"
+CMP = "tests/honesty/test_compare_procedure.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ the nested engine
@@ -188,6 +189,23 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{LEAK}test_stacker_hpo_runs_inside_each_outer_fold",),
         "stack --hpo: the hyper-parameter search of each outer fold scored on all rows",
         "issue 10",
+    ),
+    # ------------------------------------------------------------------ compare
+    Mutation(
+        "compare-choice-on-all-folds", "blend/compare.py",
+        "                pick, _ = recommend(inner, met)",
+        "                pick = chosen",
+        (f"{CMP}test_the_choice_for_each_outer_fold_is_made_inside_it",),
+        "the procedure loop keeps the recommendation made on all folds for every outer fold",
+        "issue 19, item 1a",
+    ),
+    Mutation(
+        "compare-held-out-by-all-rows-fit", "blend/compare.py",
+        "            preds[k] = eng.predict(pick.name, {k}, k)",
+        "            preds[k] = eng.predict(pick.name, frozenset(), k)",
+        (f"{CMP}test_each_outer_fold_is_predicted_by_its_pick_fitted_without_it",),
+        "the procedure loop predicts the held-out fold with the pick's fit on all rows",
+        "issue 19, item 1b",
     ),
     # ------------------------------------------------------------------ in-sample marks
     Mutation(
