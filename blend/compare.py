@@ -46,12 +46,16 @@ the chosen candidate's nested predictions on fold ``k`` (from its fit without ``
 the procedure's predictions there. Their pooled score is the honest score of "run compare
 and submit what it recommends".
 
-Label access goes through :meth:`Comparison.labels`, which records the rows seen by every
-fit and by every choice, so a test can check that no fold's labels reach its own choice.
+The labels are reachable only through :class:`TracedLabels` (``CompareData.y`` is replaced
+by it before the candidates are built; :meth:`Comparison.labels` reads through it), which
+records the rows seen by every fit and by every choice, so a test can check that no fold's
+labels reach its own fit or choice, and a candidate cannot read them around the spy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import os
 import threading
@@ -81,6 +85,7 @@ __all__ = [
     "build_candidates",
     "compare",
     "recommend",
+    "TracedLabels",
 ]
 
 #: Complexity order used by the recommendation rule (smaller = simpler).
@@ -322,7 +327,7 @@ def _cuts_candidate(data: CompareData, method: str, params: dict[str, Any],
     """
     from blend.ordinal import apply_cuts, fit_ordinal, infer_grades
 
-    grades = infer_grades(data.y)
+    grades = infer_grades(traced(data).y.distinct())
     X = unit_scores(data.probs, rule="prob", kind="raw")
     cname = f"{method}+cuts"
 
@@ -507,6 +512,7 @@ def build_candidates(
 
     if budget not in BUDGETS:
         raise BlendError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    data = traced(data)  # the candidates reach the labels only through the tracer
     B = BUDGETS[budget]
     notes: list[str] = []
     if methods is None:
@@ -723,6 +729,95 @@ def recommend(scores: Sequence[CandidateScore], metric: Metric) -> tuple[Candida
     return chosen, reason
 
 
+# --------------------------------------------------------------------------- labels
+
+
+class TracedLabels:
+    """The labels of a comparison; every read is recorded for the fits and choices under way.
+
+    The comparison holds no raw label array: :func:`build_candidates` and
+    :class:`Comparison` replace ``CompareData.y`` by this object, so a candidate reaches the
+    labels only through it and cannot bypass the row spy. ``labels[rows]`` records
+    ``rows``; anything that turns the whole object into an array (``np.asarray``, a metric
+    called on it) records every row. ``shape``, ``ndim``, ``dtype``, ``len`` and
+    :meth:`distinct` (the set of label values, known like the class names) record nothing.
+
+    Parameters
+    ----------
+    y : ndarray of shape (N,) or (N, C)
+    """
+
+    def __init__(self, y: np.ndarray) -> None:
+        self._y = np.asarray(y)
+        self._local = threading.local()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The labels' shape."""
+        return self._y.shape
+
+    @property
+    def ndim(self) -> int:
+        """The labels' number of dimensions."""
+        return self._y.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The labels' dtype."""
+        return self._y.dtype
+
+    def __len__(self) -> int:
+        return len(self._y)
+
+    def _stack(self) -> list[np.ndarray]:
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []
+        return self._local.stack
+
+    def mark(self, rows: Any) -> None:
+        """Record ``rows`` (indices, a mask or a slice) as read by every trace under way."""
+        for m in self._stack():
+            m[rows] = True
+
+    @contextlib.contextmanager
+    def trace(self):
+        """Record the rows read inside the ``with`` block (this thread) in a boolean mask."""
+        mask = np.zeros(len(self._y), dtype=bool)
+        stack = self._stack()
+        stack.append(mask)
+        try:
+            yield mask
+        finally:
+            stack.pop()
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        rows = rows if isinstance(rows, slice) else np.asarray(rows)
+        self.mark(rows)
+        return self._y[rows]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        self.mark(slice(None))
+        return self._y.astype(dtype) if dtype is not None else self._y.copy()
+
+    def distinct(self) -> np.ndarray:
+        """The distinct label values (no row is recorded: the value set is part of the task)."""
+        return np.unique(self._y)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_y": self._y}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._y = state["_y"]
+        self._local = threading.local()
+
+
+def traced(data: CompareData) -> CompareData:
+    """``data`` with its labels behind a :class:`TracedLabels` (unchanged if already)."""
+    if isinstance(data.y, TracedLabels):
+        return data
+    return dataclasses.replace(data, y=TracedLabels(data.y))
+
+
 # --------------------------------------------------------------------------- engine
 
 
@@ -744,7 +839,9 @@ class Comparison:
     def __init__(self, data: CompareData, candidates: Sequence[Candidate], metric: Metric, *,
                  seed: int = 0, n_jobs: int = 1,
                  progress: Callable[[int, int, str], None] | None = None) -> None:
-        self.data = data
+        self.data = data = traced(data)
+        #: the only way to the labels (see :class:`TracedLabels`)
+        self.y: TracedLabels = data.y
         self.candidates = list(candidates)
         self.by_name = {c.name: c for c in self.candidates}
         self.metric = metric
@@ -762,7 +859,6 @@ class Comparison:
         self.N = len(folds)
         self._fits: dict[tuple[str, frozenset], Any] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
         self.seconds: dict[str, float] = {c.name: 0.0 for c in self.candidates}
         #: rows whose labels each fit saw (its own reads and those of the fits it used)
         self.fit_rows: dict[tuple[str, frozenset], np.ndarray] = {}
@@ -783,20 +879,9 @@ class Comparison:
         keep = [self._rows[k] for k in self.fold_ids if k not in held]
         return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
-    def _stack(self) -> list[np.ndarray]:
-        if not hasattr(self._local, "stack"):
-            self._local.stack = []
-        return self._local.stack
-
-    def _mark(self, rows_or_mask: np.ndarray) -> None:
-        for m in self._stack():
-            m[rows_or_mask] = True
-
     def labels(self, rows: np.ndarray) -> np.ndarray:
         """The labels of ``rows``; the read is recorded for the fit or choice under way."""
-        rows = np.asarray(rows)
-        self._mark(rows)
-        return self.data.y[rows]
+        return self.y[np.asarray(rows)]
 
     # -- fits ---------------------------------------------------------------------------------
     def fit(self, cand: Candidate | str, held: frozenset | set) -> Any:
@@ -806,23 +891,18 @@ class Comparison:
         with self._lock:
             hit = key in self._fits
         if hit:
-            self._mark(self.fit_rows[key])
+            self.y.mark(self.fit_rows[key])
             return self._fits[key]
         state, mask, dt = self._fit_fresh(cand, key[1])
         self._keep(key, state, mask, dt)
-        self._mark(mask)
+        self.y.mark(mask)
         return state
 
     def _fit_fresh(self, cand: Candidate, held: frozenset) -> tuple[Any, np.ndarray, float]:
         """Fit ``cand`` without ``held``: ``(state, rows whose labels it saw, seconds)``."""
-        mask = np.zeros(self.N, dtype=bool)
-        stack = self._stack()
-        stack.append(mask)
         t0 = time.perf_counter()
-        try:
+        with self.y.trace() as mask:
             state = cand.fit(self, held)
-        finally:
-            stack.pop()
         return state, mask, time.perf_counter() - t0
 
     def _keep(self, key: tuple[str, frozenset], state: Any, mask: np.ndarray, dt: float) -> None:
@@ -838,11 +918,10 @@ class Comparison:
 
     def __getstate__(self) -> dict[str, Any]:
         # sent to an executor's tasks: no cache, lock, thread state or progress callback
-        return {**self.__dict__, "_fits": {}, "fit_rows": {}, "_lock": None, "_local": None,
-                "progress": None}
+        return {**self.__dict__, "_fits": {}, "fit_rows": {}, "_lock": None, "progress": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _lock=threading.Lock(), _local=threading.local())
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def prefit_on(self, executor: Any, plan: dict[str, list[frozenset]]) -> None:
         """Fit every planned fit of the candidates that use no other fit, as executor tasks.
@@ -1120,6 +1199,7 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     from blend.metrics import default_metric
 
     _check_data(data)
+    data = traced(data)  # from here on no raw label array: every read is recorded
     t0 = time.perf_counter()
     met = get_metric(metric if metric is not None else default_metric(data.task), data.task)
     n_jobs = int(n_jobs or os.cpu_count() or 1)
@@ -1143,14 +1223,9 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     if procedure:
         preds = {}
         for k in eng.fold_ids:
-            mask = np.zeros(eng.N, dtype=bool)
-            stack = eng._stack()
-            stack.append(mask)
-            try:
+            with eng.y.trace() as mask:
                 inner = eng.compare_inside(k)
                 pick, _ = recommend(inner, met)
-            finally:
-                stack.pop()
             eng.choice_rows[k] = mask
             choices.append(pick.name)
             preds[k] = eng.predict(pick.name, {k}, k)

@@ -420,11 +420,13 @@ class Recipe:
         of several models, temperatures, or a model that is itself in-sample. One model
         blended alone, untempered, is that model's own (honest) OOF.
         """
-        from oof_store.flags import is_in_sample
+        from blend._write_back import in_sample_mark
 
-        if len(self.models) > 1 or self.temperatures is not None:
-            return True
-        return any(is_in_sample(store.manifest(m)) for m in self.models)
+        return in_sample_mark(store, list(self.models), self._fitted_on_all_rows())
+
+    def _fitted_on_all_rows(self) -> bool:
+        """Whether the recipe holds a choice made on every OOF row: weights, a subset, temperatures."""
+        return len(self.models) > 1 or self.temperatures is not None
 
     def write_to_store(self, store, name: str, *, overwrite: bool = False) -> dict:
         """Write the blend back into the store as a model (OOF per fold and the test set).
@@ -436,7 +438,6 @@ class Recipe:
         """
         if name in store.models(include_incomplete=True) and not overwrite:
             raise BlendError(f"model {name!r} already exists in the store; pick another name")
-        in_sample = self.in_sample_in(store)
         oof = self.predict_oof(store).astype(np.float32)
         test = self.predict_test(store).astype(np.float32) if len(store.test_ids) else None
         # one write: an existing model is replaced all at once, never removed first
@@ -446,10 +447,11 @@ class Recipe:
             test=test,
             replace=True,
             kind="raw" if store.task == "regression" else "probs",
-            params={"recipe": self.to_dict(), "in_sample": in_sample},
+            params={"recipe": self.to_dict()},
             source="blend",
             parents=list(self.models),
             overwrite=True,
+            fitted_on_all_rows=self._fitted_on_all_rows(),
         )
 
 

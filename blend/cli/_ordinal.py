@@ -174,8 +174,12 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
     refuse_ray(args, "blend optimize")
     from blend.cli._common import resolve_models
 
+    named = models
     models = resolve_models(store, models, need=1, what="ordinal blending",
                             allow_in_sample=getattr(args, "allow_in_sample", False))
+    from blend.cli._common import print_level2
+
+    print_level2(store, named, models)
     if args.tta_weights or args.per_class or args.temperature or args.rule != "prob":
         raise BlendError("--metric qwk with cut points blends the scores with --rule prob, "
                          "without --tta-weights, --per-class or --temperature")
@@ -363,6 +367,9 @@ def ordinal_search_cli(args: Any, store: Any) -> int:
                          f"mean of the TTA-averaged scores; drop {', '.join(unsupported)}")
     models = resolve_models(store, args.models, need=1, what="the ordinal search",
                             allow_in_sample=getattr(args, "allow_in_sample", False))
+    from blend.cli._common import print_level2
+
+    print_level2(store, args.models, models)
     g = store_grades(store, args.grades)
     regression = store.task == "regression"
     oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")

@@ -19,7 +19,9 @@ import numpy as np
 from blend._errors import BlendError
 from blend.cli._common import (
     honesty_facts,
+    level2_facts,
     print_honesty,
+    print_level2,
     resolve_models,
     warn_models_without_test,
 )
@@ -108,7 +110,12 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
             exclude=settings.get("exclude") or (), names=candidates, method=method,
             beam_width=settings.get("beam_width"), n_jobs=1,
         )
-        return list(res.results[min(rank, len(res.results)) - 1].indices)
+        if len(res.results) < rank:  # never fall back to a lower-ranked subset silently
+            raise BlendError(
+                f"the search of {path} rerun on {len(rows)} rows returned "
+                f"{len(res.results)} subsets, fewer than --rank {rank}: that rank does not "
+                "exist there; pass a smaller --rank")
+        return list(res.results[rank - 1].indices)
 
     return candidates, select, [str(m) for m in chosen]
 
@@ -351,6 +358,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
             executor=executor if args.ray else None,
         )
     print_honesty(store, result.models)
+    print_level2(store, args.models or ([] if args.from_search else None), result.models)
     from oof_common.cli import err_console
 
     for line in result.announcements:
@@ -359,7 +367,8 @@ def optimize_cli(args: argparse.Namespace) -> int:
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if args.json:
-        d = {**result.to_dict(), **honesty_facts(store, result.models)}
+        d = {**result.to_dict(), **honesty_facts(store, result.models),
+             **level2_facts(store, result.models)}
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
         recipe_from_result(result, store).save(args.recipe)

@@ -14,7 +14,9 @@ from typing import Any
 
 from blend.cli._common import (
     honesty_facts,
+    level2_facts,
     print_honesty,
+    print_level2,
     resolve_models,
     warn_models_without_test,
 )
@@ -121,6 +123,7 @@ def search_cli(args: argparse.Namespace) -> int:
     chosen = resolve_models(store, args.models, need=2, what="subset search",
                             allow_in_sample=args.allow_in_sample)
     print_honesty(store, chosen)
+    print_level2(store, args.models, chosen)
     warn_models_without_test(store, [m for m in chosen if m not in (args.exclude or ())],
                              what="a subset")
     executor = get_executor(args.ray) if args.ray else None
@@ -156,6 +159,7 @@ def search_cli(args: argparse.Namespace) -> int:
                                 "nested: pooled held-out predictions; each fold's subset "
                                 "chosen on the other folds")
         d.update(honesty_facts(store, chosen))
+        d.update(level2_facts(store, chosen))
         # what `blend optimize --from-search` needs to rerun this search inside its folds
         d["settings"] = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
                          "must_include": list(args.must_include or ()),

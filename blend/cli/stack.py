@@ -22,7 +22,6 @@ from blend._errors import BlendError
 from blend._write_back import as_block, write_model
 from blend.cli._common import (
     honesty_facts,
-    in_sample_models,
     print_honesty,
     resolve_models,
     warn_models_without_test,
@@ -207,12 +206,12 @@ def run_stack(
               else {k: as_block(t) for k, t in zip(res.fold_ids, res.fold_test, strict=True)}),
         replace=overwrite,
         kind="raw" if task == "regression" else "probs",
-        # a stacker is honest OOF (nested), unless it stacks in-sample blends
-        params={"stacker": st.name, **res.to_dict(),
-                "in_sample": bool(in_sample_models(store, chosen))},
+        # a stacker is honest OOF (nested), unless it stacks in-sample blends (write_model)
+        params={"stacker": st.name, **res.to_dict()},
         source="stack",
         parents=chosen,
         overwrite=overwrite,
+        fitted_on_all_rows=False,
     )
     return res, name
 

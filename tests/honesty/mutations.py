@@ -70,6 +70,8 @@ class Mutation:
 LEAK = "tests/honesty/test_leakage.py::"
 ORD = "tests/ordinal/test_ordinal_nested.py::"
 CMP = "tests/honesty/test_compare_procedure.py::"
+FS = "tests/honesty/test_from_search.py::"
+L2 = "tests/honesty/test_level2_defaults.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ the nested engine
@@ -206,6 +208,56 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{CMP}test_each_outer_fold_is_predicted_by_its_pick_fitted_without_it",),
         "the procedure loop predicts the held-out fold with the pick's fit on all rows",
         "issue 19, item 1b",
+    ),
+    Mutation(
+        "compare-best-single-on-raw-labels", "blend/compare.py",
+        "        scores = [eng.metric(y, _as_2d(P[m, rows])) for m in range(P.shape[0])]",
+        "        scores = [eng.metric(data.y, _as_2d(P[m])) for m in range(P.shape[0])]",
+        (f"{CMP}test_the_comparison_holds_no_raw_labels",
+         "tests/compare/test_compare_engine.py::test_no_fold_reaches_its_own_fit_or_choice"),
+        "the 'best single' baseline chooses its model on every row's label, read from the "
+        "data rather than through the engine",
+        "issue 19, item 2",
+    ),
+    # ------------------------------------------------------------------ optimize --from-search
+    Mutation(
+        "from-search-select-ignores-rows", "blend/cli/optimize.py",
+        "            oof.preds[:, :, rows], oof.y[rows], metric=data[\"metric\"],",
+        "            oof.preds, oof.y, metric=data[\"metric\"],",
+        (f"{FS}test_every_fold_reruns_the_search_on_its_own_training_rows",),
+        "--from-search: the search 'rerun inside each outer fold' ignores its rows and returns "
+        "the all-rows choice",
+        "issue 19, item 5",
+    ),
+    Mutation(
+        "from-search-silent-fallback", "blend/cli/optimize.py",
+        "        if len(res.results) < rank:  # never fall back to a lower-ranked subset silently",
+        "        if len(res.results) < rank:\n"
+        "            return list(res.results[-1].indices)\n"
+        "        if False:",
+        (f"{FS}test_a_fold_whose_search_returns_fewer_subsets_than_the_rank_is_an_error",),
+        "--from-search: a fold whose search returns fewer subsets than --rank silently takes "
+        "a lower-ranked one",
+        "issue 19, item 5",
+    ),
+    # ------------------------------------------------------------------ level-2 models
+    Mutation(
+        "level2-in-default-lists", "blend/cli/_common.py",
+        "        if not level2:\n            have = without_stackers(store)(have)\n",
+        "",
+        (f"{L2}test_level2_models_are_left_out_by_default_and_that_is_said[optimize]",
+         f"{L2}test_level2_models_are_left_out_by_default_and_that_is_said[search]"),
+        "blend optimize / search weigh and select stackers' OOF by default",
+        "issue 19, item 6",
+    ),
+    Mutation(
+        "level2-named-said-nested", "blend/cli/_common.py",
+        "    used = level2_models(store, models)\n",
+        "    used = []\n",
+        (f"{L2}test_a_named_level2_model_is_used_and_its_score_said_not_nested[optimize]",
+         f"{L2}test_a_named_level2_model_is_used_and_its_score_said_not_nested[search]"),
+        "a level-2 model named with --models: the JSON calls the result honest",
+        "issue 19, item 6",
     ),
     # ------------------------------------------------------------------ in-sample marks
     Mutation(

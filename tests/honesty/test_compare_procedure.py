@@ -90,3 +90,47 @@ def test_each_outer_fold_is_predicted_by_its_pick_fitted_without_it(data, rigged
     in_sample = [(r, t, eng.predict(p, frozenset(), k))
                  for (r, t, _), k, p in zip(parts, res.fold_ids, res.procedure_choices, strict=True)]
     assert pooled_scores(get_metric("logloss"), in_sample)[0] != pytest.approx(expected, rel=1e-9)
+
+
+def _reads_outside(res) -> list[str]:
+    """Every fit that read labels of a fold it is fitted without (the engine's row spy)."""
+    eng = res.engine
+    folds = np.asarray(eng.data.folds)
+    return [f"{name} without {sorted(held)}"
+            for (name, held), rows in eng.fit_rows.items() if np.isin(folds[rows], list(held)).any()]
+
+
+def test_the_comparison_holds_no_raw_labels(data):
+    """The labels reach the candidates only through the tracing object: the data the
+    candidates are built from and the engine's data hold it, not the array."""
+    res = compare(data, methods=METHODS, seed=0, n_jobs=1, procedure=False)
+    y = res.engine.data.y
+    assert not isinstance(y, np.ndarray)
+    assert y.shape == np.shape(data.y)
+    assert _reads_outside(res) == []
+
+
+def test_a_candidate_that_reads_the_labels_directly_is_seen(data, monkeypatch):
+    """A candidate built on ``data.y`` (not ``engine.labels``) cannot bypass the spy: every
+    read of the labels, indexed or whole, is recorded for the fit under way."""
+    from blend.compare import Candidate
+
+    core = inspect.getmodule(compare)
+    real = core.build_candidates
+
+    def build(d, metric, **kw):
+        cands, notes = real(d, metric, **kw)
+
+        def fit(eng, held):  # chooses on every row's label, its held-out folds included
+            return float(np.mean(np.asarray(d.y) == 0))
+
+        def predict(eng, held, k):
+            eng.fit(sneaky, held)
+            return np.full((len(eng.fold_rows(k)), 3), 1 / 3)
+
+        sneaky = Candidate("sneaky", "selection", fit, predict)
+        return [*cands, sneaky], notes
+
+    monkeypatch.setattr(core, "build_candidates", build)
+    res = compare(data, methods=[], seed=0, n_jobs=1, procedure=False)
+    assert any(r.startswith("sneaky") for r in _reads_outside(res))
