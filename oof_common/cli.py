@@ -27,7 +27,9 @@ from rich.progress import (
 
 from oof_common.errors import UserError
 
-__all__ = ["USER_ERRORS", "console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag"]
+__all__ = ["USER_ERRORS", "console", "err_console", "run_main", "progress_bar", "progress_callback",
+           "add_debug_flag", "add_version_flag"]
+
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
@@ -45,6 +47,12 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
 
 
+def add_version_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--version`` (print ``PROG VERSION`` and exit) to a command's top-level parser."""
+    from oof_common.version import package_version
+
+    parser.add_argument("--version", action="version",
+                        version=f"{parser.prog} {package_version()}")
 #: what a user can fix: the project's error family, and a path that is missing or unusable
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError, argparse.ArgumentError, FileNotFoundError, NotADirectoryError, IsADirectoryError,

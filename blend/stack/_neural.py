@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.stack._base import Stacker
+from blend.stack._stacker import Stacker
 
 __all__ = ["NeuralStacker"]
 

@@ -72,6 +72,7 @@ ORD = "tests/ordinal/test_ordinal_nested.py::"
 CMP = "tests/honesty/test_compare_procedure.py::"
 FS = "tests/honesty/test_from_search.py::"
 L2 = "tests/honesty/test_level2_defaults.py::"
+WB = "tests/honesty/test_write_back_marks.py::"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ the nested engine
@@ -163,7 +164,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ stack
     Mutation(
-        "stack-outer-fit-on-all-rows", "blend/stack/_base.py",
+        "stack-outer-fit-on-all-rows", "blend/stack/_nested.py",
         "        seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)\n",
         "        seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)\n"
         "        tr_rows = np.arange(N)\n",
@@ -173,7 +174,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "issue 10 (the leakage suite)",
     ),
     Mutation(
-        "stack-early-stop-on-held-out", "blend/stack/_base.py",
+        "stack-early-stop-on-held-out", "blend/stack/_nested.py",
         "            m = fit_one(\n"
         "                X[tr], _take(extra, tr), y[tr], X[va], _take(extra, va), y[va],",
         "            ho = np.setdiff1d(np.arange(len(y)), rows)\n"
@@ -185,7 +186,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "issue 19, item 3",
     ),
     Mutation(
-        "stack-hpo-on-all-rows", "blend/stack/_base.py",
+        "stack-hpo-on-all-rows", "blend/stack/_nested.py",
         "                p, _, inner_score = _search(st, fit_bag, tr_rows,",
         "                p, _, inner_score = _search(st, fit_bag, np.arange(N),",
         (f"{LEAK}test_stacker_hpo_runs_inside_each_outer_fold",),
@@ -194,7 +195,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ compare
     Mutation(
-        "compare-choice-on-all-folds", "blend/compare.py",
+        "compare-choice-on-all-folds", "blend/compare/_core.py",
         "                pick, _ = recommend(inner, met)",
         "                pick = chosen",
         (f"{CMP}test_the_choice_for_each_outer_fold_is_made_inside_it",),
@@ -202,7 +203,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "issue 19, item 1a",
     ),
     Mutation(
-        "compare-held-out-by-all-rows-fit", "blend/compare.py",
+        "compare-held-out-by-all-rows-fit", "blend/compare/_core.py",
         "            preds[k] = eng.predict(pick.name, {k}, k)",
         "            preds[k] = eng.predict(pick.name, frozenset(), k)",
         (f"{CMP}test_each_outer_fold_is_predicted_by_its_pick_fitted_without_it",),
@@ -210,7 +211,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "issue 19, item 1b",
     ),
     Mutation(
-        "compare-best-single-on-raw-labels", "blend/compare.py",
+        "compare-best-single-on-raw-labels", "blend/compare/_candidates.py",
         "        scores = [eng.metric(y, _as_2d(P[m, rows])) for m in range(P.shape[0])]",
         "        scores = [eng.metric(data.y, _as_2d(P[m])) for m in range(P.shape[0])]",
         (f"{CMP}test_the_comparison_holds_no_raw_labels",
@@ -221,7 +222,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ optimize --from-search
     Mutation(
-        "from-search-select-ignores-rows", "blend/cli/optimize.py",
+        "from-search-select-ignores-rows", "blend/workflows/optimize.py",
         "            oof.preds[:, :, rows], oof.y[rows], metric=data[\"metric\"],",
         "            oof.preds, oof.y, metric=data[\"metric\"],",
         (f"{FS}test_every_fold_reruns_the_search_on_its_own_training_rows",),
@@ -230,7 +231,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "issue 19, item 5",
     ),
     Mutation(
-        "from-search-silent-fallback", "blend/cli/optimize.py",
+        "from-search-silent-fallback", "blend/workflows/optimize.py",
         "        if len(res.results) < rank:  # never fall back to a lower-ranked subset silently",
         "        if len(res.results) < rank:\n"
         "            return list(res.results[-1].indices)\n"
@@ -242,7 +243,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ level-2 models
     Mutation(
-        "level2-in-default-lists", "blend/cli/_common.py",
+        "level2-in-default-lists", "blend/workflows/_models.py",
         "        if not level2:\n            have = without_stackers(store)(have)\n",
         "",
         (f"{L2}test_level2_models_are_left_out_by_default_and_that_is_said[optimize]",
@@ -251,7 +252,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "issue 19, item 6",
     ),
     Mutation(
-        "level2-named-said-nested", "blend/cli/_common.py",
+        "level2-named-said-nested", "blend/workflows/_models.py",
         "    used = level2_models(store, models)\n",
         "    used = []\n",
         (f"{L2}test_a_named_level2_model_is_used_and_its_score_said_not_nested[optimize]",
@@ -261,15 +262,24 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ in-sample marks
     Mutation(
-        "apply-write-model-not-marked", "blend/recipe.py",
-        "            params={\"recipe\": self.to_dict(), \"in_sample\": in_sample},",
-        "            params={\"recipe\": self.to_dict(), \"in_sample\": False},",
+        "apply-write-model-not-marked", "blend/workflows/apply.py",
+        "        fitted_on_all_rows=fitted_on_all_rows(recipe),",
+        "        fitted_on_all_rows=False,",
         ("tests/honesty/test_in_sample.py::"
          "test_apply_write_model_marks_the_blend_in_sample_with_its_parents",
          "tests/honesty/test_in_sample.py::test_optimize_leaves_it_out_by_default"),
         "a blend written back by apply --write-model is not marked in-sample, so search, "
         "optimize, stack and report take it as honest OOF",
         "issue 10, item 1",
+    ),
+    Mutation(
+        "write-back-ignores-parents-marks", "blend/workflows/_write_back.py",
+        "    return bool(fitted_on_all_rows) or any(is_in_sample(store.manifest(m)) for m in parents)",
+        "    return bool(fitted_on_all_rows)",
+        (f"{WB}test_compare_marks_the_stackers_it_writes_as_stack_does[models1-True]",
+         "tests/honesty/test_in_sample.py::test_stack_leaves_it_out_and_its_own_output_stays_usable"),
+        "a stacker written back over in-sample blends (by stack or compare) is marked honest",
+        "issue 19, item 7",
     ),
     # ------------------------------------------------------------------ ordinal
     Mutation(

@@ -13,13 +13,9 @@ import pytest
 from blend.cli import main as blend
 from blend.cli.stack import main as stack
 from blend.recipe import Recipe
+from blend.workflows.compare import compare_store, write_stackers
 from oof_store import Store, synthetic
 from oof_store.flags import is_in_sample
-
-try:  # the store-level workflows (issue 20 moves them out of blend/cli)
-    from blend.workflows.compare import compare_store, write_stackers
-except ImportError:  # pragma: no cover - before the move
-    from blend.cli.compare import compare_store, write_stackers
 
 
 @pytest.fixture
@@ -48,7 +44,7 @@ def test_compare_marks_the_stackers_it_writes_as_stack_does(store, models, in_sa
 
 
 def test_a_write_back_cannot_set_the_mark_by_hand(store):
-    from blend._write_back import write_model
+    from blend.workflows._write_back import write_model
 
     with pytest.raises(TypeError, match="in_sample"):
         write_model(store, "x", "test", oof={}, test=None, replace=False, kind="probs",

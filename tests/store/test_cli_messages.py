@@ -135,7 +135,7 @@ def test_debug_shows_the_traceback_of_any_error(exc):
 
 def test_a_bug_inside_a_command_exits_1_end_to_end(tmp_path, monkeypatch, capsys):
     """`blend report` whose core fails with a numpy error: an internal error, not a user error."""
-    import blend.cli.report as cli_report
+    import blend.workflows.report as workflow_report
     from blend.cli import main
 
     synthetic.make_store(tmp_path / "s", n_models=2, n_rows=60, n_classes=3, seed=0)
@@ -143,7 +143,7 @@ def test_a_bug_inside_a_command_exits_1_end_to_end(tmp_path, monkeypatch, capsys
     def broken(*a, **k):
         return np.ones(3) + np.ones(4)
 
-    monkeypatch.setattr(cli_report, "build_report", broken)
+    monkeypatch.setattr(workflow_report, "build_report", broken)
     assert main(["report", str(tmp_path / "s")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("internal error")
