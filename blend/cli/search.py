@@ -13,13 +13,14 @@ import json
 
 from blend.cli._common import print_honesty, print_level2, warn_models_without_test
 from blend.combine import RULES
-from blend.metrics import METRICS
+from blend.metrics import canonical_metric, metric_help
 from blend.search import SearchResult
 from blend.search._core import METHODS
 from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models
 from blend.workflows.api import SearchRun, search_facts
 from blend.workflows.search import recipe_from_result, search_store
+from oof_common.outputs import output_file
 
 __all__ = ["search_cli", "register"]
 
@@ -39,7 +40,9 @@ def _table(result: SearchResult):
     t.add_column("size", justify="right")
     for k in result.fold_ids:
         t.add_column(f"fold {k}", justify="right")
-    t.add_column("models")
+    # one line per subset: a long list is cut with "..." (the --json file has every name),
+    # so 50 subsets print as 50 lines instead of wrapping to three times that
+    t.add_column("models", no_wrap=True, overflow="ellipsis")
     for i, r in enumerate(result.results, 1):
         t.add_row(str(i), f"{r.score:.5f}", str(r.size), *(f"{s:.4f}" for s in r.fold_scores),
                   ", ".join(r.models))
@@ -129,8 +132,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--top", type=int, default=D.SEARCH_TOP, help="how many subsets to show (default 50)")
-    p.add_argument("--metric", default=None,
-                   help=f"{', '.join(METRICS)} or module:function (default: by task)")
+    p.add_argument("--metric", default=None, type=canonical_metric, help=metric_help())
     p.add_argument("--rule", choices=list(RULES), default=D.RULE, help="combination rule")
     p.add_argument("--models", nargs="+", default=None, help="only these models")
     p.add_argument("--min-size", type=int, default=1)
@@ -152,14 +154,14 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     add_ray_flag(p)
-    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--json", default=None, metavar="OUT", type=output_file, help="write the results as JSON")
     p.add_argument("--ordinal", action="store_true",
                    help="ordered classes: search subsets of expected grades graded by cut points")
     p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
     p.add_argument("--cuts", default=D.CUT_METHOD, metavar="METHOD",
                    help="with --metric qwk on a regression store (or --ordinal): cut-point "
                         "method fitted for every subset (default coordinate)")
-    p.add_argument("--save-recipe", default=None, metavar="PATH",
+    p.add_argument("--save-recipe", default=None, metavar="PATH", type=output_file,
                    help="save the best subset as a recipe for `blend apply`")
     add_debug_flag(p)
     p.set_defaults(func=search_cli)

@@ -57,7 +57,9 @@ def resolve_models(
     but no manifest), unknown (listing the store's) or in-sample, or when fewer than
     ``need`` remain.
     """
-    available = store.models()
+    # "every model" leaves out models without a manifest or failing their checks, each named
+    # in a SkippedModelWarning (a `warning:` line in the CLIs), never silently
+    available = store.models() if models else store.usable_models()
     insample = [] if allow_in_sample else in_sample_models(store, available)
     if models:
         models = list(models)

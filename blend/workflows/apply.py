@@ -49,6 +49,7 @@ def submission(recipe, store, *, output: str = "auto", sample: Any = None, raw: 
         id_col=store.id_col,
         target_col="label" if store.task == "softclass" else store.target_cols[0],
         class_names=store.class_names, output=how, sample=sample,
+        rows_in_order=bool(store.meta.get("test_ids_from_rows")),
     )
 
 
@@ -114,6 +115,9 @@ class Submission:
 
     def to_csv(self, path: Any, **kwargs: Any) -> None:
         """Write the table as CSV (no index column); ``kwargs`` go to ``DataFrame.to_csv``."""
+        from oof_common.outputs import check_output_path
+
+        check_output_path(path, "the submission")  # never into a store's own files
         self.frame.to_csv(path, index=False, **kwargs)
 
     def __len__(self) -> int:

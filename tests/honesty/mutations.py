@@ -111,8 +111,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ optimise
     Mutation(
         "optimize-weights-on-all-rows", "blend/optimize/_api.py",
-        "            res = fitter(Xi, y[idx], metric=metric,",
-        "            res = fitter(X[units], y, metric=metric,",
+        "            res = fitter(Xi, y[idx], metric=fit_metric,",
+        "            res = fitter(X[units], y, metric=fit_metric,",
         (f"{LEAK}test_optimizer_nested_score_never_sees_the_held_out_fold[nelder-mead]",
          f"{LEAK}test_optimizer_nested_score_never_sees_the_held_out_fold[hill-climb]"),
         "every outer fold's weights are fitted on all rows",
