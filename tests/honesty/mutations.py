@@ -223,8 +223,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ optimize --from-search
     Mutation(
         "from-search-select-ignores-rows", "blend/workflows/optimize.py",
-        "            oof.preds[:, :, rows], oof.y[rows], metric=data[\"metric\"],",
-        "            oof.preds, oof.y, metric=data[\"metric\"],",
+        "            oof.preds[:, :, rows], oof.y[rows], metric=",
+        "            oof.preds, oof.y, metric=",
         (f"{FS}test_every_fold_reruns_the_search_on_its_own_training_rows",),
         "--from-search: the search 'rerun inside each outer fold' ignores its rows and returns "
         "the all-rows choice",
