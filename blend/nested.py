@@ -80,11 +80,20 @@ def train_rows(folds: np.ndarray, k: int) -> np.ndarray:
     return np.flatnonzero(folds != k)
 
 
-def _safe_score(metric: Callable, y: np.ndarray, pred: np.ndarray) -> float:
+def _part_score(metric: Callable, y: np.ndarray, pred: np.ndarray, part: int) -> float:
+    """``metric`` of one part, NaN where the metric returns NaN (AUC on a one-class fold).
+
+    An exception is not turned into NaN: it is a bug, or a user metric that cannot score
+    one fold, and it propagates with a note naming the part.
+    """
     try:
         return float(metric(y, pred))
-    except (BlendError, ValueError, ZeroDivisionError):
-        return float("nan")
+    except Exception as exc:
+        if hasattr(exc, "add_note"):  # Python >= 3.11
+            name = getattr(metric, "name", getattr(metric, "__name__", "metric"))
+            exc.add_note(f"raised by metric {name!r} scoring part {part} alone ({len(y)} rows); "
+                         "a metric undefined on one fold must return NaN")
+        raise
 
 
 def pooled_scores(
@@ -107,7 +116,8 @@ def pooled_scores(
     score : float
         ``metric`` of the pooled rows.
     part_scores : tuple of float
-        ``metric`` of each part alone (NaN where it is undefined on one part).
+        ``metric`` of each part alone (NaN where the metric returns NaN on one part; an
+        exception raised by the metric propagates).
 
     ``nested_cv`` and ``blend compare`` score through this function, so a pooled score
     means the same thing in both.
@@ -116,7 +126,7 @@ def pooled_scores(
     order = np.argsort(rows, kind="stable")
     y = np.concatenate([np.asarray(t) for _, t, _ in parts])[order]
     pred = np.concatenate([np.asarray(p) for _, _, p in parts])[order]
-    return float(metric(y, pred)), tuple(_safe_score(metric, t, p) for _, t, p in parts)
+    return float(metric(y, pred)), tuple(_part_score(metric, t, p, i) for i, (_, t, p) in enumerate(parts))
 
 
 def nested_cv(

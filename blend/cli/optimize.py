@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from blend._errors import BlendError
-from blend.cli._common import print_honesty, warn_models_without_test
+from blend.cli._common import print_honesty, print_level2, warn_models_without_test
 from blend.optimize import OptimizeResult, available_optimizers, optimizer_capabilities
 from blend.ordinal import available_cut_methods
 from blend.workflows import _defaults as D
-from blend.workflows._models import honesty_facts
+from blend.workflows._models import honesty_facts, level2_facts
 from blend.workflows.api import OptimizeRun
 from blend.workflows.optimize import optimize_store, recipe_from_result
 from oof_common.outputs import output_file
@@ -114,6 +114,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
             executor=executor if args.ray else None,
         )
     print_honesty(store, result.models)
+    print_level2(store, args.models or ([] if args.from_search else None), result.models)
     from oof_common.cli import err_console
 
     for line in result.announcements:
@@ -128,7 +129,8 @@ def optimize_cli(args: argparse.Namespace) -> int:
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if args.json:
-        d = OptimizeRun(result, store, honesty_facts(store, result.models)).to_dict()
+        d = OptimizeRun(result, store, {**honesty_facts(store, result.models),
+                                        **level2_facts(store, result.models)}).to_dict()
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
         recipe_from_result(result, store).save(args.recipe)

@@ -105,7 +105,12 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
             exclude=settings.get("exclude") or (), names=candidates, method=method,
             beam_width=settings.get("beam_width"), n_jobs=1,
         )
-        return list(res.results[min(rank, len(res.results)) - 1].indices)
+        if len(res.results) < rank:  # never fall back to a lower-ranked subset silently
+            raise BlendError(
+                f"the search of {path} rerun on {len(rows)} rows returned "
+                f"{len(res.results)} subsets, fewer than --rank {rank}: that rank does not "
+                "exist there; pass a smaller --rank")
+        return list(res.results[rank - 1].indices)
 
     return candidates, select, [str(m) for m in chosen]
 
