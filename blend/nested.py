@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 
 __all__ = ["NestedCVResult", "nested_cv", "pooled_scores", "train_rows"]
@@ -149,12 +150,7 @@ def nested_cv(
     NestedCVResult
         ``nested_score`` is ``metric(y, pooled)``, computed once; ``fold_scores`` beside it.
     """
-    folds = np.asarray(folds)
-    y = np.asarray(y)
-    if folds.ndim != 1:
-        raise BlendError(f"folds must be one fold id per row, got shape {folds.shape}")
-    if y.shape[0] != folds.shape[0]:
-        raise BlendError(f"y has {y.shape[0]} rows but folds has {folds.shape[0]}")
+    y, folds = check_rows(y, folds, np.shape(y)[0] if np.ndim(y) else 0, what="the labels")
     fold_ids = np.unique(folds)
     if len(fold_ids) < 2:
         raise BlendError(f"nested CV needs at least 2 folds, got {len(fold_ids)}")

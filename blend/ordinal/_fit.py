@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 from blend.combine import as_4d
 from blend.metrics import Metric, get_metric
@@ -241,12 +242,7 @@ def fit_ordinal(
     fitter = None if method == "mean" else get_optimizer(method)
     P4 = as_4d(P)
     M, _, N, C = P4.shape
-    y = np.asarray(y)
-    if y.shape != (N,):
-        raise BlendError(f"y must hold one value per row ({N}); got shape {y.shape}")
-    folds = np.asarray(folds)
-    if folds.shape != (N,):
-        raise BlendError(f"folds must hold one fold id per row ({N}); got shape {folds.shape}")
+    y, folds = check_rows(y, folds, N, y_shape=(N,))
     fold_ids = [int(k) for k in np.unique(folds)]
     if nested and len(fold_ids) < 2:
         raise BlendError("nested CV needs at least 2 folds; the fold column has only one")
