@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 from blend.compare._candidates import (
     build_candidates,
@@ -149,9 +150,7 @@ def _check_data(data: CompareData) -> None:
         raise BlendError(f"compare needs at least 2 models; got {M}")
     if len(data.models) != M:
         raise BlendError(f"{len(data.models)} model names for {M} models")
-    if np.shape(data.y)[0] != N or np.shape(data.folds) != (N,):
-        raise BlendError(f"labels ({np.shape(data.y)[0]} rows) and folds (shape "
-                         f"{np.shape(data.folds)}) must match the predictions' {N} rows")
+    check_rows(data.y, data.folds, N)
     bad = ~np.isfinite(P).all(axis=(1, 2, 3))
     if bad.any():
         raise BlendError(f"model {data.models[int(np.flatnonzero(bad)[0])]!r} has NaN or "

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend.combine import rule_space
 from blend.metrics import metric_from_file
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 from blend.workflows import _defaults as D
@@ -199,7 +200,7 @@ def optimize_store(
                             allow_in_sample=allow_in_sample)
     metric = D.metric_for(store.task, metric)
     regression = store.task == "regression"
-    output = "probs" if rule in ("prob", "rank") else "logits"
+    output = rule_space(rule)
     tta = _tta_mode(store, models, tta_weights)
     oof = store.load_oof(models, tta=tta, output="raw" if regression else output)
     kind = "raw" if regression else output
