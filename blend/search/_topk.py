@@ -48,6 +48,7 @@ class TopK:
         self._masks: list[np.ndarray] = []
         self._n = 0
         self.threshold = -np.inf
+        self.n_pruned = 0  # subsets skipped by a bound (branch and bound), for the record
 
     def offer(self, gains: np.ndarray, masks: np.ndarray) -> None:
         gains = np.asarray(gains, dtype=np.float64)
@@ -74,6 +75,7 @@ class TopK:
             self.threshold = g[-1]
 
     def merge(self, other: TopK) -> None:
+        self.n_pruned += getattr(other, "n_pruned", 0)
         self._gains.extend(other._gains)
         self._masks.extend(other._masks)
         self._n += other._n
