@@ -318,8 +318,10 @@ def shard_bounds(n_outer: int, n_shards: int) -> list[tuple[int, int]]:
 
 
 def _collector(kernel, topk_size: int, shared: SharedFloor | None = None):
-    """The kernel's top-k collector: lazy (upper bounds, candidates to rescore) when its
-    margins are inexact, else a plain :class:`TopK` of exact counts."""
+    """The kernel's top-k collector: a :class:`LazyTopK` when its margins are inexact.
+
+    Else a plain :class:`TopK` of exact counts.
+    """
     if getattr(kernel, "guard", 0):
         return LazyTopK(topk_size, kernel.split.n, kernel.sure_counts, shared=shared)
     return TopK(topk_size, kernel.split.n)
