@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 
 from blend._errors import BlendError
 from blend._write_back import as_block, write_model
@@ -37,7 +36,7 @@ from blend.stack import (
     get_stacker,
     make_features,
 )
-from oof_common.cli import add_debug_flag, console, err_console, progress_callback, run_main
+from oof_common.cli import add_debug_flag, console, err_console, escape, progress_callback, run_main
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
