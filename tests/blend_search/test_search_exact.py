@@ -98,14 +98,17 @@ def test_the_bound_prunes_and_the_result_is_unchanged():
 def test_exact_reports_what_was_done():
     P, y = _separable(1, M=12)
     res = search_subsets(P, y, top=10, method="exact")
-    assert res.method == "exact" and res.done == "exact (pruned)"
+    assert res.method == "exact"
+    assert res.done == "exact (pruned)"
     d = res.to_dict()
     assert d["done"] == "exact (pruned)"
     assert d["subsets_scored"] == res.n_evaluated <= res.n_subsets
     assert d["pruned_fraction"] == pytest.approx(1 - res.n_evaluated / res.n_subsets)
-    assert "exact (pruned) search" in res.summary() and "pruned by bounds" in res.summary()
+    assert "exact (pruned) search" in res.summary()
+    assert "pruned by bounds" in res.summary()
     ex = search_subsets(P, y, top=10, method="exhaustive")
-    assert ex.done == "exhaustive" and ex.to_dict()["pruned_fraction"] == 0.0
+    assert ex.done == "exhaustive"
+    assert ex.to_dict()["pruned_fraction"] == 0.0
     assert [r.indices for r in ex.results] == [r.indices for r in res.results]
 
 
@@ -126,7 +129,8 @@ def test_the_beam_certificate_bounds_the_true_kth_best(case):
     beam = search_subsets(P, y, top=top, method="beam", beam_width=2, **kw)
     ref = brute_force_search(P, y, top=top, **kw)
     cert = beam.extra["certificate"]
-    assert cert is not None and cert["k"] == len(beam.results)
+    assert cert is not None
+    assert cert["k"] == len(beam.results)
     true_kth = ref[len(beam.results) - 1][1]
     assert true_kth <= cert["upper_bound"] + 1e-12  # the bound holds
     assert cert["gap"] >= true_kth - beam.results[-1].score - 1e-12
@@ -144,7 +148,8 @@ def test_cli_exact_top50_on_24_models_equals_exhaustive(tmp_path):
                      "--json", str(path)]) == 0
         out[method] = json.loads(path.read_text())
     ex, pr = out["exhaustive"], out["exact"]
-    assert pr["done"] == "exact (pruned)" and ex["done"] == "exhaustive"
+    assert pr["done"] == "exact (pruned)"
+    assert ex["done"] == "exhaustive"
     assert pr["n_subsets"] == ex["n_subsets"] == 2**24 - 1
     assert [r["models"] for r in pr["results"]] == [r["models"] for r in ex["results"]]
     assert [r["score"] for r in pr["results"]] == [r["score"] for r in ex["results"]]
