@@ -440,10 +440,16 @@ class AccuracyKernel:
         self.QB = QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
         self.posB = np.maximum(QB, 0).sum(axis=0)
-        TB = _table(QB, self.dtype)[sp.order]  # (2**b, K), inner subsets by size
-        # (K, block) column blocks: a block stays in cache while a batch of outer subsets uses it
+        # (K, block) column blocks of the inner subsets' sums, inner subsets by size: a block
+        # stays in cache while a batch of outer subsets uses it. Each block is one float64
+        # matrix product (integer sums below 2**53: exact), cast to the kernel's type.
         self.block = min(1 << sp.b, 128)
-        self.TB_blocks = [np.ascontiguousarray(TB[c : c + self.block].T) for c in range(0, 1 << sp.b, self.block)]
+        QBt = np.ascontiguousarray(QB.T, dtype=np.float64)  # (K, b)
+        shifts = np.arange(sp.b)
+        self.TB_blocks = []
+        for c in range(0, 1 << sp.b, self.block):
+            bits = ((sp.order[c : c + self.block, None] >> shifts) & 1).astype(np.float64)
+            self.TB_blocks.append((QBt @ bits.T).astype(self.dtype))
         self.cand = cand
         #: kernel bit p is bit tie_perm[p] in model order (ties are broken in model order)
         self.tie_perm = list(np.argsort(np.argsort(cand, kind="stable"), kind="stable"))
@@ -533,7 +539,7 @@ class AccuracyKernel:
                         off += n_l
                     work = work[:n_groups]
                 np.right_shift(work, self.shift, out=work)
-                cnt[lo - j0 : hi - j0] += work.sum(axis=0, dtype=self.dtype)
+                cnt[lo - j0 : hi - j0] += np.einsum("ij->j", work)
         return counts
 
     def _run_range(self, t0, t1, topk, progress, batch: int = 32):
