@@ -403,15 +403,23 @@ def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=Non
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs, prune=method == "exact")
     else:
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
-    # every subset returned is rescored in float64 by the core metric and the list re-sorted
-    # in the search's order: the kernel's ranking is never trusted at near-ties
+    # every subset returned is rescored exactly and the list re-sorted in the search's order:
+    # the kernel's ranking is never trusted at near-ties. For accuracy, a subset whose rows
+    # surely right and possibly right are as many has an exact count (no row is within the
+    # fixed point's guard of its decision): its accuracy is that count over the rows, the
+    # value the float64 metric gives; the others are rescored in float64 by the core metric.
     m = prep.metric
     out = []
     cand = kernel.cand
-    for mask in masks.tolist():
+    exact = np.full(len(masks), -1, dtype=np.int64)
+    if prep.fast and len(masks):
+        sure, upper = kernel.sure_counts(masks), kernel.sure_counts(masks, sure=False)
+        exact = np.where(sure == upper, sure, -1)
+    n_rows = len(prep.y) if rows is None else len(rows)
+    for mask, count in zip(masks.tolist(), exact.tolist(), strict=True):
         chosen = [cand[p] for p in range(len(cand)) if (mask >> p) & 1]
         subset = tuple(sorted(prep.forced + chosen))
-        out.append((subset, _score(prep, subset, rows)))
+        out.append((subset, count / n_rows if count >= 0 else _score(prep, subset, rows)))
     out.sort(key=lambda r: (-m.gain(r[1]), len(r[0]), r[0]))
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
     return out[:top], n_sub - int(getattr(kernel, "n_pruned", 0))
