@@ -81,6 +81,60 @@ def timed_search(P, y, folds, method, jobs, device=None):
     return res, time.perf_counter() - t, plans[0].est_seconds
 
 
+class _Stop(Exception):
+    pass
+
+
+def partial_search(P, y, folds, method, jobs, seconds: float):
+    """Run ``method`` for ``seconds`` only: (subsets done, seconds, plan estimate).
+
+    The walk is stopped from its progress callback; the rate over the part walked (the
+    first outer subsets of the best-first order) projects the whole walk's time.
+    """
+    from blend.search import search_subsets
+
+    done, plans = [0], []
+    t0 = [0.0]
+
+    def progress(k):
+        done[0] += k
+        if time.perf_counter() - t0[0] > seconds:
+            raise _Stop
+
+    def on_plan(plan):
+        plans.append(plan)
+        t0[0] = time.perf_counter()
+
+    try:
+        search_subsets(P[:, None], y, folds, top=50, method=method, n_jobs=jobs, progress=progress,
+                       on_plan=on_plan)
+    except _Stop:
+        pass
+    return done[0], time.perf_counter() - t0[0], plans[0].est_seconds
+
+
+def bound_sample(P, y, n: int, floor: int) -> tuple[np.ndarray, int]:
+    """The exact search's bound on ``n`` random outer subsets: (bounds, rows)."""
+    from blend.search._core import _kernel, _prepare
+    from blend.search._kernels import _gray
+
+    prep = _prepare(P, y, None, metric="accuracy", rule="prob", kind="probs", tta_weights=None,
+                    min_size=1, max_size=None, must_include=(), exclude=(), names=None)
+    k = _kernel(prep)
+    rng = np.random.default_rng(1)
+    out = []
+    for t in rng.integers(0, 1 << k.split.a, n).tolist():
+        g = _gray(t)
+        av = k.base.copy()
+        for p in range(k.split.a):
+            if (g >> p) & 1:
+                av += k.QA[p]
+        vio = av + k.posB < -k.guard
+        lost = np.count_nonzero(np.logical_or.reduceat(vio, k.row_starts)) if k.n_constraints else 0
+        out.append(k.always_right + k.n_live_rows - lost)
+    return np.array(out), len(y)
+
+
 def guard_cost(P, y, jobs: int) -> tuple[float, float, int]:
     """(seconds with the guard, seconds without, guard): the same kernel's walk, top 50.
 
@@ -124,6 +178,11 @@ def main() -> None:
     ap.add_argument("--skip-command", action="store_true",
                     help="do not time the whole `blend search` command")
     ap.add_argument("--skip-guard", action="store_true", help="do not time the guard's cost")
+    ap.add_argument("--partial", type=float, default=None, metavar="S",
+                    help="stop each search after S seconds and project its time from the rate")
+    ap.add_argument("--bound-sample", type=int, default=0, metavar="N",
+                    help="the exact search's bound on N random outer subsets, against the "
+                         "beam's 50th best (a lower bound on the true 50th best)")
     ap.add_argument("--device", default=None, help="torch device (cuda) for the torch path")
     ap.add_argument("--seed-sample", type=int, default=10)
     ap.add_argument("--numpy-sample", type=int, default=300)
@@ -146,6 +205,24 @@ def main() -> None:
 
     where = f"torch {args.device}" if args.device else f"numpy, {args.jobs} threads"
     rates = {}
+    if args.bound_sample:
+        from blend.search import search_subsets
+
+        beam = search_subsets(P[:, None], y, top=50, method="beam")
+        b, n = bound_sample(P, y, args.bound_sample, 0)
+        floor = beam.results[-1].score
+        print(f"bound on {args.bound_sample} random outer subsets: min {b.min() / n:.5f}, median "
+              f"{np.median(b) / n:.5f} (rows right at most); beam's best {beam.best.score:.5f}, "
+              f"50th {floor:.5f}; below the beam's 50th (prunable at that floor): "
+              f"{np.mean(b < floor * n):.1%}; {beam.extra['certificate']['text']}")
+    if args.partial:
+        for method in [m for m in args.methods.split(",") if m]:
+            done, dt, est = partial_search(P, y, data.folds, method, args.jobs, args.partial)
+            print(f"search_subsets --method {method} ({where}), stopped after {dt:.1f} s: {done:,} "
+                  f"subsets ({done / n_sub:.2%}), {done / dt:,.0f} subsets/s: the whole walk "
+                  f"would take about {n_sub / (done / dt) / 60:.1f} min; plan estimate "
+                  f"{est / 60:.1f} min; load {os.getloadavg()[0]:.1f}")
+        args.methods = ""
     for method in [m for m in args.methods.split(",") if m]:
         res, dt, est = timed_search(P, y, data.folds, method, args.jobs, args.device)
         rates[method] = n_sub / dt

@@ -60,6 +60,14 @@ def accuracy_upper_bound(S, labels, cand, forced, min_size, max_size, floor: flo
         lost = int(np.count_nonzero(np.logical_or.reduceat(vio, k.row_starts)))
         return int(k.always_right + k.n_live_rows - lost)
 
+    # sizes count the chosen candidates; the required models are in every subset
+    lo = max(min_size - len(forced), 0 if forced else 1)
+    hi = max_size - len(forced)
+
+    def feasible(mask: int, d: int) -> bool:  # some completion has an allowed size
+        c = int(mask).bit_count()
+        return c <= hi and c + (n - d) >= lo
+
     t0 = time.perf_counter()
     heap = [(-bound(0, 0), 0, 0, 0)]  # (-bound, -depth, mask, depth)
     nodes = 1
@@ -69,6 +77,8 @@ def accuracy_upper_bound(S, labels, cand, forced, min_size, max_size, floor: flo
             break
         heapq.heappop(heap)
         for child in (mask, mask | (1 << d)):
+            if not feasible(child, d + 1):
+                continue
             b = bound(child, d + 1)
             nodes += 1
             if b >= floor:
