@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # rich is imported when first used: `--help` starts without i
     from rich.console import Console
     from rich.progress import Progress
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag"]
+__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag",
+           "add_version_flag"]
+
 
 
 def _console(stderr: bool = False) -> Console:
@@ -68,6 +70,14 @@ def escape(text: str) -> str:
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--debug`` (show tracebacks) to a parser."""
     parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
+
+
+def add_version_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--version`` (print ``PROG VERSION`` and exit) to a command's top-level parser."""
+    from oof_common.version import package_version
+
+    parser.add_argument("--version", action="version",
+                        version=f"{parser.prog} {package_version()}")
 
 
 def run_main(

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from oof_common.cli import run_main
+from oof_common.cli import add_version_flag, run_main
 
 # Sub-command modules, in the order ``blend --help`` lists them, with their one-line help:
 # ``blend --help`` lists them without importing any (start-up < 0.3 s).
@@ -39,6 +39,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="blend",
         description="Report on, search, weight and apply blends of the models in an OOF store.",
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     wanted = None if argv is None else _command(argv)
     for name, text in SUBCOMMANDS.items():

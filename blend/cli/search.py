@@ -1,84 +1,31 @@
 """``blend search STORE --top 50``: the best subsets of models, exact when it fits the budget.
 
-``search_store(store, ...)`` loads the OOF predictions and calls the pure
+:func:`blend.workflows.search.search_store` loads the OOF predictions and calls the pure
 :func:`blend.search.search_subsets`; ``search_cli`` says how many subsets and about how long
 before it starts, shows a progress bar, prints the table and writes the optional ``--json``
-and ``--save-recipe`` files. See ``docs/search.md``.
+and ``--save-recipe`` files. See ``docs/commands/search.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from blend.cli._common import (
-    honesty_facts,
-    print_honesty,
-    resolve_models,
-    warn_models_without_test,
-)
+from blend.cli._common import print_honesty, warn_models_without_test
 from blend.combine import RULES
-from blend.metrics import METRICS, default_metric, get_metric
-from blend.recipe import Recipe, _kind_for, load_output_for
-from blend.search import SearchResult, plan_search, search_subsets
+from blend.metrics import METRICS
+from blend.search import SearchResult
 from blend.search._core import METHODS
+from blend.workflows import _defaults as D
+from blend.workflows._models import resolve_models
+from blend.workflows.api import SearchRun, search_facts
+from blend.workflows.search import recipe_from_result, search_store
 
-__all__ = ["search_store", "search_cli", "register", "recipe_from_result"]
+__all__ = ["search_cli", "register"]
 
 
 def _tta_arg(value: str) -> str | int:
     return int(value) if value.lstrip("-").isdigit() else value
-
-
-def _load(store: Any, models, tta, rule, allow_in_sample=False):
-    chosen = resolve_models(store, models, need=2, what="subset search",
-                            allow_in_sample=allow_in_sample)
-    output = load_output_for(rule, store.task)
-    oof = store.load_oof(chosen, tta=tta, output=output)
-    return oof, _kind_for(output)
-
-
-def search_store(
-    store: Any,
-    *,
-    metric: str | None = None,
-    rule: str = "prob",
-    models: list[str] | None = None,
-    tta: str | int = "mean",
-    plan_only: bool = False,
-    allow_in_sample: bool = False,
-    **kwargs,
-):
-    """Load the store's OOF predictions and run (or plan) the subset search.
-
-    In-sample models (``blend apply --write-model``) are left out unless ``allow_in_sample``.
-    Returns a :class:`~blend.search.SearchResult` (or a ``SearchPlan`` with ``plan_only``).
-    """
-    metric = metric or default_metric(store.task)
-    get_metric(metric, store.task)  # a metric that does not fit the task fails here, early
-    oof, kind = _load(store, models, tta, rule, allow_in_sample)
-    args = dict(metric=metric, rule=rule, kind=kind, names=oof.models, **kwargs)
-    if plan_only:
-        keep = {"metric", "rule", "kind", "names", "min_size", "max_size", "must_include",
-                "exclude", "method", "time_budget", "n_jobs", "device"}
-        return plan_search(oof.preds, oof.y, oof.folds, **{k: v for k, v in args.items() if k in keep})
-    return search_subsets(oof.preds, oof.y, oof.folds, **args)
-
-
-def recipe_from_result(result: SearchResult, store: Any, tta: str | int = "mean", rank: int = 1) -> Recipe:
-    """A recipe for the ``rank``-th subset (1 = best) of a search result."""
-    r = result.results[rank - 1]
-    return Recipe.for_store(
-        store,
-        r.models,
-        rule=result.rule,
-        tta=tta,
-        metric=result.metric,
-        score=r.score,
-        nested_score=result.nested_score,
-        source="search",
-    )
 
 
 def _table(result: SearchResult):
@@ -109,8 +56,9 @@ def search_cli(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     from blend.cli import _ordinal
+    from blend.workflows.ordinal import is_ordinal
 
-    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+    if is_ordinal(store, args.metric, args.ordinal):
         return _ordinal.ordinal_search_cli(args, store)
     common = dict(
         metric=args.metric, rule=args.rule, models=args.models, tta=args.tta,
@@ -150,16 +98,10 @@ def search_cli(args: argparse.Namespace) -> int:
     console.print(_table(result))
     console.print(escape(result.summary()), highlight=False)
     if args.json:
-        d = result.to_dict()
-        d["score_is"] = "in-sample: each subset scored on every OOF row it was chosen on"
-        d["nested_score_is"] = (None if result.nested_score is None else
-                                "nested: pooled held-out predictions; each fold's subset "
-                                "chosen on the other folds")
-        d.update(honesty_facts(store, chosen))
-        # what `blend optimize --from-search` needs to rerun this search inside its folds
-        d["settings"] = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
-                         "must_include": list(args.must_include or ()),
-                         "exclude": list(args.exclude or ()), "beam_width": args.beam_width}
+        settings = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
+                    "must_include": list(args.must_include or ()),
+                    "exclude": list(args.exclude or ()), "beam_width": args.beam_width}
+        d = SearchRun(result, store, search_facts(store, result, chosen, settings)).to_dict()
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(d, f, indent=2)
             f.write("\n")
@@ -186,19 +128,19 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("store", help="path or URI of the OOF store")
-    p.add_argument("--top", type=int, default=50, help="how many subsets to show (default 50)")
+    p.add_argument("--top", type=int, default=D.SEARCH_TOP, help="how many subsets to show (default 50)")
     p.add_argument("--metric", default=None,
                    help=f"{', '.join(METRICS)} or module:function (default: by task)")
-    p.add_argument("--rule", choices=list(RULES), default="prob", help="combination rule")
+    p.add_argument("--rule", choices=list(RULES), default=D.RULE, help="combination rule")
     p.add_argument("--models", nargs="+", default=None, help="only these models")
     p.add_argument("--min-size", type=int, default=1)
     p.add_argument("--max-size", type=int, default=None)
     p.add_argument("--must-include", nargs="+", default=None, metavar="MODEL")
     p.add_argument("--exclude", nargs="+", default=None, metavar="MODEL")
-    p.add_argument("--tta", type=_tta_arg, default="mean",
+    p.add_argument("--tta", type=_tta_arg, default=D.TTA,
                    help="TTA views: mean (default), or a view index or name")
     p.add_argument("--method", choices=list(METHODS), default="auto")
-    p.add_argument("--time-budget", type=float, default=120.0,
+    p.add_argument("--time-budget", type=float, default=D.SEARCH_TIME_BUDGET,
                    help="seconds an exhaustive search may take before --method auto switches to beam search")
     p.add_argument("--beam-width", type=int, default=None)
     p.add_argument("--nested", action="store_true",
@@ -206,7 +148,7 @@ def register(subparsers) -> None:
     p.add_argument("--allow-in-sample", action="store_true",
                    help="also use blends written by `blend apply --write-model` (fitted on all "
                         "OOF rows): the scores are then NOT honest, and say so")
-    p.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
+    p.add_argument("--jobs", type=int, default=D.SEARCH_JOBS, help="threads (default 2)")
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     add_ray_flag(p)
@@ -214,7 +156,7 @@ def register(subparsers) -> None:
     p.add_argument("--ordinal", action="store_true",
                    help="ordered classes: search subsets of expected grades graded by cut points")
     p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
-    p.add_argument("--cuts", default="coordinate", metavar="METHOD",
+    p.add_argument("--cuts", default=D.CUT_METHOD, metavar="METHOD",
                    help="with --metric qwk on a regression store (or --ordinal): cut-point "
                         "method fitted for every subset (default coordinate)")
     p.add_argument("--save-recipe", default=None, metavar="PATH",
