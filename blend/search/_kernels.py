@@ -620,7 +620,7 @@ class AccuracyKernel:
         self.n_lower = int(getattr(top, "n_lower", 0))
         return top.result()
 
-    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.25) -> float:
+    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.15) -> float:
         """Wall time for the whole walk, extrapolated from random outer subsets.
 
         The sample runs in ``n_jobs`` threads at once, as the walk does, so the machine's
