@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 
 from blend._errors import BlendError
 from blend.cli._common import parse_param, print_honesty, refuse_ray, warn_models_without_test
@@ -34,6 +33,7 @@ from oof_common.cli import (
     add_version_flag,
     console,
     err_console,
+    escape,
     progress_callback,
     run_main,
 )

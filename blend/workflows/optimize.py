@@ -96,7 +96,7 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
     output = load_output_for(data["rule"], store.task)
     oof = store.load_oof(candidates, tta=tta, output=output)
     kind = _kind_for(output)
-    method = data["method"] if data["method"] in ("exhaustive", "beam") else "auto"
+    method = data["method"] if data["method"] in ("exact", "exhaustive", "beam") else "auto"
 
     def select(rows: np.ndarray) -> list[int]:
         res = search_subsets(
