@@ -34,8 +34,8 @@ from blend._errors import BlendError
 from oof_common.core import TASKS
 
 __all__ = [
-    "ALIASES", "Metric", "METRICS", "TASKS", "about_positive", "canonical_metric", "default_metric", "get_metric",
-    "list_metrics", "metric_help",
+    "ALIASES", "Metric", "METRICS", "TASKS", "about_positive", "canonical_metric", "default_metric",
+    "get_metric", "list_metrics", "metric_from_file", "metric_help",
 ]
 
 _EPS = 1e-15
@@ -365,6 +365,33 @@ def _from_callable(func: Callable, name: str | None = None) -> Metric:
         TASKS,
         "probs",
         func,
+    )
+
+
+def metric_from_file(spec: object, source: str, given: str | Metric | Callable | None = None) -> str:
+    """A metric name read from a file (a search result, a recipe), checked before any use.
+
+    A file holds data, never code (``docs/design/trust-model.md``): it may name a built-in
+    metric, but a custom ``module:function`` in it is imported only when the user names
+    the same metric (``given``: ``--metric`` or the Python API). Raises :class:`BlendError`
+    otherwise, before anything is imported.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise BlendError(f"{source}: the metric is {spec!r}, not a metric name")
+    if spec in METRICS:
+        return spec
+    if given is not None and not isinstance(given, str):
+        given = getattr(given, "name", None)
+    if ":" in spec and given == spec:
+        return spec
+    if ":" in spec:
+        raise BlendError(
+            f"{source} names the custom metric {spec!r}. A metric function is imported only "
+            f"when you name it yourself (--metric {spec}, or the Python API), never from a "
+            f"file the tool reads. If you trust it, pass --metric {spec}"
+        )
+    raise BlendError(
+        f"{source}: unknown metric {spec!r}; a file may name one of {', '.join(METRICS)}"
     )
 
 

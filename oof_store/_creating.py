@@ -16,6 +16,11 @@ from oof_store._fs import FS
 from oof_store._writing import _now
 
 
+def store_checksums(fs: FS) -> dict[str, str]:
+    """The SHA-256 of the targets and test-id files as they are now (``checksums``)."""
+    return {rel: S.content_hash(fs.read_bytes(rel)) for rel in (S.TARGETS_FILE, S.TEST_FILE)}
+
+
 def create_store(
     uri: str | os.PathLike[str],
     targets: pd.DataFrame,
@@ -92,9 +97,11 @@ def create_store(
     )
     fs.makedirs("")
     fs.makedirs(S.MODELS_DIR)
-    fs.write_parquet(S.TARGETS_FILE, pa.Table.from_pandas(prepared.table, preserve_index=False))
+    targets_bytes = fs.parquet_bytes(pa.Table.from_pandas(prepared.table, preserve_index=False))
+    fs.put_bytes(S.TARGETS_FILE, targets_bytes)
     test_tab = pa.table({prepared.id_col: pa.array(prepared.test_ids, pa.string())})
-    fs.write_parquet(S.TEST_FILE, test_tab)
+    test_bytes = fs.parquet_bytes(test_tab)
+    fs.put_bytes(S.TEST_FILE, test_bytes)
     meta = {
         "format_version": S.FORMAT_VERSION,
         "task": prepared.task,
@@ -110,6 +117,9 @@ def create_store(
         ),
         "created": _now(),
         "source": source,
+        # every byte of the targets and test ids (the fingerprint covers ids and folds only)
+        "checksums": {S.TARGETS_FILE: S.content_hash(targets_bytes),
+                      S.TEST_FILE: S.content_hash(test_bytes)},
         "fold_source": prepared.fold_source,
         "ids_from_rows": prepared.ids_from_rows,
         "test_ids_from_rows": prepared.test_ids_from_rows,

@@ -78,15 +78,61 @@ def _sort_key(names: np.ndarray) -> list[Any]:
         return sorted(names, key=str)
 
 
-def infer_task(target: pd.Series) -> str:
-    """``regression`` for non-integer numbers with many values, else binary/multiclass."""
+#: Inferring the task: when at most this share of the rows hold non-integer values among
+#: integer labels with few distinct values, the column is ambiguous and refused.
+STRAY_LABEL_SHARE = 0.05
+
+
+def infer_task(target: pd.Series, ids: np.ndarray | None = None) -> str:
+    """``regression`` for non-integer numbers with many values, else binary/multiclass.
+
+    A column of a few integer labels with a handful of non-integer values (a label ``1.5``
+    among 0s and 1s) is refused rather than silently read as regression.
+    """
     values = target.dropna()
     if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        nonint = np.mod(values.to_numpy(dtype=np.float64), 1) != 0
+        labels = np.unique(values.to_numpy()[~nonint])
+        if 0 < nonint.mean() <= STRAY_LABEL_SHARE and 2 <= len(labels) <= 50:
+            rows = np.flatnonzero(nonint)
+            shown = ids[rows] if ids is not None else values.index[rows]
+            odd = sorted(set(values.to_numpy()[nonint].tolist()))
+            raise StoreError(
+                f"target column {target.name!r} looks like class labels "
+                f"{[_num(v) for v in labels[:10]]} but {len(rows)} row(s) hold other values "
+                f"{[_num(v) for v in odd[:5]]} (ids {_first(shown)}): read as they are, the "
+                "store would become a regression store. Fix those labels, or say what the "
+                "task is with --task (task=) regression, binary or multiclass"
+            )
         return "regression"
     n = values.nunique()
     if pd.api.types.is_numeric_dtype(values) and n > 50:
         return "regression"
     return "binary" if n <= 2 else "multiclass"
+
+
+def _num(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _check_finite_target(target: pd.Series, ids: np.ndarray) -> None:
+    """Refuse infinite (and absurdly large) numeric targets, naming the rows."""
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return
+    v = target.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(v) | (np.abs(v) > MAX_ABS_TARGET)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise StoreError(
+            f"target column {target.name!r}: {len(rows)} infinite or implausibly large "
+            f"value(s) (|value| > {MAX_ABS_TARGET:g}; e.g. {v[rows[0]]!r} for id "
+            f"{str(ids[rows[0]])!r}; ids {_first(ids[rows])}): no metric or optimiser can use "
+            "them. Fix or drop those rows"
+        )
+
+
+#: Beyond this magnitude a target overflows float32 sums and squares.
+MAX_ABS_TARGET = 1e30
 
 
 def prepare_targets(
@@ -181,7 +227,8 @@ def prepare_targets(
                 f"target column {target_cols[0]!r}: {len(rows)} missing value(s) "
                 f"(ids {_first(ids[rows])})"
             )
-        task = task or infer_task(target)
+        _check_finite_target(target, ids)
+        task = task or infer_task(target, ids)
         if task == "regression":
             names = [target_cols[0]]
             try:

@@ -16,6 +16,7 @@ import argparse
 
 from blend._errors import BlendError
 from blend.recipe import Recipe
+from oof_common.outputs import output_file
 
 __all__ = ["apply_cli", "register", "warn_flagged_test_predictions"]
 
@@ -88,7 +89,7 @@ def register(subparsers) -> None:
                     "At least one of the two is needed.")
     p.add_argument("recipe", help="recipe JSON written by search, optimize or stack")
     p.add_argument("--store", required=True, help="path or URI of the OOF store")
-    p.add_argument("--out", default=None, help="submission CSV to write")
+    p.add_argument("--out", default=None, type=output_file, help="submission CSV to write")
     p.add_argument("--sample-submission", default=None, metavar="CSV",
                    help="write this sample's columns, in its id order (its ids must be the "
                         "store's test ids)")

@@ -26,6 +26,7 @@ from blend.workflows.compare import (
     recipe_with_stackers,
     write_html,
 )
+from oof_common.outputs import output_file
 
 __all__ = ["compare_cli", "register"]
 
@@ -162,9 +163,9 @@ def register(subparsers) -> None:
     p.add_argument("--budget", choices=list(BUDGETS), default=D.COMPARE_BUDGET,
                    help="fast (default): lbfgs, hill-climb, lgbm and linear stackers, level 3; "
                         "full: every optimiser, the neural stackers, HPO, bagging and seeds")
-    p.add_argument("--json", metavar="OUT", help="write the result as JSON")
-    p.add_argument("--html", metavar="OUT", help="write the leaderboard as an HTML page")
-    p.add_argument("--recipe", metavar="OUT",
+    p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
+    p.add_argument("--html", metavar="OUT", type=output_file, help="write the leaderboard as an HTML page")
+    p.add_argument("--recipe", metavar="OUT", type=output_file,
                    help="write the recommendation as a recipe for `blend apply` (a stacker or "
                         "level-3 recommendation writes its stackers into the store)")
     p.add_argument("--prefix", default=D.COMPARE_PREFIX, help="name prefix of written stackers (default compare_)")

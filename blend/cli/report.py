@@ -17,6 +17,7 @@ from blend._errors import BlendError
 from blend.report import Report
 from blend.workflows.api import ReportRun, report_facts
 from blend.workflows.report import report, write_noise_csv
+from oof_common.outputs import output_file
 
 __all__ = ["report_cli", "register"]
 
@@ -245,9 +246,9 @@ def register(subparsers) -> None:
     p.add_argument("--metric", type=canonical_metric, help="primary " + metric_help())
     p.add_argument("--by", action="append", metavar="COLUMN",
                    help="break the score down by this column of the targets (repeatable)")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--noise-csv", metavar="FILE",
+    p.add_argument("--html", metavar="FILE", type=output_file, help="write a self-contained HTML report")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
+    p.add_argument("--noise-csv", metavar="FILE", type=output_file,
                    help="write every label-noise candidate (id, given, predicted, score) as CSV")
     p.add_argument("--noise-top", type=int, default=10, metavar="N",
                    help="label-noise candidates shown in the terminal (default 10; HTML: max(N, 50))")

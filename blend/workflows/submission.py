@@ -123,6 +123,22 @@ def _sample_ids(
     return col, np.array([pos[v] for v in ids], dtype=np.int64)
 
 
+def _refuse_non_finite(P: np.ndarray, test_ids: Sequence[Any]) -> None:
+    """A submission with a NaN or infinite cell (or a label taken from one) is never made."""
+    if not np.issubdtype(P.dtype, np.number):
+        return  # labels or grades already (ordinal recipes)
+    bad = ~np.isfinite(P)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(P), -1).any(axis=1))
+        ids = np.asarray(test_ids)[rows[:5]].tolist()
+        raise BlendError(
+            f"the blended test predictions hold {int(bad.sum())} NaN or infinite value(s) in "
+            f"{len(rows)} of {len(P)} row(s) (test ids {ids}{' ...' if len(rows) > 5 else ''}); "
+            "no submission is written. Check the recipe's weights and temperatures and the "
+            "models' test predictions (`oof validate`)"
+        )
+
+
 def submission_frame(
     P: np.ndarray,
     *,
@@ -168,6 +184,7 @@ def submission_frame(
     import pandas as pd
 
     P = np.asarray(P)
+    _refuse_non_finite(P, test_ids)
     names = np.asarray([str(c) for c in class_names], dtype=object)
     if sample is None:
         out = pd.DataFrame({id_col: np.asarray(test_ids)})

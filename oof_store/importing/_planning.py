@@ -390,6 +390,7 @@ def _plan_file(
             f"column {col!r}; ids {_first(ids[rows])}); fix or re-export the predictions, or "
             "leave the model out"
         )
+    store.check_magnitude(raw, ids, f"{path}: model {model!r}, split {split}")  # issue 23
     if kind == "probs" and store.task != "regression":
         problem = _prob_problems(raw, ids, cols, sums=raw.shape[1] > 1)
         if problem:
