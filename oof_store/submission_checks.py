@@ -86,10 +86,26 @@ def _scores(P: np.ndarray) -> np.ndarray:
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks along axis -2 (rows), ties averaged; shape kept."""
-    from scipy.stats import rankdata
+    """Ranks along axis -2 (rows), 1-based, ties averaged (scipy's ``rankdata``); shape kept.
 
-    return rankdata(x, axis=-2).astype(np.float64)
+    One vectorised argsort for every column at once: ``rankdata(x, axis=-2)`` took 18 s on
+    (35 models, 21k rows, 5 classes) on a loaded 2-core machine. The reference twin is
+    ``scipy.stats.rankdata`` (a property test holds them equal, ties included).
+    """
+    x = np.moveaxis(np.asarray(x, dtype=np.float64), -2, -1)  # (..., rows)
+    n = x.shape[-1]
+    order = np.argsort(x, axis=-1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=-1)
+    pos = np.broadcast_to(np.arange(n), xs.shape)
+    new = np.ones(xs.shape, dtype=bool)
+    new[..., 1:] = xs[..., 1:] != xs[..., :-1]  # a tie group starts here
+    last = np.ones(xs.shape, dtype=bool)
+    last[..., :-1] = new[..., 1:]  # a tie group ends here
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=-1)
+    end = np.flip(np.minimum.accumulate(np.flip(np.where(last, pos, n - 1), -1), axis=-1), -1)
+    ranks = np.empty(xs.shape, dtype=np.float64)
+    np.put_along_axis(ranks, order, (start + end) / 2.0 + 1.0, axis=-1)
+    return np.moveaxis(ranks, -1, -2)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -170,10 +186,10 @@ def _peer_checks(oof: np.ndarray, test: np.ndarray, names: list[str]) -> list[Fi
     r_oof = np.empty(n_models)
     r_test = np.empty(n_models)
     ks = np.empty(n_models)
+    sum_o, sum_t = ro.sum(axis=0), rt.sum(axis=0)  # the others' mean = (sum - own) / (M - 1)
     for m in range(n_models):
-        others = [k for k in range(n_models) if k != m]
-        r_oof[m] = _corr(ro[m], ro[others].mean(axis=0))
-        r_test[m] = _corr(rt[m], rt[others].mean(axis=0))
+        r_oof[m] = _corr(ro[m], (sum_o - ro[m]) / (n_models - 1))
+        r_test[m] = _corr(rt[m], (sum_t - rt[m]) / (n_models - 1))
         ks[m] = _ks(so[m], st[m])
     drop = r_oof - r_test
     crit = _ks_critical(n, nt)
@@ -222,7 +238,8 @@ def _peer_checks(oof: np.ndarray, test: np.ndarray, names: list[str]) -> list[Fi
 def _fold_checks(per_fold: np.ndarray, name: str, fold_ids: list[int]) -> list[Finding]:
     k, nt, _ = per_fold.shape
     ranks = _ranks(_scores(per_fold))
-    r = np.array([_corr(ranks[f], ranks[[g for g in range(k) if g != f]].mean(axis=0)) for f in range(k)])
+    total = ranks.sum(axis=0)
+    r = np.array([_corr(ranks[f], (total - ranks[f]) / (k - 1)) for f in range(k)])
     out = []
     for f in range(k):
         others = float(np.median(np.delete(r, f)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oof_store import Store, softmax, synthetic
 from oof_store.cli import main as oof
@@ -74,3 +76,14 @@ def test_oof_validate_names_a_misaligned_test_file(misaligned_folder, capsys):
     assert "warning: model 'vit': misaligned" in out
     assert "'effnet'" not in out
     assert [f.model for f in check_store(Store(store))] == ["vit"]
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**32 - 1), st.integers(1, 6))
+def test_fast_ranks_equal_scipy_rankdata_ties_included(n, cols, seed, levels):
+    from scipy.stats import rankdata
+
+    from oof_store.submission_checks import _ranks
+
+    x = np.random.default_rng(seed).integers(0, levels, size=(2, n, cols)).astype(float)  # many ties
+    np.testing.assert_allclose(_ranks(x), rankdata(x, axis=-2))
