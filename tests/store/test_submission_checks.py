@@ -87,3 +87,17 @@ def test_fast_ranks_equal_scipy_rankdata_ties_included(n, cols, seed, levels):
 
     x = np.random.default_rng(seed).integers(0, levels, size=(2, n, cols)).astype(float)  # many ties
     np.testing.assert_allclose(_ranks(x), rankdata(x, axis=-2))
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(0, 2**32 - 1), st.integers(2, 8))
+def test_ks_statistic_equals_scipy(n, m, seed, levels):
+    from scipy.stats import ks_2samp
+
+    from oof_store.submission_checks import _ks
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, levels, size=(n, 2)) / levels  # ties included
+    b = rng.integers(0, levels, size=(m, 2)) / levels
+    want = max(ks_2samp(a[:, j], b[:, j]).statistic for j in range(2))
+    assert _ks(a, b) == pytest.approx(want)
