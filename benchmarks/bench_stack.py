@@ -45,7 +45,7 @@ def bench_time(stackers, rows, epochs, threads):
 
 
 def bench_score(stackers, epochs):
-    from blend.cli.stack import run_stack
+    from blend.workflows.stack import run_stack
     from oof_store.assembled import import_metatask
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend._write_back import write_model
 from blend.combine import RULES, blend_scores, to_scores, unit_scores
 
 __all__ = ["Recipe", "RECIPE_VERSION", "load_output_for"]
@@ -379,78 +378,6 @@ class Recipe:
         output = load_output_for(self.rule, store.task)
         oof = store.load_oof(list(self.models), tta=self.tta, output=output)
         return self._blend(oof.preds, output)
-
-    def submission(self, store, *, output: str = "auto", sample: Any = None, raw: bool = False):
-        """A Kaggle-style submission DataFrame (see :func:`blend.submission.submission_frame`).
-
-        ``output="auto"`` writes probabilities when the recipe's metric scores them (AUC, log
-        loss) and labels when it scores only the most likely class (accuracy, F1, QWK);
-        ``"labels"`` or ``"probs"`` overrides it. ``sample`` (a DataFrame from
-        :func:`blend.submission.read_sample`) gives the columns and the id order.
-
-        With cut points (an ordinal recipe) the label is the grade: an integer grade value
-        (regression store) or the class name of the grade; ``raw=True`` writes the
-        continuous score the cut points grade instead.
-        """
-        from blend.submission import output_for, submission_frame
-
-        how = output_for(self.metric, store.task, output)
-        P = self.predict_test(store)
-        if self.cuts is not None and how != "probs":
-            if raw:
-                vals = self.ordinal_score(P)
-            elif store.task == "regression":
-                vals = np.asarray(self.grades)[self.grade_index(P)]
-                if np.all(vals == np.rint(vals)):
-                    vals = vals.astype(np.int64)
-            else:
-                vals = np.asarray(store.class_names, dtype=object)[self.grade_index(P)]
-            P, how = np.asarray(vals)[:, None], "values"
-        return submission_frame(
-            P, task=store.task, test_ids=store.test_ids,
-            id_col=store.id_col,
-            target_col="label" if store.task == "softclass" else store.target_cols[0],
-            class_names=store.class_names, output=how, sample=sample,
-        )
-
-    def in_sample_in(self, store) -> bool:
-        """Whether the blend's OOF rows, written into ``store``, would be in-sample.
-
-        They are when anything was chosen from the labels on all rows: weights or a subset
-        of several models, temperatures, or a model that is itself in-sample. One model
-        blended alone, untempered, is that model's own (honest) OOF.
-        """
-        from oof_store.flags import is_in_sample
-
-        if len(self.models) > 1 or self.temperatures is not None:
-            return True
-        return any(is_in_sample(store.manifest(m)) for m in self.models)
-
-    def write_to_store(self, store, name: str, *, overwrite: bool = False) -> dict:
-        """Write the blend back into the store as a model (OOF per fold and the test set).
-
-        The manifest records the blended models (``parents``) and, in ``params``,
-        ``in_sample``: true when the blend's weights, subset or temperatures were chosen on
-        every OOF row (see :meth:`in_sample_in`). Such a model is left out of search,
-        optimize, stack and report unless they are run with ``--allow-in-sample``.
-        """
-        if name in store.models(include_incomplete=True) and not overwrite:
-            raise BlendError(f"model {name!r} already exists in the store; pick another name")
-        in_sample = self.in_sample_in(store)
-        oof = self.predict_oof(store).astype(np.float32)
-        test = self.predict_test(store).astype(np.float32) if len(store.test_ids) else None
-        # one write: an existing model is replaced all at once, never removed first
-        return write_model(
-            store, name, "blend apply",
-            oof={int(k): oof[store.folds == k] for k in store.fold_ids},
-            test=test,
-            replace=True,
-            kind="raw" if store.task == "regression" else "probs",
-            params={"recipe": self.to_dict(), "in_sample": in_sample},
-            source="blend",
-            parents=list(self.models),
-            overwrite=True,
-        )
 
 
 def _fmt(values: Any) -> str:

@@ -1,9 +1,9 @@
-"""Ordinal targets in the ``blend`` commands: QWK with cut points fitted inside the nested CV.
+"""Ordinal targets in the ``blend`` commands: print and write what the ordinal workflows return.
 
 ``blend optimize STORE --metric qwk`` on a regression store (or ``--ordinal`` on a store with
-ordered classes) comes here: :func:`ordinal_optimize_store` loads the OOF predictions and
-calls :func:`blend.ordinal.fit_ordinal` once per cuts mode; the better nested QWK is kept,
-both are printed. See ``docs/commands/ordinal.md``.
+ordered classes) comes here: :func:`ordinal_optimize_cli` calls
+:func:`blend.workflows.ordinal.ordinal_optimize_store` (one fit per cuts mode) and prints
+every result; the better nested QWK is kept. See ``docs/commands/ordinal.md``.
 """
 
 from __future__ import annotations
@@ -12,98 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from blend._errors import BlendError
-from blend.ordinal import Grades, infer_grades, parse_grades
-from blend.ordinal._fit import MODES, OrdinalResult, fit_ordinal
+from blend.cli._common import refuse_ray
+from blend.ordinal._fit import MODES, OrdinalResult
+from blend.workflows.ordinal import ordinal_optimize_store, ordinal_recipe, store_grades
 
-__all__ = ["is_ordinal", "store_grades", "ordinal_optimize_store", "ordinal_recipe",
-           "print_ordinal", "ordinal_optimize_cli"]
-
-
-def refuse_ray(args: Any, command: str) -> None:
-    """The cut-point paths run in one process: ``--ray`` is refused, not silently ignored."""
-    if getattr(args, "ray", None):
-        raise BlendError(
-            f"{command} with cut points (--metric qwk on a regression store, or --ordinal) runs "
-            "in one process; --ray does not distribute it yet. Drop --ray"
-        )
-
-
-def is_ordinal(store: Any, metric: str | None, ordinal: bool = False) -> bool:
-    """Whether a command on ``store`` with ``metric`` takes the ordinal (cut points) path."""
-    if ordinal:
-        if store.task not in ("regression", "multiclass", "binary"):
-            raise BlendError(f"--ordinal needs a regression store or ordered classes; the "
-                             f"store is {store.task}")
-        return True
-    return metric == "qwk" and store.task == "regression"
-
-
-def store_grades(store: Any, grades: str | None) -> Grades:
-    """The grades from ``--grades`` or inferred (integer regression targets, or the classes)."""
-    if grades:
-        g = parse_grades(grades)
-    elif store.task == "regression":
-        g = infer_grades(store.y)
-    else:
-        try:  # class names that are numbers are their grade values
-            g = Grades(tuple(float(c) for c in store.class_names))
-        except (ValueError, BlendError):
-            g = Grades(tuple(float(k) for k in range(len(store.class_names))))
-    if store.task != "regression" and g.n != len(store.class_names):
-        raise BlendError(f"--grades gives {g.n} values but the store has "
-                         f"{len(store.class_names)} classes {list(store.class_names)}")
-    return g
-
-
-def ordinal_optimize_store(
-    store: Any,
-    *,
-    models: list[str],
-    grades: str | None = None,
-    method: str = "nelder-mead",
-    cut_method: str = "coordinate",
-    modes: tuple[str, ...] = MODES,
-    seed: int = 0,
-    nested: bool = True,
-    params: dict[str, Any] | None = None,
-) -> list[OrdinalResult]:
-    """Fit weights and cut points for QWK on ``store``, once per mode in ``modes``.
-
-    ``cut_method="all"`` runs every registered cut-point method (each mode). Returns the
-    results, the best nested QWK first.
-    """
-    from blend.ordinal import available_cut_methods
-
-    methods = ([m for m in available_cut_methods() if m != "round"] if cut_method == "all"
-               else [cut_method])
-    g = store_grades(store, grades)
-    regression = store.task == "regression"
-    oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")
-    y = oof.y
-    results = [
-        fit_ordinal(oof.preds, y, oof.folds, method=method, cut_method=c, mode=m,
-                    grades=g, kind="raw" if regression else "probs", models=list(oof.models),
-                    nested=nested, rng=seed, params=params)
-        for c in methods for m in modes
-    ]
-    key = (lambda r: r.nested_score) if nested else (lambda r: r.score)
-    return sorted(results, key=key, reverse=True)
-
-
-def ordinal_recipe(result: OrdinalResult, store: Any):
-    """The recipe of ``result``: weights (prob rule, TTA views averaged), cut points, grades."""
-    from blend.recipe import Recipe
-
-    return Recipe.for_store(
-        store, list(result.models), rule="prob", tta="mean",
-        weights=tuple(result.weights[m] for m in result.models),
-        cuts=tuple(result.cuts), grades=tuple(result.grades), metric="qwk",
-        score=result.score, nested_score=result.nested_score,
-        source=f"optimize:{result.method}+{result.cut_method}:{result.mode}",
-    )
+__all__ = ["print_ordinal", "ordinal_optimize_cli", "print_ordinal_report", "ordinal_search_cli"]
 
 
 def print_ordinal(results: list[OrdinalResult]) -> None:
@@ -166,7 +80,7 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
                          params: dict[str, Any]) -> int:
     """``blend optimize --metric qwk`` on an ordinal store: fit, print, write JSON / recipe."""
     refuse_ray(args, "blend optimize")
-    from blend.cli._common import resolve_models
+    from blend.workflows._models import resolve_models
 
     models = resolve_models(store, models, need=1, what="ordinal blending",
                             allow_in_sample=getattr(args, "allow_in_sample", False))
@@ -211,93 +125,6 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
     return 0
 
 
-def confusion(y_idx: np.ndarray, pred_idx: np.ndarray, n: int) -> np.ndarray:
-    """Grade confusion matrix (true x predicted), shape (n, n)."""
-    return np.bincount(np.asarray(y_idx) * n + np.asarray(pred_idx),
-                       minlength=n * n).reshape(n, n)
-
-
-def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: Any) -> int:
-    """``stack NAME STORE --metric qwk`` on a regression store (or ``--ordinal``): stacker + cuts.
-
-    The stacker is fitted (and early-stopped or tuned) on RMSE (ordered classes: log loss,
-    then its expected grade is graded) with its nested CV and written back as usual; its out-of-fold score is then graded by cut points fitted without each
-    fold (:func:`blend.ordinal._stack.stack_cuts`), and the recipe holds the final cuts.
-    """
-    import dataclasses
-
-    from rich.table import Table
-
-    from blend.cli.stack import _print_result, run_stack, stack_recipe
-    from blend.ordinal import qwk_grades
-    from blend.ordinal._stack import stack_cuts
-    from blend.stack import make_features
-    from oof_common.cli import console
-
-    if args.extra_features:
-        raise BlendError("--metric qwk with cut points does not take --extra-features yet")
-    g = store_grades(store, args.grades)
-    regression = store.task == "regression"
-    if store.n_folds < 4:
-        raise BlendError(f"cut points for a stacker need 4 folds or more; the store has "
-                         f"{store.n_folds}")
-    res, written = run_stack(
-        store, args.stacker, models=args.models, features=args.features, tta=args.tta,
-        hpo=args.hpo, seeds=args.seeds, metric="rmse" if regression else "logloss",
-        params=params, name=args.name,
-        write=not args.no_write, overwrite=args.overwrite, seed=args.seed, progress=progress,
-        n_jobs=args.threads, allow_in_sample=args.allow_in_sample,
-    )
-    _print_result(res, written)
-    oof = store.load_oof(res.params["models"], tta=args.tta, output="probs")
-    X = make_features(oof.preds, features=args.features, task=store.task)
-    score = res.oof if regression else np.asarray(res.oof) @ g.array  # expected grade
-    cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, score, grades=g, task=store.task,
-                      cut_method=args.cuts, rng=args.seed,
-                      fit_kwargs={"params": params, "hpo": args.hpo, "seeds": args.seeds,
-                                  "n_jobs": args.threads})
-    table = Table(title=f"stack {res.stacker} --metric qwk: {args.cuts} cut points "
-                        "fitted without the fold they grade")
-    table.add_column("")
-    table.add_column("QWK", justify="right")
-    table.add_row("nested, fitted cut points", f"{cuts.nested_score:.5f}")
-    table.add_row("rounded to the nearest grade", f"{cuts.rounding_nested_score:.5f}")
-    if not regression:
-        argmax = qwk_grades(np.asarray(oof.y, np.int64), np.asarray(res.oof).argmax(axis=1), g.n)
-        table.add_row("argmax of the classes", f"{argmax:.5f}")
-    for k, s in zip(cuts.fold_ids, cuts.fold_scores, strict=True):
-        table.add_row(f"fold {k}", f"{s:.5f}", style="dim")
-    console.print(table)
-    console.print("cut points (all rows): " + ", ".join(f"{c:.4f}" for c in cuts.cuts),
-                  highlight=False)
-    if args.json:
-        d = res.to_dict()
-        d["ordinal"] = cuts.to_dict()
-        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
-    if args.recipe:
-        recipe = dataclasses.replace(
-            stack_recipe(store, res, written), cuts=tuple(cuts.cuts),
-            grades=tuple(cuts.grades), metric="qwk", score=None,
-            nested_score=cuts.nested_score)
-        recipe.save(args.recipe)
-    return 0
-
-
-def ordinal_report_store(store: Any, models: list[str] | None, grades: str | None,
-                         cut_method: str = "coordinate"):
-    """The ordinal report (:func:`blend.ordinal._report.ordinal_report`) of ``store``."""
-    from blend.cli._common import resolve_models
-    from blend.ordinal._report import ordinal_report
-
-    models = resolve_models(store, models, need=1, what="the ordinal report")
-    g = store_grades(store, grades)
-    regression = store.task == "regression"
-    oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")
-    return ordinal_report(oof.preds, oof.y, oof.folds, grades=g,
-                          kind="raw" if regression else "probs", models=list(oof.models),
-                          cut_method=cut_method)
-
-
 def print_ordinal_report(rep: Any) -> None:
     """QWK per model and fold (rounded / nested cuts), the confusion matrix, the cut points."""
     from rich.table import Table
@@ -338,8 +165,8 @@ def ordinal_search_cli(args: Any, store: Any) -> int:
     refuse_ray(args, "blend search")
     from rich.table import Table
 
-    from blend.cli._common import resolve_models
     from blend.ordinal._search import search_ordinal
+    from blend.workflows._models import resolve_models
     from oof_common.cli import console
 
     unsupported = [flag for flag, on in (("--rule", args.rule != "prob"),

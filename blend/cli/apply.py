@@ -24,7 +24,8 @@ def apply_cli(args: argparse.Namespace) -> int:
     """Write a submission from a recipe and/or write the blend into the store (``blend apply``)."""
     from rich.markup import escape
 
-    from blend.submission import output_for, read_sample
+    from blend.workflows.apply import submission, write_to_store
+    from blend.workflows.submission import output_for, read_sample
     from oof_common.cli import console
     from oof_store import Store
 
@@ -40,14 +41,14 @@ def apply_cli(args: argparse.Namespace) -> int:
     if args.out:
         sample = read_sample(args.sample_submission) if args.sample_submission else None
         output = "labels" if args.labels else "probs" if args.probs else "auto"
-        sub = recipe.submission(store, output=output, sample=sample, raw=args.raw)
+        sub = submission(recipe, store, output=output, sample=sample, raw=args.raw)
         sub.to_csv(args.out, index=False)
         held = output_for(recipe.metric, store.task, output)
         why = "" if output != "auto" or held == "values" else f" (the recipe's metric: {recipe.metric})"
         console.print(escape(f"wrote {args.out}: {len(sub)} rows, columns {', '.join(map(str, sub.columns))}; "
                              f"{held}{why}; {recipe.describe()}"), highlight=False)
     if args.write_model:
-        man = recipe.write_to_store(store, args.write_model, overwrite=args.overwrite)
+        man = write_to_store(recipe, store, args.write_model, overwrite=args.overwrite)
         mark = (" (marked IN-SAMPLE: fitted on all OOF rows; search, optimize, stack and report "
                 "leave it out unless --allow-in-sample)" if man["params"]["in_sample"] else "")
         console.print(escape(f"wrote model {args.write_model!r} into {store.uri}{mark}"), highlight=False)

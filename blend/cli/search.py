@@ -1,84 +1,29 @@
 """``blend search STORE --top 50``: the best subsets of models, exact when it fits the budget.
 
-``search_store(store, ...)`` loads the OOF predictions and calls the pure
+:func:`blend.workflows.search.search_store` loads the OOF predictions and calls the pure
 :func:`blend.search.search_subsets`; ``search_cli`` says how many subsets and about how long
 before it starts, shows a progress bar, prints the table and writes the optional ``--json``
-and ``--save-recipe`` files. See ``docs/search.md``.
+and ``--save-recipe`` files. See ``docs/commands/search.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from blend.cli._common import (
-    honesty_facts,
-    print_honesty,
-    resolve_models,
-    warn_models_without_test,
-)
+from blend.cli._common import print_honesty, warn_models_without_test
 from blend.combine import RULES
-from blend.metrics import METRICS, default_metric, get_metric
-from blend.recipe import Recipe, _kind_for, load_output_for
-from blend.search import SearchResult, plan_search, search_subsets
+from blend.metrics import METRICS
+from blend.search import SearchResult
 from blend.search._core import METHODS
+from blend.workflows._models import honesty_facts, resolve_models
+from blend.workflows.search import recipe_from_result, search_store
 
-__all__ = ["search_store", "search_cli", "register", "recipe_from_result"]
+__all__ = ["search_cli", "register"]
 
 
 def _tta_arg(value: str) -> str | int:
     return int(value) if value.lstrip("-").isdigit() else value
-
-
-def _load(store: Any, models, tta, rule, allow_in_sample=False):
-    chosen = resolve_models(store, models, need=2, what="subset search",
-                            allow_in_sample=allow_in_sample)
-    output = load_output_for(rule, store.task)
-    oof = store.load_oof(chosen, tta=tta, output=output)
-    return oof, _kind_for(output)
-
-
-def search_store(
-    store: Any,
-    *,
-    metric: str | None = None,
-    rule: str = "prob",
-    models: list[str] | None = None,
-    tta: str | int = "mean",
-    plan_only: bool = False,
-    allow_in_sample: bool = False,
-    **kwargs,
-):
-    """Load the store's OOF predictions and run (or plan) the subset search.
-
-    In-sample models (``blend apply --write-model``) are left out unless ``allow_in_sample``.
-    Returns a :class:`~blend.search.SearchResult` (or a ``SearchPlan`` with ``plan_only``).
-    """
-    metric = metric or default_metric(store.task)
-    get_metric(metric, store.task)  # a metric that does not fit the task fails here, early
-    oof, kind = _load(store, models, tta, rule, allow_in_sample)
-    args = dict(metric=metric, rule=rule, kind=kind, names=oof.models, **kwargs)
-    if plan_only:
-        keep = {"metric", "rule", "kind", "names", "min_size", "max_size", "must_include",
-                "exclude", "method", "time_budget", "n_jobs", "device"}
-        return plan_search(oof.preds, oof.y, oof.folds, **{k: v for k, v in args.items() if k in keep})
-    return search_subsets(oof.preds, oof.y, oof.folds, **args)
-
-
-def recipe_from_result(result: SearchResult, store: Any, tta: str | int = "mean", rank: int = 1) -> Recipe:
-    """A recipe for the ``rank``-th subset (1 = best) of a search result."""
-    r = result.results[rank - 1]
-    return Recipe.for_store(
-        store,
-        r.models,
-        rule=result.rule,
-        tta=tta,
-        metric=result.metric,
-        score=r.score,
-        nested_score=result.nested_score,
-        source="search",
-    )
 
 
 def _table(result: SearchResult):
@@ -109,8 +54,9 @@ def search_cli(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     from blend.cli import _ordinal
+    from blend.workflows.ordinal import is_ordinal
 
-    if _ordinal.is_ordinal(store, args.metric, args.ordinal):
+    if is_ordinal(store, args.metric, args.ordinal):
         return _ordinal.ordinal_search_cli(args, store)
     common = dict(
         metric=args.metric, rule=args.rule, models=args.models, tta=args.tta,

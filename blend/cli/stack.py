@@ -1,7 +1,7 @@
 """The ``stack`` command: ``stack lgbm|linear|mlp|cnn1d|cnn2d STORE [options]``.
 
-A thin layer: :func:`run_stack` reads the store, builds the features, calls
-:func:`blend.stack.fit_stacker` (nested CV) and writes the stacker's OOF and test
+A thin layer: :func:`blend.workflows.stack.run_stack` reads the store, builds the features,
+calls :func:`blend.stack.fit_stacker` (nested CV) and writes the stacker's OOF and test
 predictions back into the store as a level-2 model; :func:`stack_cli` prints the result.
 One sub-command per registered stacker, so a newly registered stacker appears here.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,202 +18,23 @@ import numpy as np
 from rich.markup import escape
 
 from blend._errors import BlendError
-from blend._write_back import as_block, write_model
-from blend.cli._common import (
-    honesty_facts,
-    in_sample_models,
-    print_honesty,
-    resolve_models,
-    warn_models_without_test,
-    without_stackers,
-)
+from blend.cli._common import print_honesty, refuse_ray, warn_models_without_test
 from blend.stack import (
     FEATURES,
     StackResult,
     available_stackers,
-    check_params,
-    fit_stacker,
     get_stacker,
-    make_features,
 )
+from blend.workflows._models import honesty_facts
+from blend.workflows.ordinal import store_grades
+from blend.workflows.stack import _resolve_models, run_stack, stack_recipe
 from oof_common.cli import add_debug_flag, console, err_console, progress_callback, run_main
 from oof_store.distributed import add_ray_flag
 
-__all__ = ["build_parser", "main", "run_stack", "stack_cli", "read_extra_features"]
+__all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
 
 
 # --------------------------------------------------------------------------- library layer
-
-
-def read_extra_features(
-    path: str | os.PathLike[str], id_col: str, ids: np.ndarray, test_ids: np.ndarray,
-    forbidden: Sequence[str] = (),
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Read extra per-row features from a CSV or Parquet file keyed by the store's id column.
-
-    Returns
-    -------
-    extra : ndarray of shape (N, E), rows in ``ids`` order
-    extra_test : ndarray of shape (Nt, E), rows in ``test_ids`` order
-    columns : list of str
-    """
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise BlendError(f"extra-features file {str(p)!r} does not exist")
-    df = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
-    if id_col not in df.columns:
-        raise BlendError(
-            f"extra-features file {p.name!r} has no id column {id_col!r} (the store's id column); "
-            f"its columns are: {', '.join(map(str, df.columns[:10]))}"
-        )
-    df[id_col] = df[id_col].astype(str)
-    if df[id_col].duplicated().any():
-        dup = df.loc[df[id_col].duplicated(), id_col].iloc[0]
-        raise BlendError(f"extra-features file {p.name!r} repeats id {dup!r}; give one row per id")
-    cols = [c for c in df.columns if c != id_col]
-    leaks = [c for c in cols if c in forbidden]
-    if leaks:
-        raise BlendError(
-            f"extra-features file {p.name!r} has column(s) {leaks} that the store holds as "
-            "targets or folds; drop them (they would leak the labels)"
-        )
-    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
-        raise BlendError(f"extra-features file {p.name!r} has non-numeric column(s) {bad}; encode or drop them")
-    if not cols:
-        raise BlendError(f"extra-features file {p.name!r} has no feature column besides {id_col!r}")
-    table = df.set_index(id_col)[cols]
-    out = []
-    for what, want in (("training", ids), ("test", test_ids)):
-        missing = ~pd.Index(want).isin(table.index)
-        if missing.any():
-            first = ", ".join(map(str, np.asarray(want)[missing][:5]))
-            raise BlendError(
-                f"extra-features file {p.name!r} lacks {int(missing.sum())} {what} id(s) "
-                f"(first: {first}); it needs one row per {what} row of the store"
-            )
-        vals = table.loc[list(want)].to_numpy(dtype=np.float32) if len(want) else np.zeros((0, len(cols)), np.float32)
-        if not np.isfinite(vals).all():
-            raise BlendError(f"extra-features file {p.name!r} has missing or infinite {what} values; fill them")
-        out.append(vals)
-    return out[0], out[1], [str(c) for c in cols]
-
-
-def _resolve_models(store: Any, models: Sequence[str] | None,
-                    allow_in_sample: bool = False) -> list[str]:
-    # level-2 models are left out by default: stacking a stack over the same folds leaks;
-    # in-sample blends (blend apply --write-model) too, unless allowed
-    return resolve_models(
-        store, models, need=2, what="stacking", default=without_stackers(store),
-        allow_in_sample=allow_in_sample,
-    )
-
-
-def run_stack(
-    store: Any,
-    stacker: str,
-    *,
-    models: Sequence[str] | None = None,
-    features: str = "probs",
-    tta: str = "mean",
-    extra_features: str | os.PathLike[str] | None = None,
-    hpo: int = 0,
-    seeds: int = 1,
-    metric: str | None = None,
-    params: dict[str, Any] | None = None,
-    name: str | None = None,
-    write: bool = True,
-    overwrite: bool = False,
-    seed: int = 0,
-    progress: Any = None,
-    n_jobs: int | None = None,
-    executor: Any = None,
-    allow_in_sample: bool = False,
-) -> tuple[StackResult, str | None]:
-    """Fit ``stacker`` with nested CV on ``store`` and write it back as a level-2 model.
-
-    Returns the result and the name of the written model (None when ``write`` is False).
-    Everything is validated before the fitting starts.
-    """
-    from oof_store import IncompleteModelError, StoreExistsError
-
-    st = get_stacker(stacker)
-    check_params(st, params, store.task, store.n_classes)
-    if tta not in ("mean", "all"):
-        raise BlendError(f"--tta must be 'mean' or 'all'; got {tta!r}")
-    if features not in FEATURES:
-        raise BlendError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
-    task = store.task
-    if task == "regression" and features != "probs":
-        raise BlendError(f"--features {features} needs class probabilities; regression stacks raw predictions (use probs)")
-    chosen = _resolve_models(store, models, allow_in_sample)
-    name = name or f"stack_{st.name}"
-    if write:
-        if name in chosen:
-            raise BlendError(f"--name {name!r} is one of the stacked models; choose another name")
-        if name in store.models(include_incomplete=True) and not overwrite:
-            raise StoreExistsError(
-                f"model {name!r} is already in the store {store.uri}; pass --overwrite or another --name"
-            )
-    if metric is not None:
-        from blend.metrics import get_metric
-
-        get_metric(metric, task)  # fail before the expensive work
-
-    oof = store.load_oof(chosen, tta=tta, output="probs")
-    X = make_features(oof.preds, features=features, task=task)
-    X_test, test_note = None, None
-    if len(store.test_ids):
-        try:
-            test = store.load_test(chosen, tta=tta, folds="mean", output="probs")
-            X_test = make_features(test.preds, features=features, task=task)
-        except IncompleteModelError as exc:
-            test_note = str(exc)
-    extra = extra_test = None
-    extra_cols: list[str] = []
-    if extra_features is not None:
-        forbidden = [c for c in store.targets.columns if c != store.id_col and c not in ("group",)]
-        extra, extra_test, extra_cols = read_extra_features(
-            extra_features, store.id_col, store.ids, store.test_ids, forbidden=forbidden
-        )
-        if X_test is None:
-            extra_test = None
-    info = {
-        "models": chosen,
-        "features": features,
-        "tta": tta,
-        "tta_views": list(oof.tta_views),
-        "extra_features": None if extra_features is None else {"file": str(extra_features), "columns": extra_cols},
-        "seed": int(seed),
-    }
-    if test_note:
-        info["test"] = f"skipped: {test_note}"
-    res = fit_stacker(
-        st, X, oof.y, oof.folds, task=task, metric=metric, params=params, hpo=hpo, seeds=seeds,
-        X_test=X_test, extra=extra, extra_test=extra_test, base_preds=oof.preds,
-        model_names=chosen, rng=np.random.default_rng(seed), info=info, progress=progress,
-        n_jobs=n_jobs, executor=executor,
-    )
-    if not write:
-        return res, None
-    # one write: with --overwrite the old model is replaced all at once, never removed first
-    write_model(
-        store, name, "stack",
-        oof={k: as_block(res.oof[oof.folds == k]) for k in res.fold_ids},
-        test=(None if res.fold_test is None
-              else {k: as_block(t) for k, t in zip(res.fold_ids, res.fold_test, strict=True)}),
-        replace=overwrite,
-        kind="raw" if task == "regression" else "probs",
-        # a stacker is honest OOF (nested), unless it stacks in-sample blends
-        params={"stacker": st.name, **res.to_dict(),
-                "in_sample": bool(in_sample_models(store, chosen))},
-        source="stack",
-        parents=chosen,
-        overwrite=overwrite,
-    )
-    return res, name
 
 
 # --------------------------------------------------------------------------- CLI layer
@@ -251,15 +71,15 @@ def stack_cli(args: argparse.Namespace) -> int:
     warn_models_without_test(store, _resolve_models(store, args.models, args.allow_in_sample),
                              what="a stacker")
 
-    from blend.cli import _ordinal
+    from blend.workflows.ordinal import is_ordinal
     from oof_store.distributed import get_executor
 
-    ordinal = _ordinal.is_ordinal(store, args.metric, args.ordinal)
+    ordinal = is_ordinal(store, args.metric, args.ordinal)
     if ordinal:
-        _ordinal.refuse_ray(args, "stack")
+        refuse_ray(args, "stack")
     with get_executor(args.ray) as executor, progress_callback(f"stack {args.stacker}") as progress:
         if ordinal:
-            return _ordinal.ordinal_stack_cli(args, store, params, progress)
+            return ordinal_stack_cli(args, store, params, progress)
         res, written = run_stack(
             store, args.stacker, models=args.models, features=args.features, tta=args.tta,
             extra_features=args.extra_features, hpo=args.hpo, seeds=args.seeds,
@@ -289,25 +109,6 @@ def stack_cli(args: argparse.Namespace) -> int:
         stack_recipe(store, res, written).save(args.recipe)
         console.print(escape(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} --out submission.csv`"))
     return 0
-
-
-def stack_recipe(store: Any, res: StackResult, written: str) -> Any:
-    """A recipe whose blend is the written-back stacker alone, for ``blend apply``.
-
-    The stacker's OOF predictions are outer-fold ones, so its in-sample and nested scores
-    are the same number.
-    """
-    from blend.recipe import Recipe
-
-    return Recipe.for_store(
-        store,
-        (written,),
-        rule="prob",
-        metric=res.metric,
-        score=res.nested_score,
-        nested_score=res.nested_score,
-        source=f"stack:{res.stacker}",
-    )
 
 
 def _print_result(res: StackResult, written: str | None) -> None:
@@ -386,3 +187,68 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: Any) -> int:
+    """``stack NAME STORE --metric qwk`` on a regression store (or ``--ordinal``): stacker + cuts.
+
+    The stacker is fitted (and early-stopped or tuned) on RMSE (ordered classes: log loss,
+    then its expected grade is graded) with its nested CV and written back as usual; its out-of-fold score is then graded by cut points fitted without each
+    fold (:func:`blend.ordinal._stack.stack_cuts`), and the recipe holds the final cuts.
+    """
+    import dataclasses
+
+    from rich.table import Table
+
+    from blend.ordinal import qwk_grades
+    from blend.ordinal._stack import stack_cuts
+    from blend.stack import make_features
+    from oof_common.cli import console
+
+    if args.extra_features:
+        raise BlendError("--metric qwk with cut points does not take --extra-features yet")
+    g = store_grades(store, args.grades)
+    regression = store.task == "regression"
+    if store.n_folds < 4:
+        raise BlendError(f"cut points for a stacker need 4 folds or more; the store has "
+                         f"{store.n_folds}")
+    res, written = run_stack(
+        store, args.stacker, models=args.models, features=args.features, tta=args.tta,
+        hpo=args.hpo, seeds=args.seeds, metric="rmse" if regression else "logloss",
+        params=params, name=args.name,
+        write=not args.no_write, overwrite=args.overwrite, seed=args.seed, progress=progress,
+        n_jobs=args.threads, allow_in_sample=args.allow_in_sample,
+    )
+    _print_result(res, written)
+    oof = store.load_oof(res.params["models"], tta=args.tta, output="probs")
+    X = make_features(oof.preds, features=args.features, task=store.task)
+    score = res.oof if regression else np.asarray(res.oof) @ g.array  # expected grade
+    cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, score, grades=g, task=store.task,
+                      cut_method=args.cuts, rng=args.seed,
+                      fit_kwargs={"params": params, "hpo": args.hpo, "seeds": args.seeds,
+                                  "n_jobs": args.threads})
+    table = Table(title=f"stack {res.stacker} --metric qwk: {args.cuts} cut points "
+                        "fitted without the fold they grade")
+    table.add_column("")
+    table.add_column("QWK", justify="right")
+    table.add_row("nested, fitted cut points", f"{cuts.nested_score:.5f}")
+    table.add_row("rounded to the nearest grade", f"{cuts.rounding_nested_score:.5f}")
+    if not regression:
+        argmax = qwk_grades(np.asarray(oof.y, np.int64), np.asarray(res.oof).argmax(axis=1), g.n)
+        table.add_row("argmax of the classes", f"{argmax:.5f}")
+    for k, s in zip(cuts.fold_ids, cuts.fold_scores, strict=True):
+        table.add_row(f"fold {k}", f"{s:.5f}", style="dim")
+    console.print(table)
+    console.print("cut points (all rows): " + ", ".join(f"{c:.4f}" for c in cuts.cuts),
+                  highlight=False)
+    if args.json:
+        d = res.to_dict()
+        d["ordinal"] = cuts.to_dict()
+        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
+    if args.recipe:
+        recipe = dataclasses.replace(
+            stack_recipe(store, res, written), cuts=tuple(cuts.cuts),
+            grades=tuple(cuts.grades), metric="qwk", score=None,
+            nested_score=cuts.nested_score)
+        recipe.save(args.recipe)
+    return 0

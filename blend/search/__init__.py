@@ -2,7 +2,7 @@
 
 ``search_subsets`` is the pure core (arrays in, :class:`SearchResult` out). It is exact and
 exhaustive when the estimated time fits the budget (``method="auto"``) and otherwise
-switches to beam search, saying so in ``result.note``. See ``docs/search.md``.
+switches to beam search, saying so in ``result.note``. See ``docs/commands/search.md``.
 """
 
 from blend.search._core import (

@@ -13,19 +13,13 @@ Example (``P``: (M, T, N, C) probabilities, ``y``, ``folds`` as the store holds 
 """
 
 from blend.stack import _cnn, _lgbm, _linear, _mlp  # noqa: F401  (fill the registry)
-from blend.stack._base import (
-    FEATURES,
-    TASKS,
-    Stacker,
-    StackResult,
-    available_stackers,
-    baseline_scores,
-    check_params,
-    fit_stacker,
-    get_stacker,
-    make_features,
-    register_stacker,
-)
+from blend.stack._baselines import baseline_scores
+from blend.stack._features import FEATURES, make_features
+from blend.stack._nested import check_params, fit_stacker
+from blend.stack._registry import available_stackers, get_stacker, register_stacker
+from blend.stack._result import StackResult
+from blend.stack._stacker import Stacker
+from oof_common.core import TASKS
 
 __all__ = [
     "FEATURES",

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from blend.stack._base import Stacker, expand_soft, flatten, normalize_probs, register_stacker
+from blend.stack._registry import register_stacker
+from blend.stack._stacker import Stacker, expand_soft, flatten, normalize_probs
 
 __all__ = ["LinearStacker"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from blend.stack._base import register_stacker
 from blend.stack._neural import NeuralStacker, _torch
+from blend.stack._registry import register_stacker
 
 __all__ = ["MLPStacker"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from blend.stack._base import Stacker
+from blend.stack._stacker import Stacker
 
 __all__ = ["NeuralStacker"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blend.cli.search import search_store
 from blend.combine import combine
 from blend.metrics import get_metric
 from blend.search import brute_force_search
+from blend.workflows.search import search_store
 from oof_store.assembled import import_metatask
 
 

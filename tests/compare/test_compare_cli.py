@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from blend.cli import main as blend
-from blend.cli.compare import compare_store, recipe_for, write_stackers
 from blend.recipe import Recipe
+from blend.workflows.compare import compare_store, recipe_for, write_stackers
 from oof_store import Store
 
 SCHEMA = {"metric", "greater_is_better", "candidates", "recommended", "procedure_nested_score",

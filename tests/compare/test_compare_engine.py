@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blend import BlendError
-from blend.cli.compare import load_data
 from blend.compare import (
     COMPLEXITY,
     CandidateScore,
@@ -21,6 +20,7 @@ from blend.compare import (
     z_threshold,
 )
 from blend.metrics import get_metric
+from blend.workflows.compare import load_data
 
 
 def _leaks(res) -> list[str]:
@@ -206,7 +206,7 @@ def test_level3_needs_two_stackers(tiny_store):
 
 
 def test_stacker_hpo_sees_only_the_training_folds(tiny_store):
-    import blend.compare as bc
+    import blend.compare._candidates as bc
 
     data = load_data(tiny_store)
     met = get_metric("accuracy")

@@ -18,9 +18,9 @@ import pytest
 
 from blend._errors import BlendError
 from blend.cli import main as blend
-from blend.cli.compare import compare_store, load_data, recipe_for
 from blend.compare import Comparison, compare
 from blend.ordinal import fit_ordinal
+from blend.workflows.compare import compare_store, load_data, recipe_for
 
 _spec = importlib.util.spec_from_file_location(
     "_ordinal_fixtures", Path(__file__).parents[1] / "ordinal" / "conftest.py")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from blend.cli import main as blend
-from blend.cli.compare import compare_store
+from blend.workflows.compare import compare_store
 from oof_store import synthetic
 from oof_store.distributed import get_executor
 

@@ -91,7 +91,8 @@ def test_jsonable_is_recursive_and_plain():
 
 
 def test_stackers_declare_their_features_and_compare_reads_them():
-    from blend.compare import CompareData, _stacker_candidate
+    from blend.compare import CompareData
+    from blend.compare._candidates import _stacker_candidate
     from blend.stack import available_stackers
 
     decl = {n: get_stacker(n).preferred_features for n in available_stackers()}

@@ -21,6 +21,7 @@ from blend.cli import main
 from blend.combine import blend_per_class, blend_scores, combine, to_scores, transform, unit_scores
 from blend.metrics import get_metric
 from blend.recipe import Recipe
+from blend.workflows.apply import write_to_store
 from oof_store import synthetic
 
 
@@ -142,7 +143,7 @@ def test_the_recipe_blend_writes_back_into_the_store(store, tmp_path):
                  "--metric", "logloss", "--rule", "logit", "--tta-weights", "--temperature",
                  "--recipe", str(rec)]) == 0
     recipe = Recipe.load(rec)
-    recipe.write_to_store(store, "blend_tta_temp")
+    write_to_store(recipe, store, "blend_tta_temp")
     try:
         back = store.load_oof(["blend_tta_temp"], output="probs").preds[0, 0]
         np.testing.assert_allclose(back, recipe.predict_oof(store), atol=1e-6)

@@ -14,6 +14,7 @@ from blend.ordinal import Grades, apply_cuts, qwk_grades, register_cut_method
 from blend.ordinal._cuts import _METHODS
 from blend.ordinal._fit import fit_ordinal, ordinal_scores
 from blend.recipe import Recipe
+from blend.workflows.apply import submission
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_cli_optimize_qwk_end_to_end_and_recipe_writes_the_same_grades(ordinal_s
     # the reloaded recipe writes the same integer grades as the one in memory
     assert main(["apply", str(rec), "--store", str(ordinal_store.uri), "--out", str(sub)]) == 0
     written = pd.read_csv(sub)
-    again = Recipe.from_dict(json.loads(json.dumps(recipe.to_dict()))).submission(ordinal_store)
+    again = submission(Recipe.from_dict(json.loads(json.dumps(recipe.to_dict()))), ordinal_store)
     assert written["target"].tolist() == again["target"].tolist()
     assert written["target"].dtype.kind == "i"
     assert set(written["target"]) <= {1, 2, 3, 4, 5}

@@ -10,8 +10,8 @@ import pytest
 
 from blend import BlendError
 from blend.cli import main
-from blend.cli.report import report
 from blend.report_html import SECTIONS
+from blend.workflows.report import report
 from oof_store import synthetic
 
 

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from blend import BlendError
-from blend.cli.stack import main, run_stack
+from blend.cli.stack import main
 from blend.combine import combine
 from blend.metrics import get_metric
 from blend.stack import available_stackers
+from blend.workflows.stack import run_stack
 from oof_store import Store, StoreExistsError, synthetic
 
 # --------------------------------------------------------------------------- write-back
