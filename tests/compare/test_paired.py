@@ -14,7 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blend._paired import Boot, bootstrap_gains, fold_paired_gain, paired_choice, paired_gain
+from blend.compare._recommend import (
+    Boot,
+    bootstrap_gains,
+    fold_paired_gain,
+    paired_choice,
+    paired_gain,
+)
 from blend.metrics import get_metric
 
 COMPLEXITY = {"mean": 0, "weights": 2, "stacker": 3}
@@ -131,3 +137,31 @@ def test_paired_gain_is_antisymmetric_and_the_choice_is_never_more_complex_than_
     assert "mean" in c.running
     assert cx[c.chosen] <= cx[c.best]
     assert full[c.best] == max(full[n] for n in c.running)
+
+
+def test_recommend_uses_the_paired_se_when_the_rows_carry_bootstrap_replicates():
+    from blend.compare import CandidateScore, recommend
+
+    met = get_metric("logloss", "binary")
+    y, folds, preds = _store(20_000, margin=0.04, noise=0.3, seed=0)
+    preds = {"mean": preds["mean"], "weights": preds["weights"]}
+    boot = bootstrap_gains(met, y, preds, n_boot=200, rng=0, gain=met.gain)
+    kinds = {"mean": "mean", "weights": "weights"}
+
+    def rows(paired):
+        out = []
+        for n, p in preds.items():
+            fs = _fold_scores(met, y, folds, p)
+            sd = float(np.std(fs, ddof=1))
+            z = float("nan") if n == "mean" else paired_gain(boot, n, "mean").z
+            out.append(CandidateScore(n, kinds[n], n == "mean", "", met(y, p), tuple(fs), sd,
+                                      sd / math.sqrt(5), met(y, p), 0.0, z,
+                                      boot.reps[n] if paired else None))
+        return out
+
+    chosen, reason = recommend(rows(paired=True), met)
+    assert chosen.name == "weights"
+    assert "paired SE" in reason
+    # the unpaired fold SE (folds of very different difficulty) would keep the mean
+    chosen, _ = recommend(rows(paired=False), met)
+    assert chosen.name == "mean"
