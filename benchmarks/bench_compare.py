@@ -264,7 +264,7 @@ def part_time() -> None:
     X = make_features(data.probs, features="probs", task=data.task)
     t0 = time.perf_counter()
     alone = fit_stacker("lgbm", X, data.y, data.folds, task=data.task, metric="accuracy",
-                        params=BUDGETS["fast"]["stacker_params"]["lgbm"], n_jobs=2, rng=0)
+                        params=BUDGETS["fast"]["stacker_params"].get("lgbm", {}), n_jobs=2, rng=0)
     t_alone = time.perf_counter() - t0
     print(f"stack lgbm alone (fit_stacker, same settings, 20 fits): {t_alone:.0f} s wall, "
           f"{t_alone / 20:.1f} s per fit; inside compare: {lg.seconds:.0f} s summed over "

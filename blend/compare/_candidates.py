@@ -19,28 +19,23 @@ from blend.metrics import Metric
 ORDINAL_DEFAULTS = ("mean+cuts", "nelder-mead+cuts")
 
 
-#: LightGBM settings of ``--budget fast``: few, fast rounds (measured in
-#: ``benchmarks/bench_compare.py``).
-_LGBM_FAST = {
-    "learning_rate": 0.15,
-    "num_leaves": 15,
-    "num_boost_round": 300,
-    "early_stopping_rounds": 15,
-    "max_bin": 63,
-}
-
-
 #: What each budget runs. ``weights``: (method, rule) pairs; ``stackers``: stacker names.
+#: Every candidate runs at full strength: the optimisers with ``blend optimize``'s defaults,
+#: the stackers with their class defaults (``Stacker.default_params``), features
+#: (``preferred_features``) and bagging over the inner folds, as ``stack NAME`` runs them:
+#: with ``--budget fast`` compare's ``stack:NAME`` fits, for each outer fold, the very
+#: models ``stack NAME --seed S`` fits (the same seeds). ``full`` adds optimisers, the
+#: neural stackers, 10 HPO trials per stacker fit and 2 seeds.
 BUDGETS: dict[str, dict[str, Any]] = {
     "fast": {
         "weights": [("lbfgs", "prob"), ("lbfgs", "logit"), ("hill-climb", "prob")],
         "stackers": ["lgbm", "linear"],
         "level3": True,
-        "bag": False,
+        "bag": True,
         "seeds": 1,
         "hpo": 0,
-        "params": {"hill-climb": {"n_bags": 5}},
-        "stacker_params": {"lgbm": _LGBM_FAST, "linear": {"max_iter": 200}},
+        "params": {},
+        "stacker_params": {},
     },
     "full": {
         "weights": [(m, r) for m in ("lbfgs", "hill-climb", "de", "nelder-mead")
@@ -237,7 +232,15 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
         train_folds = sorted(set(np.unique(f).tolist()))
         if not train_folds:
             raise BlendError(f"{name}: no training fold left without folds {sorted(held)}")
-        base = _seed_for(eng.seed, name, held)
+        if len(held) == 1:
+            # an outer fold: the seeds `stack NAME --seed S` uses for that fold, so the
+            # candidate's nested predictions are that command's OOF predictions
+            from blend.stack._nested import outer_fold_seed, stack_seed_base
+
+            root = stack_seed_base(np.random.default_rng(eng.seed), len(eng.fold_ids), seeds)
+            base = outer_fold_seed(root, eng.fold_ids.index(next(iter(held))), seeds)
+        else:
+            base = _seed_for(eng.seed, name, held)
         pk = p
         if hpo > 0:
             pk = _tune(st, X[rows], y, f, train_folds, p, task=data.task, C=C, metric=eng.metric,
@@ -248,7 +251,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
                 empty = rows[:0]
                 models.append(st.fit_one(X[rows], None, y, X[empty], None, y[:0],
                                          task=data.task, n_classes=C, params=pk,
-                                         seed=base + 1000 * s))
+                                         seed=base + 10_000 * s))
                 continue
             if len(train_folds) == 1:
                 # one training fold: early-stop on a seeded fifth of its rows
@@ -260,7 +263,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
             for j, va in enumerate(splits):
                 models.append(st.fit_one(X[rows[~va]], None, y[~va], X[rows[va]], None, y[va],
                                          task=data.task, n_classes=C, params=pk,
-                                         seed=base + 1000 * s + j))
+                                         seed=base + 10_000 * s + j))
         return models
 
     def predict_rows(models, rows):

@@ -94,7 +94,7 @@ def run_stack(
     stacker: str,
     *,
     models: Sequence[str] | None = None,
-    features: str = "probs",
+    features: str | None = None,
     tta: str = "mean",
     extra_features: str | os.PathLike[str] | None = None,
     hpo: int = 0,
@@ -121,6 +121,8 @@ def run_stack(
     check_params(st, params, store.task, store.n_classes)
     if tta not in ("mean", "all"):
         raise BlendError(f"--tta must be 'mean' or 'all'; got {tta!r}")
+    if features is None:  # the stacker's own default, as compare's stack:NAME
+        features = "probs" if store.task == "regression" else st.preferred_features
     if features not in FEATURES:
         raise BlendError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
     task = store.task
