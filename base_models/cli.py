@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from oof_common.cli import add_debug_flag, console, run_main
+from oof_common.cli import add_debug_flag, add_version_flag, console, run_main
 from oof_store import Store
 from oof_store.distributed import add_ray_flag
 
@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="base-models", description="Train K-fold base models that fill an OOF store."
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser(

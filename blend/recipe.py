@@ -331,6 +331,23 @@ class Recipe:
         t = None if self.temperatures is None else np.asarray(self.temperatures, np.float64).ravel()
         return blend_scores(X, w, rule=self.rule, kind=kind, temperatures=t)
 
+    def apply(self, store, *, output: str = "auto", sample: Any = None, raw: bool = False):
+        """The blend applied to ``store``'s test rows, as a submission (``blend apply --out``).
+
+        Returns a :class:`blend.workflows.apply.Submission`: ``.to_csv(path)`` writes the
+        file, ``.frame`` is the DataFrame. ``output="auto"`` writes probabilities when the
+        recipe's metric scores them (AUC, log loss), labels when it scores only the most
+        likely class; ``"labels"`` / ``"probs"`` override it; ``sample`` (a DataFrame from
+        :func:`blend.workflows.submission.read_sample`) gives the columns and id order.
+
+        The one method of the recipe that reaches the store's test rows: it hands over to
+        the workflow floor (:func:`blend.workflows.apply.apply`), which this module does
+        not otherwise import.
+        """
+        from blend.workflows.apply import apply
+
+        return apply(self, store, output=output, sample=sample, raw=raw)
+
     def describe(self) -> str:
         """One line: what the recipe blends and how."""
         if self.view_weights is not None:

@@ -22,7 +22,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag"]
+__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag",
+           "add_version_flag"]
+
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
@@ -38,6 +40,14 @@ err_console = _console(stderr=True)
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--debug`` (show tracebacks) to a parser."""
     parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
+
+
+def add_version_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--version`` (print ``PROG VERSION`` and exit) to a command's top-level parser."""
+    from oof_common.version import package_version
+
+    parser.add_argument("--version", action="version",
+                        version=f"{parser.prog} {package_version()}")
 
 
 def run_main(

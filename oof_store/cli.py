@@ -11,7 +11,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from oof_common.cli import add_debug_flag, console, progress_bar, run_main
+from oof_common.cli import add_debug_flag, add_version_flag, console, progress_bar, run_main
 from oof_store._errors import StoreError, ValidationError
 from oof_store._store import Store
 from oof_store.flags import FLAG_TEXT, model_flags
@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oof", description="Create, fill, list and check a store of OOF predictions."
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("init", help="create a store from a targets file")

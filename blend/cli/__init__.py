@@ -11,7 +11,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-from oof_common.cli import run_main
+from oof_common.cli import add_version_flag, run_main
 
 # Sub-command modules, in the order ``blend --help`` lists them.
 SUBCOMMANDS: list[str] = ["report", "search", "optimize", "apply", "compare"]
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="blend",
         description="Report on, search, weight and apply blends of the models in an OOF store.",
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"blend.cli.{name}").register(sub)

@@ -17,15 +17,14 @@ from pathlib import Path
 from blend._errors import BlendError
 from blend.cli._common import print_honesty, warn_models_without_test
 from blend.compare import BUDGETS, CompareResult
-from blend.workflows._models import honesty_facts
+from blend.workflows import _defaults as D
+from blend.workflows.api import CompareRun, compare_facts
 from blend.workflows.compare import (
     _fmt,
-    _stackers_needed,
     compare_models,
     compare_store,
-    recipe_for,
+    recipe_with_stackers,
     write_html,
-    write_stackers,
 )
 
 __all__ = ["compare_cli", "register"]
@@ -107,23 +106,17 @@ def compare_cli(args: argparse.Namespace) -> int:
 
         err_console.print(executor.summary(), highlight=False)
     if args.json:
-        d = {**res.to_dict(), "models": list(res.engine.data.models),
-             **honesty_facts(store, res.engine.data.models)}
+        d = CompareRun(res, store, compare_facts(store, res)).to_dict()
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.html:
         write_html(res, args.html)
     if args.recipe:
-        written = None
-        need = _stackers_needed(res, res.recommended.name)
-        if need:
-            if args.no_write:
-                raise BlendError(f"the recommendation {res.recommended.name!r} needs its stacker(s) "
-                                 "written into the store for a recipe; drop --no-write")
-            written = write_stackers(store, res, need, prefix=args.prefix, overwrite=args.overwrite)
-            for cand, model in written.items():
-                console.print(f"wrote {cand} into the store as model {model!r} (needed by the recipe)",
-                              highlight=False)
-        recipe_for(store, res, written).save(args.recipe)
+        recipe, written = recipe_with_stackers(store, res, write=not args.no_write,
+                                               prefix=args.prefix, overwrite=args.overwrite)
+        for cand, model in (written or {}).items():
+            console.print(f"wrote {cand} into the store as model {model!r} (needed by the recipe)",
+                          highlight=False)
+        recipe.save(args.recipe)
         console.print(f"wrote recipe {args.recipe}: `blend apply {args.recipe} --store {store.uri} "
                       "--out submission.csv`", highlight=False)
     return 0
@@ -148,7 +141,7 @@ def register(subparsers) -> None:
                         "caruana, stack:NAME, level3[:METHOD]; with --metric qwk on a regression "
                         "store also mean+cuts and METHOD+cuts (cut points into grades fitted "
                         "inside every fit; added by default) (default: the budget's list)")
-    p.add_argument("--budget", choices=list(BUDGETS), default="fast",
+    p.add_argument("--budget", choices=list(BUDGETS), default=D.COMPARE_BUDGET,
                    help="fast (default): lbfgs, hill-climb, lgbm and linear stackers, level 3; "
                         "full: every optimiser, the neural stackers, HPO, bagging and seeds")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
@@ -156,13 +149,13 @@ def register(subparsers) -> None:
     p.add_argument("--recipe", metavar="OUT",
                    help="write the recommendation as a recipe for `blend apply` (a stacker or "
                         "level-3 recommendation writes its stackers into the store)")
-    p.add_argument("--prefix", default="compare_", help="name prefix of written stackers (default compare_)")
+    p.add_argument("--prefix", default=D.COMPARE_PREFIX, help="name prefix of written stackers (default compare_)")
     p.add_argument("--overwrite", action="store_true", help="replace written stackers of the same name")
     p.add_argument("--no-write", action="store_true", help="never write into the store")
     p.add_argument("--no-procedure", action="store_true",
                    help="skip the doubly nested procedure score (faster, less honest)")
     p.add_argument("--threads", type=int, help="threads for the stackers' fits (default: all CPUs)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=D.SEED, help="random seed (default 0)")
     p.add_argument("--allow-in-sample", action="store_true",
                    help="allow in-sample models (blends written back by `blend apply --write-model`, "
                         "fitted on all OOF rows): the scores are then NOT honest, and say so")

@@ -17,7 +17,9 @@ from blend._errors import BlendError
 from blend.cli._common import print_honesty, warn_models_without_test
 from blend.optimize import OptimizeResult, available_optimizers, optimizer_capabilities
 from blend.ordinal import available_cut_methods
+from blend.workflows import _defaults as D
 from blend.workflows._models import honesty_facts
+from blend.workflows.api import OptimizeRun
 from blend.workflows.optimize import optimize_store, recipe_from_result
 
 __all__ = ["optimize_cli", "register"]
@@ -119,7 +121,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if args.json:
-        d = {**result.to_dict(), **honesty_facts(store, result.models)}
+        d = OptimizeRun(result, store, honesty_facts(store, result.models)).to_dict()
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
         recipe_from_result(result, store).save(args.recipe)
@@ -138,11 +140,11 @@ def register(subparsers: Any) -> None:
                     "on the held-out fold).",
     )
     p.add_argument("store", help="path or URI of the OOF store")
-    p.add_argument("--method", default="de", choices=available_optimizers(),
+    p.add_argument("--method", default=D.OPTIMIZE_METHOD, choices=available_optimizers(),
                    help="weighting method (default de): " + "; ".join(
                        f"{m}: {optimizer_capabilities(m).describe()}" for m in available_optimizers()))
     p.add_argument("--metric", help="metric name or module:function (default: the task's)")
-    p.add_argument("--rule", default="prob", choices=["prob", "logit", "geo", "rank"])
+    p.add_argument("--rule", default=D.RULE, choices=["prob", "logit", "geo", "rank"])
     p.add_argument("--models", nargs="+", help="models to weight (default: all)")
     p.add_argument("--from-search", metavar="FILE",
                    help="weight the subset a `blend search --json` file chose; the search is "
@@ -155,7 +157,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--allow-in-sample", action="store_true",
                    help="also use blends written by `blend apply --write-model` (fitted on all "
                         "OOF rows): the scores are then NOT honest, and say so")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=D.SEED)
     p.add_argument("--no-nested", action="store_true", help="skip the nested CV")
     o = p.add_argument_group("ordinal targets (--metric qwk on a regression store, or --ordinal)")
     o.add_argument("--ordinal", action="store_true",
@@ -164,7 +166,7 @@ def register(subparsers: Any) -> None:
     o.add_argument("--grades", metavar="SPEC",
                    help="grade values, e.g. 1..6 or 0,1,2,3 (default: from integer targets, "
                         "or the classes)")
-    o.add_argument("--cuts", default="coordinate", choices=[*available_cut_methods(), "all"],
+    o.add_argument("--cuts", default=D.CUT_METHOD, choices=[*available_cut_methods(), "all"],
                    help="cut-point method, fitted on the training folds (default coordinate; "
                         "all: every method, compared by nested QWK)")
     o.add_argument("--cuts-mode", default="both", choices=["after", "joint", "both"],

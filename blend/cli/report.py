@@ -15,7 +15,7 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.report import Report
-from blend.workflows._models import honesty_facts
+from blend.workflows.api import ReportRun, report_facts
 from blend.workflows.report import report, write_noise_csv
 
 __all__ = ["report_cli", "register"]
@@ -204,10 +204,7 @@ def report_cli(args: argparse.Namespace) -> int:
         if ordinal is not None:
             _ordinal.print_ordinal_report(ordinal)
     if args.json:
-        d = {**result.to_dict(), **honesty_facts(store, result.model_names),
-             "scores_are": "OOF scores pooled over every row (fold scores beside): honest for "
-                           "models whose every row was predicted without its label; see "
-                           "flagged_models"}
+        d = ReportRun(result, store, report_facts(store, result)).to_dict()
         if ordinal is not None:
             d["ordinal"] = ordinal.to_dict()
         Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")

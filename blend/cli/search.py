@@ -16,7 +16,9 @@ from blend.combine import RULES
 from blend.metrics import METRICS
 from blend.search import SearchResult
 from blend.search._core import METHODS
-from blend.workflows._models import honesty_facts, resolve_models
+from blend.workflows import _defaults as D
+from blend.workflows._models import resolve_models
+from blend.workflows.api import SearchRun, search_facts
 from blend.workflows.search import recipe_from_result, search_store
 
 __all__ = ["search_cli", "register"]
@@ -96,16 +98,10 @@ def search_cli(args: argparse.Namespace) -> int:
     console.print(_table(result))
     console.print(escape(result.summary()), highlight=False)
     if args.json:
-        d = result.to_dict()
-        d["score_is"] = "in-sample: each subset scored on every OOF row it was chosen on"
-        d["nested_score_is"] = (None if result.nested_score is None else
-                                "nested: pooled held-out predictions; each fold's subset "
-                                "chosen on the other folds")
-        d.update(honesty_facts(store, chosen))
-        # what `blend optimize --from-search` needs to rerun this search inside its folds
-        d["settings"] = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
-                         "must_include": list(args.must_include or ()),
-                         "exclude": list(args.exclude or ()), "beam_width": args.beam_width}
+        settings = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
+                    "must_include": list(args.must_include or ()),
+                    "exclude": list(args.exclude or ()), "beam_width": args.beam_width}
+        d = SearchRun(result, store, search_facts(store, result, chosen, settings)).to_dict()
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(d, f, indent=2)
             f.write("\n")
@@ -131,19 +127,19 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("store", help="path or URI of the OOF store")
-    p.add_argument("--top", type=int, default=50, help="how many subsets to show (default 50)")
+    p.add_argument("--top", type=int, default=D.SEARCH_TOP, help="how many subsets to show (default 50)")
     p.add_argument("--metric", default=None,
                    help=f"{', '.join(METRICS)} or module:function (default: by task)")
-    p.add_argument("--rule", choices=list(RULES), default="prob", help="combination rule")
+    p.add_argument("--rule", choices=list(RULES), default=D.RULE, help="combination rule")
     p.add_argument("--models", nargs="+", default=None, help="only these models")
     p.add_argument("--min-size", type=int, default=1)
     p.add_argument("--max-size", type=int, default=None)
     p.add_argument("--must-include", nargs="+", default=None, metavar="MODEL")
     p.add_argument("--exclude", nargs="+", default=None, metavar="MODEL")
-    p.add_argument("--tta", type=_tta_arg, default="mean",
+    p.add_argument("--tta", type=_tta_arg, default=D.TTA,
                    help="TTA views: mean (default), or a view index or name")
     p.add_argument("--method", choices=list(METHODS), default="auto")
-    p.add_argument("--time-budget", type=float, default=120.0,
+    p.add_argument("--time-budget", type=float, default=D.SEARCH_TIME_BUDGET,
                    help="seconds an exhaustive search may take before --method auto switches to beam search")
     p.add_argument("--beam-width", type=int, default=None)
     p.add_argument("--nested", action="store_true",
@@ -151,7 +147,7 @@ def register(subparsers) -> None:
     p.add_argument("--allow-in-sample", action="store_true",
                    help="also use blends written by `blend apply --write-model` (fitted on all "
                         "OOF rows): the scores are then NOT honest, and say so")
-    p.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
+    p.add_argument("--jobs", type=int, default=D.SEARCH_JOBS, help="threads (default 2)")
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     add_ray_flag(p)
@@ -159,7 +155,7 @@ def register(subparsers) -> None:
     p.add_argument("--ordinal", action="store_true",
                    help="ordered classes: search subsets of expected grades graded by cut points")
     p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
-    p.add_argument("--cuts", default="coordinate", metavar="METHOD",
+    p.add_argument("--cuts", default=D.CUT_METHOD, metavar="METHOD",
                    help="with --metric qwk on a regression store (or --ordinal): cut-point "
                         "method fitted for every subset (default coordinate)")
     p.add_argument("--save-recipe", default=None, metavar="PATH",

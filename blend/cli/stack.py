@@ -25,10 +25,18 @@ from blend.stack import (
     available_stackers,
     get_stacker,
 )
-from blend.workflows._models import honesty_facts
+from blend.workflows import _defaults as D
+from blend.workflows.api import StackRun, stack_facts
 from blend.workflows.ordinal import store_grades
 from blend.workflows.stack import _resolve_models, run_stack, stack_recipe
-from oof_common.cli import add_debug_flag, console, err_console, progress_callback, run_main
+from oof_common.cli import (
+    add_debug_flag,
+    add_version_flag,
+    console,
+    err_console,
+    progress_callback,
+    run_main,
+)
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
@@ -98,12 +106,7 @@ def stack_cli(args: argparse.Namespace) -> int:
             f"[yellow]warning:[/yellow] {escape(f'the stacker written as {written!r} has no test predictions ({why}); `blend apply` cannot write a submission from it')}",
             highlight=False)
     if args.json:
-        d = {**res.to_dict(), "nested_score_is": "nested: pooled outer-fold predictions; each "
-             "fold's stacker (and its --hpo search) fitted on the other folds",
-             "best_base_is": "in-sample pick: the best base model's pooled OOF score, the pick "
-             "made on every row", "mean_blend_score_is": "pooled OOF score of the plain mean "
-             "(nothing chosen from the labels)",
-             **honesty_facts(store, used)}
+        d = StackRun(res, store, stack_facts(store, res), written).to_dict()
         Path(args.json).write_text(json.dumps(d, indent=2))
     if args.recipe:
         stack_recipe(store, res, written).save(args.recipe)
@@ -147,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
             "the store's folds) and write it back into the store as a new model."
         ),
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(title="stackers", metavar="STACKER")
     for name in available_stackers():
         st = get_stacker(name)
@@ -154,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=doc, description=doc)
         p.add_argument("store", help="the OOF store (path or URI)")
         p.add_argument("--models", nargs="+", metavar="MODEL", help="models to stack (default: every base model, level-2 ones left out)")
-        p.add_argument("--features", choices=FEATURES, default=None, help="stacker input (default: the stacker's own, as compare uses it: logits for linear, probs for the others)")
-        p.add_argument("--tta", choices=("mean", "all"), default="mean", help="average TTA views, or give each view to the stacker")
+        p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: the stacker's own, as compare uses it: logits for linear, probs for the others)")
+        p.add_argument("--tta", choices=("mean", "all"), default=D.TTA, help="average TTA views, or give each view to the stacker")
         p.add_argument("--recipe", metavar="OUT", help="write a recipe for `blend apply` (the stacker alone)")
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
@@ -163,10 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
         p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
         p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
-        p.add_argument("--cuts", default="coordinate", help="with --metric qwk: cut-point method (default coordinate)")
+        p.add_argument("--cuts", default=D.CUT_METHOD, help="with --metric qwk: cut-point method (default coordinate)")
         p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--seed", type=int, default=D.SEED, help="random seed (default 0)")
         p.add_argument("--allow-in-sample", action="store_true",
                        help="also stack blends written by `blend apply --write-model` (fitted on "
                             "all OOF rows): the result is then NOT honest, and marked so")

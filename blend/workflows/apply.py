@@ -15,7 +15,7 @@ import numpy as np
 from blend._errors import BlendError
 from blend.workflows._write_back import write_model
 
-__all__ = ["submission", "in_sample_in", "write_to_store"]
+__all__ = ["apply", "Submission", "submission", "in_sample_in", "write_to_store"]
 
 
 def submission(recipe, store, *, output: str = "auto", sample: Any = None, raw: bool = False):
@@ -91,3 +91,45 @@ def write_to_store(recipe, store, name: str, *, overwrite: bool = False) -> dict
         parents=list(recipe.models),
         overwrite=True,
     )
+
+
+class Submission:
+    """A submission table: what ``blend apply --out`` writes, ready for ``to_csv``.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The store's id column (or the sample's columns), then the predictions; one row per
+        test row. ``to_csv(path)`` writes it without the DataFrame's index, as Kaggle expects.
+    output : str
+        What the columns hold: ``"probs"``, ``"labels"`` or ``"values"``.
+    """
+
+    def __init__(self, frame: Any, output: str) -> None:
+        self.frame = frame
+        self.output = output
+
+    def to_csv(self, path: Any, **kwargs: Any) -> None:
+        """Write the table as CSV (no index column); ``kwargs`` go to ``DataFrame.to_csv``."""
+        self.frame.to_csv(path, index=False, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        return f"<Submission: {len(self.frame)} rows, {self.output}, columns {list(self.frame.columns)}>"
+
+    def _repr_html_(self) -> str:
+        return self.frame.head(10).to_html(index=False)
+
+
+def apply(recipe, store, *, output: str = "auto", sample: Any = None, raw: bool = False) -> Submission:
+    """``recipe`` applied to ``store``'s test rows: a :class:`Submission` (``blend apply --out``).
+
+    ``output``, ``sample`` and ``raw`` are :func:`submission`'s.
+    """
+    from blend.workflows.submission import output_for
+
+    how = output_for(recipe.metric, store.task, output)
+    held = "values" if recipe.cuts is not None and how != "probs" else how
+    return Submission(submission(recipe, store, output=output, sample=sample, raw=raw), held)

@@ -17,10 +17,11 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.compare import BUDGETS, CompareData, CompareResult, compare
+from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models, without_stackers
 from blend.workflows._write_back import as_block, write_model
 
-__all__ = ["compare_models", "load_data", "compare_store", "recipe_for", "write_stackers",
+__all__ = ["compare_models", "load_data", "compare_store", "recipe_for", "write_stackers", "recipe_with_stackers",
            "write_html"]
 
 
@@ -50,8 +51,8 @@ def load_data(store: Any, models: Sequence[str] | None = None, *,
 
 
 def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: str | None = None,
-                  methods: Sequence[str] | None = None, budget: str = "fast",
-                  procedure: bool = True, seed: int = 0, n_jobs: int | None = None,
+                  methods: Sequence[str] | None = None, budget: str = D.COMPARE_BUDGET,
+                  procedure: bool = True, seed: int = D.SEED, n_jobs: int | None = None,
                   progress: Any = None, allow_in_sample: bool = False,
                   executor: Any = None) -> CompareResult:
     """Load ``store`` and run :func:`blend.compare.compare` on it.
@@ -207,3 +208,21 @@ def write_html(res: CompareResult, path: str | Path) -> None:
         f"<p>Procedure score (doubly nested): <b>{proc}</b></p></body></html>\n"
     )
     Path(path).write_text(page, encoding="utf-8")
+
+
+def recipe_with_stackers(store: Any, res: CompareResult, *, write: bool = True,
+                         prefix: str = D.COMPARE_PREFIX, overwrite: bool = False
+                         ) -> tuple[Any, dict[str, str] | None]:
+    """The recommendation's recipe, writing the stackers it needs first (``--recipe``).
+
+    Returns the recipe and ``{candidate: model name}`` of the stackers written (None when
+    the recommendation needs none). ``write=False`` (``--no-write``) raises when it does.
+    """
+    written = None
+    need = _stackers_needed(res, res.recommended.name)
+    if need:
+        if not write:
+            raise BlendError(f"the recommendation {res.recommended.name!r} needs its stacker(s) "
+                             "written into the store for a recipe; drop --no-write")
+        written = write_stackers(store, res, need, prefix=prefix, overwrite=overwrite)
+    return recipe_for(store, res, written), written

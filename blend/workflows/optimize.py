@@ -16,6 +16,7 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.optimize import OptimizeResult, available_optimizers, optimize
+from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models
 
 __all__ = ["optimize_store", "models_from_search", "selection_from_search", "default_storage",
@@ -139,14 +140,14 @@ def _tta_mode(store: Any, models: list[str], tta_weights: bool) -> str:
 def optimize_store(
     store: Any,
     *,
-    method: str = "de",
+    method: str = D.OPTIMIZE_METHOD,
     metric: str | None = None,
-    rule: str = "prob",
+    rule: str = D.RULE,
     models: list[str] | None = None,
     tta_weights: bool = False,
     per_class: bool = False,
     temperature: bool = False,
-    seed: int = 0,
+    seed: int = D.SEED,
     nested: bool = True,
     params: dict[str, Any] | None = None,
     executor: Any = None,
@@ -168,8 +169,6 @@ def optimize_store(
     metric and the rule, so that re-running the same command resumes it. ``executor`` runs
     the fits as tasks (see :func:`blend.optimize.optimize`).
     """
-    from blend.metrics import default_metric
-
     if method not in available_optimizers():
         raise BlendError(
             f"unknown method {method!r}; choose one of: {', '.join(available_optimizers())}"
@@ -189,7 +188,7 @@ def optimize_store(
             )
     models = resolve_models(store, models, need=2, what="weight optimisation",
                             allow_in_sample=allow_in_sample)
-    metric = metric or default_metric(store.task)
+    metric = D.metric_for(store.task, metric)
     regression = store.task == "regression"
     output = "probs" if rule in ("prob", "rank") else "logits"
     tta = _tta_mode(store, models, tta_weights)

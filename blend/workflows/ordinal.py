@@ -15,6 +15,7 @@ import numpy as np
 from blend._errors import BlendError
 from blend.ordinal import Grades, infer_grades, parse_grades
 from blend.ordinal._fit import MODES, OrdinalResult, fit_ordinal
+from blend.workflows import _defaults as D
 
 __all__ = ["is_ordinal", "store_grades", "ordinal_optimize_store", "ordinal_recipe",
            "ordinal_report_store", "confusion"]
@@ -53,9 +54,9 @@ def ordinal_optimize_store(
     models: list[str],
     grades: str | None = None,
     method: str = "nelder-mead",
-    cut_method: str = "coordinate",
+    cut_method: str = D.CUT_METHOD,
     modes: tuple[str, ...] = MODES,
-    seed: int = 0,
+    seed: int = D.SEED,
     nested: bool = True,
     params: dict[str, Any] | None = None,
 ) -> list[OrdinalResult]:

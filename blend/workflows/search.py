@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from blend.metrics import default_metric, get_metric
 from blend.recipe import Recipe, _kind_for, load_output_for
 from blend.search import SearchResult, plan_search, search_subsets
+from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models
 
 __all__ = ["search_store", "recipe_from_result"]
@@ -29,9 +29,9 @@ def search_store(
     store: Any,
     *,
     metric: str | None = None,
-    rule: str = "prob",
+    rule: str = D.RULE,
     models: list[str] | None = None,
-    tta: str | int = "mean",
+    tta: str | int = D.TTA,
     plan_only: bool = False,
     allow_in_sample: bool = False,
     **kwargs,
@@ -41,8 +41,7 @@ def search_store(
     In-sample models (``blend apply --write-model``) are left out unless ``allow_in_sample``.
     Returns a :class:`~blend.search.SearchResult` (or a ``SearchPlan`` with ``plan_only``).
     """
-    metric = metric or default_metric(store.task)
-    get_metric(metric, store.task)  # a metric that does not fit the task fails here, early
+    metric = D.metric_for(store.task, metric)  # a metric unfit for the task fails here, early
     oof, kind = _load(store, models, tta, rule, allow_in_sample)
     args = dict(metric=metric, rule=rule, kind=kind, names=oof.models, **kwargs)
     if plan_only:

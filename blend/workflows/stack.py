@@ -17,6 +17,7 @@ import numpy as np
 
 from blend._errors import BlendError
 from blend.stack import FEATURES, StackResult, check_params, fit_stacker, get_stacker, make_features
+from blend.workflows import _defaults as D
 from blend.workflows._models import in_sample_models, resolve_models, without_stackers
 from blend.workflows._write_back import as_block, write_model
 
@@ -94,8 +95,8 @@ def run_stack(
     stacker: str,
     *,
     models: Sequence[str] | None = None,
-    features: str | None = None,
-    tta: str = "mean",
+    features: str | None = D.STACK_FEATURES,
+    tta: str = D.TTA,
     extra_features: str | os.PathLike[str] | None = None,
     hpo: int = 0,
     seeds: int = 1,
@@ -104,7 +105,7 @@ def run_stack(
     name: str | None = None,
     write: bool = True,
     overwrite: bool = False,
-    seed: int = 0,
+    seed: int = D.SEED,
     progress: Any = None,
     n_jobs: int | None = None,
     executor: Any = None,
