@@ -378,7 +378,7 @@ def stack_facts(store: Any, res: Any) -> dict[str, Any]:
 
 
 def stack(store: Any, stacker: str = "lgbm", *, models: Sequence[str] | None = None,
-          features: str = D.STACK_FEATURES, tta: str = D.TTA,
+          features: str | None = D.STACK_FEATURES, tta: str = D.TTA,
           extra_features: str | os.PathLike[str] | None = None, hpo: int = 0, seeds: int = 1,
           metric: str | None = None, params: dict[str, Any] | None = None,
           name: str | None = None, write: bool = True, overwrite: bool = False,

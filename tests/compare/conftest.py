@@ -12,7 +12,8 @@ from oof_store import synthetic
 @pytest.fixture
 def few() -> list[str]:
     """A few cheap candidates of every kind."""
-    return ["lbfgs/prob", "lbfgs/logit", "stack:linear", "stack:lgbm", "level3"]
+    return ["lbfgs/prob", "lbfgs/logit", "lbfgs/logit+T", "stack:linear", "stack:lgbm", "level3",
+            "level3/geo+T"]
 
 
 @pytest.fixture
