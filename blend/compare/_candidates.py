@@ -264,6 +264,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
     name = f"stack:{stacker}"
 
     def fit(eng, held):
+        seeds = cand.extra["seeds"]  # read at fit time: --time-limit may add seeds
         rows = eng.train_rows(held)
         y = eng.labels(rows)
         f = data.folds[rows]
@@ -315,7 +316,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
     cand = Candidate(name, "stacker", fit, predict,
                      note=f"{features} features" + (", bagged over folds" if bag else "")
                      + (f", {hpo} HPO trials per fit" if hpo else ""),
-                     extra={"stacker": stacker, "features": features, "params": p,
+                     extra={"stacker": stacker, "features": features, "params": p, "seeds": seeds,
                             "parallel": st.parallel_fits, "predict_rows": predict_rows,
                             "X": X})
     return cand

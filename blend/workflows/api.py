@@ -180,7 +180,7 @@ def compare(store: Any, *, metric: str | None = None, models: Sequence[str] | No
             methods: Sequence[str] | None = None, budget: str = D.COMPARE_BUDGET,
             procedure: bool = True, seed: int = D.SEED, n_jobs: int | None = None,
             progress: Any = None, allow_in_sample: bool = False,
-            executor: Any = None) -> CompareRun:
+            executor: Any = None, time_limit: float | str | None = None) -> CompareRun:
     """Compare every blend and stacker under the same folds (``blend compare``).
 
     Parameters are :func:`blend.workflows.compare.compare_store`'s; ``store`` may be a path.
@@ -190,7 +190,8 @@ def compare(store: Any, *, metric: str | None = None, models: Sequence[str] | No
     store = open_store(store)
     res = compare_store(store, models=models, metric=metric, methods=methods, budget=budget,
                         procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress,
-                        allow_in_sample=allow_in_sample, executor=executor)
+                        allow_in_sample=allow_in_sample, executor=executor,
+                        time_limit=time_limit)
     return CompareRun(res, store, compare_facts(store, res))
 
 

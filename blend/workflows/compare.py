@@ -54,7 +54,8 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
                   methods: Sequence[str] | None = None, budget: str = D.COMPARE_BUDGET,
                   procedure: bool = True, seed: int = D.SEED, n_jobs: int | None = None,
                   progress: Any = None, allow_in_sample: bool = False,
-                  executor: Any = None) -> CompareResult:
+                  executor: Any = None, time_limit: float | str | None = None,
+                  on_plan: Any = None) -> CompareResult:
     """Load ``store`` and run :func:`blend.compare.compare` on it.
 
     In-sample models are left out (refused by name) unless ``allow_in_sample``
@@ -69,7 +70,8 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
         get_metric(metric, store.task)  # fail before loading
     data = load_data(store, models, allow_in_sample=allow_in_sample)
     return compare(data, metric=metric, methods=methods, budget=budget, procedure=procedure,
-                   seed=seed, n_jobs=n_jobs, progress=progress, executor=executor)
+                   seed=seed, n_jobs=n_jobs, progress=progress, executor=executor,
+                   time_limit=time_limit, on_plan=on_plan)
 
 
 def _stackers_needed(res: CompareResult, name: str) -> list[str]:
