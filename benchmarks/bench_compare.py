@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blend.compare import CompareData, compare  # noqa: E402
+from blend.compare._budget import parse_time_limit  # noqa: E402
 from blend.metrics import get_metric  # noqa: E402
 from oof_store import synthetic  # noqa: E402
 
@@ -110,35 +111,40 @@ def metatasks() -> list[tuple[CompareData, str, str]]:
     return out
 
 
-def singles(data: CompareData, metric: str, seed: int = 0) -> dict[str, float]:
+def singles(data: CompareData, metric: str, seed: int = 0, res=None) -> dict[str, float]:
     """Nested scores of the single commands run alone on ``data`` (same folds, same seed).
 
-    ``stack lgbm`` (its defaults: ``fit_stacker`` as the ``stack`` command runs it),
-    ``blend optimize --method lbfgs --rule logit`` (weights fitted on log loss where lbfgs
-    cannot fit the metric, as compare does) and greedy ensemble selection (Caruana, 25 steps
-    with replacement, run by compare's engine on the same folds).
+    ``stack lgbm`` (its defaults), ``blend optimize --method lbfgs --rule logit`` (weights
+    fitted on log loss where lbfgs cannot fit the metric, as compare does) and greedy
+    ensemble selection (Caruana, 25 steps with replacement, by compare's engine on the same
+    folds). Compare's ``stack:lgbm`` and ``lbfgs logit`` rows *are* those commands (the
+    same fits: ``tests/compare/test_stack_equals_compare.py``,
+    ``tests/compare/test_compare_scores_agree.py``), so they are read from ``res`` when it
+    has them and run alone otherwise.
     """
-    from blend.optimize import optimize, optimizer_capabilities
     from blend.stack import fit_stacker, make_features
 
     met = get_metric(metric, data.task)
+    have = {} if res is None else {c.name: c.nested_score for c in res.candidates}
     out = {}
-    X = make_features(data.probs, features="probs", task=data.task)
-    out["stack lgbm"] = fit_stacker("lgbm", X, data.y, data.folds, task=data.task, metric=metric,
-                                    n_jobs=2, rng=np.random.default_rng(seed)).nested_score
-    fit_metric = metric if optimizer_capabilities("lbfgs").fits_metric(metric) else "logloss"
-    res = optimize(data.logits, data.y, data.folds, method="lbfgs", metric=fit_metric,
-                   rule="logit", kind="logits", task=data.task, rng=seed)
-    # scored on the metric from the pooled nested predictions (as compare does)
-    out["lbfgs logit"] = (res.nested_score if fit_metric == metric else
-                          by_name(compare(data, metric=metric, methods=["lbfgs/logit"],
-                                          procedure=False, seed=seed), "lbfgs logit").nested_score)
+    if "stack:lgbm" in have:
+        out["stack lgbm"] = have["stack:lgbm"]
+    else:
+        X = make_features(data.probs, features="probs", task=data.task)
+        out["stack lgbm"] = fit_stacker("lgbm", X, data.y, data.folds, task=data.task,
+                                        metric=metric, n_jobs=2,
+                                        rng=np.random.default_rng(seed)).nested_score
+    out["lbfgs logit"] = have.get("lbfgs logit")
+    if out["lbfgs logit"] is None:
+        out["lbfgs logit"] = by_name(compare(data, metric=metric, methods=["lbfgs/logit"],
+                                             procedure=False, seed=seed), "lbfgs logit").nested_score
     car = compare(data, metric=met, methods=["caruana"], seed=seed, procedure=False)
     out["caruana"] = by_name(car, "caruana").nested_score
     return out
 
 
-def part_gaps(names: list[str], rows: int | None, seed: int = 0, budget: str = "fast") -> None:
+def part_gaps(names: list[str], rows: int | None, seed: int = 0, budget: str = "fast",
+              time_limit: str | None = None) -> None:
     print(f"\n== issue 18 stores: procedure vs single commands ({load()}"
           + (f"; large stores cut to {rows} rows" if rows else "") + ")")
     items = [store_data(n, rows) for n in names if n != "metatasks"]
@@ -146,11 +152,13 @@ def part_gaps(names: list[str], rows: int | None, seed: int = 0, budget: str = "
         items += metatasks()
     for data, metric, label in items:
         t0 = time.perf_counter()
-        res = compare(data, metric=metric, seed=seed, n_jobs=2, budget=budget)
+        res = compare(data, metric=metric, seed=seed, n_jobs=2, budget=budget,
+                      time_limit=time_limit,
+                      on_plan=lambda tp: print("  " + tp.line(), flush=True))
         t_cmp = time.perf_counter() - t0
         met = get_metric(res.metric)
         t0 = time.perf_counter()
-        one = singles(data, metric, seed)
+        one = singles(data, metric, seed, res)
         t_one = time.perf_counter() - t0
         best = max(one, key=lambda k: met.gain(one[k]) if k != "caruana" else -math.inf)
         g = met.gain
@@ -162,7 +170,10 @@ def part_gaps(names: list[str], rows: int | None, seed: int = 0, budget: str = "
               f"best single command ({best}); procedure "
               f"{'>' if g(res.procedure_nested_score) > g(one['caruana']) else '<='} caruana; "
               f"procedure {'>=' if g(res.procedure_nested_score) >= g(mean) else '<'} mean]"
-              f"  compare {t_cmp:.0f} s, singles {t_one:.0f} s, {load()}", flush=True)
+              f"  compare {t_cmp:.0f} s"
+              + (f" (--time-limit {time_limit}: {t_cmp / parse_time_limit(time_limit):.2f} of it)"
+                 if time_limit else "")
+              + f", singles {t_one:.0f} s, {load()}", flush=True)
         for c in res.candidates:
             print(f"    {c.name:22s} nested {c.nested_score:.5f}  folds "
                   + " ".join(f"{s:.4f}" for s in c.fold_scores) + f"  {c.seconds:6.1f} s")
@@ -282,13 +293,15 @@ def main() -> None:
                     help="stores of the gaps part (names in STORES, or metatasks)")
     ap.add_argument("--rows", type=int, help="cut the large stores to this many rows")
     ap.add_argument("--budget", default="fast")
+    ap.add_argument("--time-limit", help="compare's --time-limit in the gaps part")
     args = ap.parse_args()
     print(f"bench_compare: {load()}, {os.cpu_count()} CPUs")
     for part in args.part:
         {"noisy": lambda: part_noisy(args.seeds),
          "noisy-low": lambda: part_noisy(args.seeds, correlation=0.3, accuracy=(0.52, 0.56)),
          "soft": part_soft, "real": part_real,
-         "gaps": lambda: part_gaps(args.stores, args.rows, budget=args.budget),
+         "gaps": lambda: part_gaps(args.stores, args.rows, budget=args.budget,
+                                   time_limit=args.time_limit),
          "time": part_time}[part]()
 
 
