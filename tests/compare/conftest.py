@@ -12,8 +12,7 @@ from oof_store import synthetic
 @pytest.fixture
 def few() -> list[str]:
     """A few cheap candidates of every kind."""
-    return ["lbfgs/prob", "lbfgs/logit", "lbfgs/logit+T", "stack:linear", "stack:lgbm", "level3",
-            "level3/geo+T"]
+    return ["lbfgs/prob", "lbfgs/logit", "stack:linear", "stack:lgbm", "level3"]
 
 
 @pytest.fixture

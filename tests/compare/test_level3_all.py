@@ -100,3 +100,27 @@ def test_a_temperature_helps_an_overconfident_blend(tmp_path):
     assert by["lbfgs logit+T"] < 0.9 * by["lbfgs logit"]
     _, T = res.engine.fit("lbfgs logit+T", frozenset())
     assert T > 1.5
+
+
+def test_recipes_of_temperature_and_level3_candidates_reproduce_their_predictions(tmp_path):
+    import dataclasses
+
+    from blend.recipe import Recipe
+    from blend.workflows.compare import compare_store, recipe_for, write_stackers
+    from oof_store import Store, synthetic
+
+    st = synthetic.make_store(tmp_path / "s", n_models=4, n_rows=250, n_classes=3, n_folds=5,
+                              n_test=30, accuracy=(0.55, 0.75), correlation=0.6, seed=5)
+    res = compare_store(st, metric="logloss", methods=["lbfgs/logit+T", *L3], seed=0, n_jobs=1,
+                        procedure=False)
+    written = write_stackers(st, res, ["stack:linear", "stack:lgbm"])
+    store = Store(st.uri)
+    for name in ("lbfgs logit+T", "level3 lbfgs geo+T", "level3 lbfgs logit"):
+        cand = next(c for c in res.candidates if c.name == name)
+        forced = dataclasses.replace(res, recommended=cand)
+        recipe_for(store, forced, written).save(tmp_path / "r.json")
+        recipe = Recipe.load(tmp_path / "r.json")
+        np.testing.assert_allclose(recipe.predict_oof(store), forced.in_sample_predictions(),
+                                   atol=2e-6, err_msg=name)
+        assert len(recipe.predict_test(store)) == 30
+    assert len(recipe.models) == 4 + 2  # level 3: base models and stackers
