@@ -143,6 +143,28 @@ def singles(data: CompareData, metric: str, seed: int = 0, res=None) -> dict[str
     return out
 
 
+def unpaired(res) -> tuple[str, float, list[str]]:
+    """What the previous rule (simplicity by the *unpaired* SE of the best's fold scores)
+    would recommend on ``res``, and its procedure score (from the cached fits)."""
+    import dataclasses
+
+    from blend.compare import recommend
+
+    eng = res.engine
+    met = eng.metric
+
+    def strip(rows):
+        return [dataclasses.replace(r, boot=None) for r in rows]
+
+    rec, _ = recommend(strip(res.candidates), met)
+    preds, picks = {}, []
+    for k in eng.fold_ids:
+        pick, _ = recommend(strip(eng.compare_inside(k)), met)
+        picks.append(pick.name)
+        preds[k] = eng.predict(pick.name, {k}, k)
+    return rec.name, eng._pooled(preds)[0], picks
+
+
 def part_gaps(names: list[str], rows: int | None, seed: int = 0, budget: str = "fast",
               time_limit: str | None = None) -> None:
     print(f"\n== issue 18 stores: procedure vs single commands ({load()}"
@@ -174,6 +196,10 @@ def part_gaps(names: list[str], rows: int | None, seed: int = 0, budget: str = "
               + (f" (--time-limit {time_limit}: {t_cmp / parse_time_limit(time_limit):.2f} of it)"
                  if time_limit else "")
               + f", singles {t_one:.0f} s, {load()}", flush=True)
+        if res.procedure_nested_score is not None:
+            name, score, picks = unpaired(res)
+            print(f"    unpaired rule (before issue 18): recommends {name}; procedure {score:.5f}, "
+                  f"choices {picks}", flush=True)
         for c in res.candidates:
             print(f"    {c.name:22s} nested {c.nested_score:.5f}  folds "
                   + " ".join(f"{s:.4f}" for s in c.fold_scores) + f"  {c.seconds:6.1f} s")
