@@ -266,17 +266,9 @@ def part_soft() -> None:
 
 
 def part_real() -> None:
-    from oof_store.assembled import import_metatask
-
     print(f"\n== assembled metatasks (real OOF, 10 folds) ({load()})")
-    for csv in sorted(ASSEMBLED.glob("metatask_*.csv")):
-        with tempfile.TemporaryDirectory() as tmp:
-            store = import_metatask(csv, csv.with_suffix(".json"), Path(tmp) / "s")
-            oof = store.load_oof(tta="mean", output="probs")
-            data = CompareData(probs=oof.preds.astype(np.float64), y=oof.y, folds=oof.folds,
-                               task=store.task, models=list(oof.models),
-                               logits=store.load_oof(tta="mean", output="logits").preds)
-            quality(data, f"{csv.stem} ({len(oof.y)} rows, {len(oof.models)} models)")
+    for data, _metric, label in metatasks():
+        quality(data, label)
 
 
 def part_time() -> None:

@@ -398,6 +398,22 @@ def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: 
     return cand
 
 
+def _rule_spec(spec: str, head: str, tail: str, data: CompareData,
+               notes: list[str]) -> tuple[str, bool] | None:
+    """``RULE[+T]`` of a ``--methods`` entry -> ``(rule, temperature)``; None: left out."""
+    rule, plus, _ = tail.partition("+T")
+    rule = rule or "prob"
+    if rule not in ("prob", "logit", "geo"):
+        raise BlendError(f"rule {rule!r} in {spec!r}: compare blends with prob, logit or geo")
+    if data.regression and (rule != "prob" or plus):
+        notes.append(f"{spec}: left out (regression blends with the prob rule only)")
+        return None
+    if plus and rule == "prob":
+        raise BlendError(f"{spec!r}: a temperature scales logits; use {head}/logit+T or "
+                         f"{head}/geo+T")
+    return rule, bool(plus)
+
+
 def build_candidates(
     data: CompareData,
     metric: Metric,
@@ -470,17 +486,9 @@ def build_candidates(
             stackers.append(c)
         elif spec == "level3" or spec.startswith(("level3:", "level3/")):
             head, _, rule = spec.partition("/")
-            rule, plus, _ = rule.partition("+T")
-            rule = rule or "prob"
-            if rule not in ("prob", "logit", "geo"):
-                raise BlendError(f"rule {rule!r} in {spec!r}: level 3 blends with prob, logit or geo")
-            if data.regression and (rule != "prob" or plus):
-                notes.append(f"{spec}: left out (regression blends with the prob rule only)")
-                continue
-            if plus and rule == "prob":
-                raise BlendError(f"{spec!r}: a temperature scales logits; use level3/logit+T "
-                                 "or level3/geo+T")
-            level3.append((head.split(":", 1)[1] if ":" in head else None, rule, bool(plus)))
+            parsed = _rule_spec(spec, "level3", rule, data, notes)
+            if parsed is not None:
+                level3.append((head.split(":", 1)[1] if ":" in head else None, *parsed))
             continue
         elif spec.endswith("+cuts"):
             method = spec[: -len("+cuts")]
@@ -498,22 +506,16 @@ def build_candidates(
             c.kind = "weights"
         else:
             method, _, rule = spec.partition("/")
-            rule, plus, _ = rule.partition("+T")
-            rule = rule or "prob"
             if method not in available_optimizers():
                 raise BlendError(
                     f"unknown method {spec!r} in --methods; choose from the weighting methods "
                     f"{', '.join(available_optimizers())} (optionally /RULE), caruana, "
                     "stack:NAME, level3 or (qwk on a regression store) mean+cuts / METHOD+cuts"
                 )
-            if rule not in ("prob", "logit", "geo"):
-                raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with prob, logit or geo")
-            if data.regression and (rule != "prob" or plus):
-                notes.append(f"{spec}: left out (regression blends with the prob rule only)")
+            parsed = _rule_spec(spec, method, rule, data, notes)
+            if parsed is None:
                 continue
-            if plus and rule == "prob":
-                raise BlendError(f"{spec!r}: a temperature scales logits; use {method}/logit+T "
-                                 f"or {method}/geo+T")
+            rule, plus = parsed
             caps = optimizer_capabilities(method)
             if not caps.fits_rule(rule):
                 notes.append(f"{spec}: left out ({method} fits {caps.describe()})")
