@@ -85,7 +85,7 @@ def search_cli(args: argparse.Namespace) -> int:
                 err_console.print(f"--nested: the same search runs again on each of the "
                                   f"{store.n_folds} folds' training rows (about that many "
                                   "times longer)", highlight=False)
-            if plan.method == "exhaustive":
+            if plan.method in ("exact", "exhaustive"):  # pruned subsets count as done
                 prog.update(task, total=plan.n_subsets)
 
         try:
@@ -127,8 +127,10 @@ def register(subparsers) -> None:
         help=SUBCOMMANDS["search"],
         description=(
             "Score every subset of the store's models by OOF metric and print the best. "
-            "Exact and exhaustive when the estimated time fits --time-budget; otherwise beam "
-            "search (a heuristic), and the output says so."
+            "Exact when the estimated time fits --time-budget (for accuracy by branch and "
+            "bound: subsets a proven bound rules out are skipped; other metrics score every "
+            "subset); otherwise beam search (a heuristic, with a certificate for accuracy), "
+            "and the output says which was done."
         ),
     )
     p.add_argument("store", help="path or URI of the OOF store")
