@@ -144,7 +144,9 @@ def register(subparsers) -> None:
     p.add_argument("--exclude", nargs="+", default=None, metavar="MODEL")
     p.add_argument("--tta", type=_tta_arg, default=D.TTA,
                    help="TTA views: mean (default), or a view index or name")
-    p.add_argument("--method", choices=list(METHODS), default="auto")
+    p.add_argument("--method", choices=list(METHODS), default="auto",
+                   help="auto (default): exact if it fits --time-budget, else beam; exact: branch "
+                        "and bound (accuracy); exhaustive: every subset; beam: heuristic")
     p.add_argument("--time-budget", type=float, default=D.SEARCH_TIME_BUDGET,
                    help="seconds an exhaustive search may take before --method auto switches to beam search")
     p.add_argument("--beam-width", type=int, default=None)
