@@ -331,8 +331,9 @@ def _noise(r: Report, top: int) -> str:
     if nz is None:
         return _na(f"Does not apply to a {r.task} task.")
     intro = (f'<p class="meta">{len(nz)} rows where the mean blend confidently disagrees with the '
-             f"label (argmax probability above that class's confident-learning threshold); "
-             f"score = p(predicted) - p(given label), highest first. Showing the top "
+             f"label, each class read against its prior (the class with the largest "
+             f"p / prior, above that class's confident-learning threshold); score = "
+             f"log(prior(given) / p(given)), highest first. Showing the top "
              f"{min(top, len(nz))}.</p>")
     if len(nz) == 0:
         return intro + _na("No candidate.")

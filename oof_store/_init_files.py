@@ -15,11 +15,6 @@ import pandas as pd
 from oof_store._errors import StoreError
 
 
-def _looks_like_id(name: str) -> bool:
-    low = str(name).lower()
-    return low == "id" or low.endswith("_id") or low.endswith("id") and not low.endswith("oid")
-
-
 def read_init_files(
     targets_path: str | os.PathLike[str],
     *,
@@ -56,7 +51,7 @@ def read_init_files(
     notes : list of str
     """
     from oof_store.importing import read_table
-    from oof_store.importing._columns import _fold_like
+    from oof_store.importing._columns import _fold_like, looks_like_id
 
     notes: list[str] = []
     targets = _table(read_table(targets_path, text_columns=[id_col or "id"]), targets_path)
@@ -65,7 +60,7 @@ def read_init_files(
         if "id" in cols:
             id_col = "id"
         else:
-            guesses = [c for c in cols if _looks_like_id(c)]
+            guesses = [c for c in cols if looks_like_id(c)]
             if guesses:
                 raise StoreError(
                     f"{targets_path}: no column 'id'; column(s) {guesses} look like ids: name the "
@@ -142,7 +137,7 @@ def read_init_files(
         test = _table(read_table(test_path, text_columns=[col]), test_path)
         if col in test.columns:
             test_ids = test[col].tolist()
-        elif test_id is not None or (id_col is not None and any(_looks_like_id(c) for c in test.columns)):
+        elif test_id is not None or (id_col is not None and any(looks_like_id(c) for c in test.columns)):
             raise StoreError(
                 f"{test_path}: no id column {col!r}; its columns: {list(test.columns)} "
                 "(use --test-id COL)"

@@ -86,10 +86,26 @@ def _scores(P: np.ndarray) -> np.ndarray:
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks along axis -2 (rows), ties averaged; shape kept."""
-    from scipy.stats import rankdata
+    """Ranks along axis -2 (rows), 1-based, ties averaged (scipy's ``rankdata``); shape kept.
 
-    return rankdata(x, axis=-2).astype(np.float64)
+    One vectorised argsort for every column at once: ``rankdata(x, axis=-2)`` took 18 s on
+    (35 models, 21k rows, 5 classes) on a loaded 2-core machine. The reference twin is
+    ``scipy.stats.rankdata`` (a property test holds them equal, ties included).
+    """
+    x = np.ascontiguousarray(np.moveaxis(np.asarray(x, dtype=np.float64), -2, -1))  # (..., rows)
+    n = x.shape[-1]
+    order = np.argsort(x, axis=-1)  # any order inside a tie group: its ranks are averaged
+    xs = np.take_along_axis(x, order, axis=-1)
+    pos = np.broadcast_to(np.arange(n), xs.shape)
+    new = np.ones(xs.shape, dtype=bool)
+    new[..., 1:] = xs[..., 1:] != xs[..., :-1]  # a tie group starts here
+    last = np.ones(xs.shape, dtype=bool)
+    last[..., :-1] = new[..., 1:]  # a tie group ends here
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=-1)
+    end = np.flip(np.minimum.accumulate(np.flip(np.where(last, pos, n - 1), -1), axis=-1), -1)
+    ranks = np.empty(xs.shape, dtype=np.float64)
+    np.put_along_axis(ranks, order, (start + end) / 2.0 + 1.0, axis=-1)
+    return np.moveaxis(ranks, -1, -2)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -111,10 +127,19 @@ def _fisher_z(r1: float, n1: int, r2: float, n2: int) -> float:
 
 
 def _ks(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic, the largest over the score columns."""
-    from scipy.stats import ks_2samp
+    """Two-sample Kolmogorov-Smirnov statistic, the largest over the score columns.
 
-    return max(float(ks_2samp(a[:, j], b[:, j]).statistic) for j in range(a.shape[1]))
+    The statistic only (``scipy.stats.ks_2samp`` also computes a p-value, the slow part):
+    the largest gap between the two empirical CDFs, evaluated at every observed value.
+    """
+    out = 0.0
+    for j in range(a.shape[1]):
+        x, y = np.sort(a[:, j]), np.sort(b[:, j])
+        at = np.sort(np.concatenate([x, y]))  # sorted queries: searchsorted runs in cache
+        gap = np.abs(np.searchsorted(x, at, side="right") / len(x)
+                     - np.searchsorted(y, at, side="right") / len(y))
+        out = max(out, float(gap.max()))
+    return out
 
 
 def _ks_critical(n: int, m: int, alpha: float = KS_ALPHA) -> float:
@@ -170,10 +195,10 @@ def _peer_checks(oof: np.ndarray, test: np.ndarray, names: list[str]) -> list[Fi
     r_oof = np.empty(n_models)
     r_test = np.empty(n_models)
     ks = np.empty(n_models)
+    sum_o, sum_t = ro.sum(axis=0), rt.sum(axis=0)  # the others' mean = (sum - own) / (M - 1)
     for m in range(n_models):
-        others = [k for k in range(n_models) if k != m]
-        r_oof[m] = _corr(ro[m], ro[others].mean(axis=0))
-        r_test[m] = _corr(rt[m], rt[others].mean(axis=0))
+        r_oof[m] = _corr(ro[m], (sum_o - ro[m]) / (n_models - 1))
+        r_test[m] = _corr(rt[m], (sum_t - rt[m]) / (n_models - 1))
         ks[m] = _ks(so[m], st[m])
     drop = r_oof - r_test
     crit = _ks_critical(n, nt)
@@ -222,7 +247,8 @@ def _peer_checks(oof: np.ndarray, test: np.ndarray, names: list[str]) -> list[Fi
 def _fold_checks(per_fold: np.ndarray, name: str, fold_ids: list[int]) -> list[Finding]:
     k, nt, _ = per_fold.shape
     ranks = _ranks(_scores(per_fold))
-    r = np.array([_corr(ranks[f], ranks[[g for g in range(k) if g != f]].mean(axis=0)) for f in range(k)])
+    total = ranks.sum(axis=0)
+    r = np.array([_corr(ranks[f], (total - ranks[f]) / (k - 1)) for f in range(k)])
     out = []
     for f in range(k):
         others = float(np.median(np.delete(r, f)))

@@ -47,6 +47,8 @@ def apply_cli(args: argparse.Namespace) -> int:
         sub.to_csv(args.out, index=False)
         held = output_for(recipe.metric, store.task, output)
         why = "" if output != "auto" or held == "values" else f" (the recipe's metric: {recipe.metric})"
+        if held == "probs" and store.task == "binary":
+            why += f"; the probability of the positive class {store.class_names[1]!r}"
         console.print(escape(f"wrote {args.out}: {len(sub)} rows, columns {', '.join(map(str, sub.columns))}; "
                              f"{held}{why}; {recipe.describe()}"), highlight=False)
     if args.write_model:

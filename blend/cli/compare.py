@@ -93,7 +93,7 @@ def compare_cli(args: argparse.Namespace) -> int:
 
     limit = parse_time_limit(args.time_limit)  # a bad limit fails before any work
 
-    def on_plan(tp) -> None:
+    def on_plan(tp) -> None:  # the ComparePlan, or with --time-limit the TimePlan: before the work
         console.print(tp.line(), highlight=False)
 
     with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:

@@ -43,7 +43,7 @@ def _print(report: Report, console, noise_top: int) -> None:
         f"task {r.task}, metric [bold]{r.metric}[/bold] ({direction} is better)"
     )
     for note in r.notes:
-        style = "bold red" if note.startswith("NOT HONEST") else "dim"
+        style = "bold red" if note.startswith(("NOT HONEST", "TEST PREDICTIONS SUSPECT")) else "dim"
         console.print(f"[{style}]note: {e(note)}[/{style}]", highlight=False)
 
     # scores
@@ -166,7 +166,8 @@ def _print(report: Report, console, noise_top: int) -> None:
         nz = r.noise
         k = min(noise_top, len(nz))
         t = Table(title=f"Label-noise candidates: {len(nz)} rows where the mean blend confidently "
-                        f"disagrees with the label (top {k}; score = p(pred) - p(given))",
+                        f"disagrees with the label, classes read against their priors (top {k}; "
+                        "score = log(prior(given) / p(given)))",
                   title_justify="left")
         for col in ["id", "given", "predicted", "score", "p(given)", "p(pred)"]:
             t.add_column(col, justify="right" if col.startswith(("score", "p(")) else "left")

@@ -101,6 +101,16 @@ def search_cli(args: argparse.Namespace) -> int:
         err_console.print(executor.summary(), highlight=False)
     console.print(_table(result))
     console.print(escape(result.summary()), highlight=False)
+    if result.nested_score is not None and result.extra.get("mean_score") is not None:
+        from blend.nested import beside_mean
+
+        console.print("the selection: " + beside_mean(result.nested_score, result.extra["mean_score"],
+                                                      result.greater_is_better, 6), highlight=False)
+    from blend.metrics import about_positive
+
+    positive = about_positive(result.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.json:
         settings = {"tta": args.tta, "min_size": args.min_size, "max_size": args.max_size,
                     "must_include": list(args.must_include or ()),

@@ -53,13 +53,14 @@ labels reach its own fit or choice, and a candidate cannot read them around the 
 """
 
 from blend.compare._candidates import BUDGETS, CARUANA_PARAMS, ORDINAL_DEFAULTS, build_candidates
-from blend.compare._core import CompareResult, compare
+from blend.compare._core import ComparePlan, CompareResult, compare
 from blend.compare._data import COMPLEXITY, CompareData
 from blend.compare._engine import Candidate, Comparison
 from blend.compare._labels import TracedLabels
 from blend.compare._recommend import GATE, CandidateScore, recommend, z_threshold
 
 __all__ = [
+    "ComparePlan",
     "BUDGETS",
     "CARUANA_PARAMS",
     "GATE",

@@ -23,7 +23,51 @@ from blend.compare._recommend import CandidateScore, recommend
 from blend.metrics import Metric, get_metric
 from oof_common.core import blas_limit
 
-__all__ = ["CompareResult", "compare"]
+__all__ = ["ComparePlan", "CompareResult", "compare"]
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    """What a comparison will fit, known before the first fit (``compare(on_plan=...)``).
+
+    Attributes
+    ----------
+    budget, metric : str
+    n_folds : int
+    procedure : bool
+    fits : dict of str to int
+        Candidate -> number of fits planned (outer folds, and the fold pairs of the
+        procedure loop); 0 for the plain mean. A level-3 blend fits its stackers on
+        further fold sets as it goes, so the run may make a few more.
+    notes : list of str
+    """
+
+    budget: str
+    metric: str
+    n_folds: int
+    procedure: bool
+    fits: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Fits in all."""
+        return sum(self.fits.values())
+
+    def line(self) -> str:
+        """The plan line ``blend compare`` prints before the first fit."""
+        return "plan: " + self.summary()
+
+    def summary(self) -> str:
+        """One line: candidates, fits, folds, and whether the procedure is scored."""
+        heavy = sorted(self.fits.items(), key=lambda kv: -kv[1])[:3]
+        return (
+            f"budget {self.budget}: {len(self.fits)} candidates ({', '.join(self.fits)}), "
+            f"{self.total} planned fits over {self.n_folds} folds"
+            + (" (outer folds and fold pairs: the procedure score is doubly nested)"
+               if self.procedure else " (outer folds only: --no-procedure)")
+            + "; most fits: " + ", ".join(f"{n} {k}" for n, k in heavy)
+        )
 
 
 @dataclass(frozen=True)
@@ -140,8 +184,9 @@ def compare(
         strongest candidates first, each estimated from its first fit; what does not fit is
         skipped and named in the notes; stackers bagged over 2 seeds when that fits too).
     on_plan : callable, optional
-        ``on_plan(TimePlan)`` once the time plan is made (``TimePlan.line()`` is the line
-        ``blend compare`` prints).
+        Called once with the plan, ``plan.line()`` being the line ``blend compare`` prints:
+        the :class:`ComparePlan` (candidates, planned fits) before the first fit, or with a
+        ``time_limit`` the ``TimePlan`` once the time plan is made.
 
     Returns
     -------
@@ -199,6 +244,9 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
         eng.total = max(eng.done, sum(len(v) for v in plan.values()))
         notes.append(time_plan.line())
     else:
+        if on_plan is not None:
+            on_plan(ComparePlan(budget, met.name, K, bool(procedure),
+                                {c: len(v) for c, v in plan.items()}, list(notes)))
         if executor is not None:
             eng.prefit_on(executor, plan)
         eng.prefit_stackers(plan)

@@ -232,9 +232,10 @@ class NoiseCandidates:
     given : ndarray of shape (K,)
         Given label (class index).
     predicted : ndarray of shape (K,)
-        The blend's argmax (class index).
+        The class with the largest ``p / prior`` (class index).
     score : ndarray of shape (K,)
-        ``p_predicted - p_given`` (the negated normalised margin), in (0, 1].
+        ``log(prior_given / p_given)``: how many times less likely the blend finds the
+        label than the label's base rate.
     p_given, p_predicted : ndarray of shape (K,)
     thresholds : ndarray of shape (n_classes,)
         Per-class confident-learning thresholds.

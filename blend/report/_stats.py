@@ -107,6 +107,17 @@ def _reliability(p: np.ndarray, y_hard: np.ndarray, n_bins: int) -> Reliability:
 
 
 def _noise(p: np.ndarray, y_hard: np.ndarray, ids: np.ndarray) -> NoiseCandidates:
+    """Rows whose label the blend contradicts, each class measured against its prior.
+
+    A class's probability is read against how common the class is (``lift = p_k /
+    prior_k``): under a plain argmax, every minority-class row the blend is unsure about
+    (p = 0.3 for a class of 10%) is "predicted" as the majority and fills the list. The
+    predicted class is the one with the largest lift; a row is a candidate when that class
+    is not its label and its probability reaches the class's confident-learning threshold
+    (mean p_k over rows labelled k). The score, ``log(prior_given / p_given)``, ranks them:
+    how many times less likely the blend finds the label than the label's base rate (a
+    10% class given p = 0.05 scores log 2; a 90% class given p = 0.05, log 18).
+    """
     n, c = p.shape
     rows = np.arange(n)
     # threshold of class k: mean p_k over rows labelled k (inf when no row has label k)
@@ -114,12 +125,15 @@ def _noise(p: np.ndarray, y_hard: np.ndarray, ids: np.ndarray) -> NoiseCandidate
     sums = np.bincount(y_hard, weights=p[rows, y_hard], minlength=c)
     with np.errstate(invalid="ignore", divide="ignore"):
         thresholds = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-    pred = p.argmax(axis=1)
+        prior = counts / max(n, 1)
+        lift = np.where(prior > 0, p / np.where(prior > 0, prior, 1.0), -np.inf)
+    pred = lift.argmax(axis=1)
     p_pred = p[rows, pred]
     p_given = p[rows, y_hard]
     cand = (pred != y_hard) & (p_pred >= thresholds[pred])
     idx = np.flatnonzero(cand)
-    score = p_pred[idx] - p_given[idx]
+    tiny = 1e-12
+    score = np.log(prior[y_hard[idx]]) - np.log(np.maximum(p_given[idx], tiny))
     order = np.lexsort((idx, -score))  # most suspicious first, ties by row
     idx, score = idx[order], score[order]
     return NoiseCandidates(

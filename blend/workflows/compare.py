@@ -59,6 +59,9 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
                   on_plan: Any = None) -> CompareResult:
     """Load ``store`` and run :func:`blend.compare.compare` on it.
 
+    ``on_plan(plan)`` gets the :class:`~blend.compare.ComparePlan` before the first fit (the
+    ``TimePlan`` with ``time_limit``).
+
     In-sample models are left out (refused by name) unless ``allow_in_sample``
     (:func:`compare_models`). ``executor`` runs the candidates' fits as tasks (e.g. on Ray;
     see :mod:`oof_store.distributed`).

@@ -70,7 +70,10 @@ def report(
     models : list of str, optional
         Default: every finished model but the in-sample blends (``blend apply
         --write-model``); ``allow_in_sample`` includes them. Each flagged model (in-sample,
-        epoch selected on the OOF fold) gets a note saying why its scores are optimistic.
+        epoch selected on the OOF fold) gets a note saying why its scores are optimistic,
+        and each model whose test predictions look wrong against its OOF and the other
+        models (:mod:`oof_store.submission_checks`: misaligned rows, a shift, a stray fold
+        model) a note naming the evidence.
     metric : str, optional
         Primary metric (``blend.metrics``); default: the task's.
     by : list of str
@@ -100,6 +103,10 @@ def report(
     if left_out:
         r.notes.append(f"left out the in-sample blend(s) {', '.join(left_out)} (blend apply "
                        "--write-model); --allow-in-sample shows them, labelled")
+    from oof_store.submission_checks import check_store
+
+    r.notes.extend(f"TEST PREDICTIONS SUSPECT: {f.summary()}" for f in check_store(store)
+                   if f.model in models)
     return r
 
 

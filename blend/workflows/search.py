@@ -40,6 +40,8 @@ def search_store(
 
     In-sample models (``blend apply --write-model``) are left out unless ``allow_in_sample``.
     Returns a :class:`~blend.search.SearchResult` (or a ``SearchPlan`` with ``plan_only``).
+    With ``nested=True`` its ``extra["mean_score"]`` is the plain mean of every model on the
+    same rows (nothing fitted, so already nested): the bar the selection must clear.
     """
     metric = D.metric_for(store.task, metric)  # a metric unfit for the task fails here, early
     oof, kind = _load(store, models, tta, rule, allow_in_sample)
@@ -48,7 +50,14 @@ def search_store(
         keep = {"metric", "rule", "kind", "names", "min_size", "max_size", "must_include",
                 "exclude", "method", "time_budget", "n_jobs", "device"}
         return plan_search(oof.preds, oof.y, oof.folds, **{k: v for k, v in args.items() if k in keep})
-    return search_subsets(oof.preds, oof.y, oof.folds, **args)
+    result = search_subsets(oof.preds, oof.y, oof.folds, **args)
+    if result.nested_score is not None:  # the bar the nested score must clear, same rows
+        from blend.combine import combine
+        from blend.metrics import get_metric
+
+        mean = combine(oof.preds, rule=rule, kind=kind)
+        result.extra["mean_score"] = float(get_metric(result.metric)(oof.y, mean))
+    return result
 
 
 def recipe_from_result(result: SearchResult, store: Any, tta: str | int = "mean", rank: int = 1) -> Recipe:

@@ -16,6 +16,18 @@ _FOLD_NAME_RE = re.compile(r"^(k_?|cv_?)?folds?(_?(id|idx|index|no|num|number))?
 
 
 
+def looks_like_id(name: Any) -> bool:
+    """Whether a column name reads as an id: ``id``, ``image_id``, ``PassengerId``, ``ImageID``, ``id_code``.
+
+    Camel-case ``Id``/``ID`` counts only after a lower-case letter or digit, so a model named
+    ``deberta_hybrid`` or ``xgb_grid`` is never taken for an id column.
+    """
+    text = str(name)
+    if re.search(r"[a-z0-9](Id|ID)$", text):
+        return True
+    return bool(re.search(r"^(id|ids|row_?id|index)$|^id[_\s-]|[_\s-]id$", text, re.IGNORECASE))
+
+
 def _fold_like(name: Any) -> bool:
     """Whether a column name reads as a fold id column (``fold``, ``kfold``, ``fold_id``...)."""
     return bool(_FOLD_NAME_RE.match(str(name))) or str(name) == S.FOLD_COLUMN

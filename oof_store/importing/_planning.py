@@ -19,6 +19,7 @@ from oof_store.importing._columns import (
     _int_folds,
     _pick_columns,
     _reserved_columns,
+    looks_like_id,
 )
 from oof_store.importing._plausibility import _implausibly_perfect, _prob_problems
 from oof_store.importing._readers import _plural, read_table
@@ -92,15 +93,15 @@ def _refuse_without_ids(df: pd.DataFrame, icol: str, named: bool, path: str) -> 
     """Refuse a file without the id column unless it plainly has no ids at all.
 
     A file is taken in row order only when ``--id`` was not given and none of its columns
-    looks like an id: a name ending in ``id`` (``image_id``, ``PassengerId``) or a
-    column of text.
+    looks like an id: a name such as ``image_id``, ``PassengerId``, ``id_code``
+    (:func:`~oof_store.importing._columns.looks_like_id`) or a column of text.
     """
     cols = list(df.columns)
     if named:
         raise StoreError(f"{path}: no id column {icol!r}; its columns: {cols} (use --id COL)")
     id_like = [
         c for c in cols
-        if c.lower().endswith("id") or c.lower().startswith("id_")
+        if looks_like_id(c)
         or not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
     ]
     if id_like:

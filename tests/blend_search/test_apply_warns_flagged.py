@@ -26,3 +26,14 @@ def test_apply_is_quiet_when_no_model_is_flagged(misaligned_folder, tmp_path, ca
     capsys.readouterr()
     assert blend(["apply", str(recipe), "--store", store, "--out", str(tmp_path / "sub.csv")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_report_names_the_misaligned_model_and_the_evidence(misaligned_folder, tmp_path, capsys):
+    store = misaligned_folder
+    html = tmp_path / "r.html"
+    assert blend(["report", store, "--html", str(html)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "TEST PREDICTIONS SUSPECT: model 'vit': misaligned: it agrees with the other models on OOF" in out
+    assert "'lgbm': misaligned" not in out
+    assert "TEST PREDICTIONS SUSPECT: model &#x27;vit&#x27;" in html.read_text() or \
+        "TEST PREDICTIONS SUSPECT: model 'vit'" in html.read_text()

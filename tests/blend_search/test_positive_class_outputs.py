@@ -62,3 +62,16 @@ def test_stack_prints_the_nested_score_beside_the_plain_mean(laa_store, capsys):
     assert "stack linear: nested 0." in out
     assert "(plain mean 0." in out
     assert "positive class 'LAA'" in out
+
+
+def test_search_nested_prints_the_selection_beside_the_plain_mean(laa_store, capsys, tmp_path):
+    import json
+
+    out_json = tmp_path / "s.json"
+    assert blend(["search", str(laa_store.uri), "--top", "3", "--nested", "--json", str(out_json)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the selection: nested 0." in out
+    assert "(plain mean 0." in out
+    assert "positive class 'LAA'" in out
+    d = json.loads(out_json.read_text())
+    assert 0.5 < d["mean_score"] < 1.0

@@ -8,15 +8,20 @@ from blend.cli import main
 from oof_store import synthetic
 
 
-def test_piped_compare_prints_progress_lines(tmp_path, monkeypatch, capsys):
+def test_piped_compare_prints_the_plan_and_progress_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OOF_PROGRESS_EVERY", "0")
     store = synthetic.make_store(tmp_path / "s", n_models=3, n_rows=240, n_classes=3, n_folds=4, seed=3)
     assert main(["compare", str(store.uri), "--no-procedure", "--threads", "1"]) == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     lines = re.findall(r"blend compare --budget fast: (\d+)/(\d+) \(fits; last: [^)]+\), \d+:\d\d elapsed", err)
     assert lines
     done, total = map(int, lines[-1])
     assert done == total
+    plan = re.search(r"plan: budget fast: (\d+) candidates \((.*?)\), (\d+) planned fits over 4 folds",
+                     " ".join(captured.out.split()))
+    assert plan
+    assert 0 < int(plan.group(3)) <= total  # level 3 fits a few more as it goes
 
 
 def test_heartbeat_is_quiet_between_beats(monkeypatch, capsys):

@@ -157,6 +157,30 @@ def test_reliability_bins_by_hand(make_arrays):
     assert rel.ece == pytest.approx(ece)
 
 
+def test_noise_candidates_are_read_against_each_class_prior():
+    """Imbalanced binary, calibrated, 8 planted flips: the flips lead, and the list is not
+    every minority row the blend is unsure about (as a 0.5 cut made it)."""
+    from blend.report._stats import _noise
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    p1 = 1 / (1 + np.exp(-(2.0 * rng.normal(size=n) - 2.8)))  # about 14% positive
+    y = (rng.random(n) < p1).astype(int)
+    sure0 = np.flatnonzero((y == 0) & (p1 < 0.003))[:4]
+    sure1 = np.flatnonzero((y == 1) & (p1 > 0.95))[:4]
+    flips = set(sure0) | set(sure1)
+    assert len(sure0) == 4
+    assert len(sure1) >= 3
+    y_noisy = y.copy()
+    y_noisy[sure0], y_noisy[sure1] = 1, 0
+    P = np.column_stack([1 - p1, p1])
+    nz = _noise(P, y_noisy, np.arange(n).astype(str))
+    assert flips <= set(nz.rows[: 2 * len(flips)])  # the flips of both classes lead
+    assert 0 < (nz.given[:30] == 1).mean() < 1  # both classes among the top 30
+    argmax_cut = (P.argmax(axis=1) != y_noisy) & (y_noisy == 1)
+    assert (nz.given == 1).sum() < argmax_cut.sum()  # not every unsure minority row
+
+
 def test_flipped_labels_are_the_top_noise_candidates(make_arrays):
     P, y, folds = make_arrays("multiclass", n_models=4, n_rows=1200)
     blend = P.astype(np.float64).mean(axis=(0, 1))
@@ -169,17 +193,20 @@ def test_flipped_labels_are_the_top_noise_candidates(make_arrays):
     nz = r.noise
     assert set(nz.rows[:5]) == set(flipped)
     assert set(nz.ids[:5]) == {f"row{i}" for i in flipped}
-    np.testing.assert_array_equal(nz.predicted[:5], blend.argmax(axis=1)[nz.rows[:5]])
-    # every candidate: predicted != given, above its class threshold, ranked by p_pred - p_given
+    prior = np.bincount(y_noisy, minlength=P.shape[-1]) / len(y)
+    lift = blend / prior
+    np.testing.assert_array_equal(nz.predicted[:5], lift.argmax(axis=1)[nz.rows[:5]])
+    # every candidate: predicted (largest p / prior) != given, above its class threshold,
+    # ranked by log(prior_given / p_given)
     rows = nz.rows
     assert np.all(nz.predicted != nz.given)
-    np.testing.assert_allclose(nz.score, blend[rows, nz.predicted] - blend[rows, nz.given])
+    np.testing.assert_allclose(nz.score, np.log(prior[nz.given] / blend[rows, nz.given]))
     assert np.all(np.diff(nz.score) <= 0)
     thresholds = [blend[y_noisy == k, k].mean() for k in range(P.shape[-1])]
     np.testing.assert_allclose(nz.thresholds, thresholds)
     assert np.all(blend[rows, nz.predicted] >= nz.thresholds[nz.predicted])
     not_cand = np.setdiff1d(np.arange(len(y)), rows)
-    pred = blend.argmax(axis=1)
+    pred = lift.argmax(axis=1)
     assert not np.any((pred[not_cand] != y_noisy[not_cand])
                       & (blend[not_cand, pred[not_cand]] >= np.array(thresholds)[pred[not_cand]]))
 

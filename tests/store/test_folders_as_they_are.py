@@ -265,3 +265,25 @@ def test_zero_padded_ids_are_not_matched_as_numbers_when_the_store_has_text_ids(
     df.to_csv(tmp_path / "p.csv", index=False)
     with pytest.raises(StoreError, match=r"are not in the store's targets"):
         import_predictions(s, "m", "oof", tmp_path / "p.csv")
+
+
+@pytest.mark.parametrize(("name", "is_id"), [
+    ("id", True), ("image_id", True), ("PassengerId", True), ("ImageID", True), ("id_code", True),
+    ("row_id", True), ("deberta_hybrid", False), ("xgb_grid", False), ("Android_v2", False),
+    ("covid_model", False), ("valid", False),
+])
+def test_id_like_column_names(name, is_id):
+    from oof_store.importing._columns import looks_like_id
+
+    assert looks_like_id(name) is is_id
+
+
+def test_a_model_named_like_a_word_ending_in_id_imports_by_row_order(idless):
+    tmp, _ = idless
+    s = Store.create(tmp / "s", pd.read_csv(tmp / "train.csv"), id_col=None, fold_col=None,
+                     make_folds="kfold:5:1")
+    p = pd.read_csv(tmp / "oofs" / "lgbm_v2_oof.csv")["lgbm_v2"]
+    pd.DataFrame({"deberta_hybrid": p}).to_csv(tmp / "deberta_hybrid_oof.csv", index=False)
+    res = import_predictions(s, "deberta_hybrid", "oof", tmp / "deberta_hybrid_oof.csv")
+    assert res.complete
+    assert any("matched by order" in n for n in res.notes)

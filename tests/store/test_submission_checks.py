@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oof_store import Store, softmax, synthetic
 from oof_store.cli import main as oof
@@ -74,3 +76,28 @@ def test_oof_validate_names_a_misaligned_test_file(misaligned_folder, capsys):
     assert "warning: model 'vit': misaligned" in out
     assert "'effnet'" not in out
     assert [f.model for f in check_store(Store(store))] == ["vit"]
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**32 - 1), st.integers(1, 6))
+def test_fast_ranks_equal_scipy_rankdata_ties_included(n, cols, seed, levels):
+    from scipy.stats import rankdata
+
+    from oof_store.submission_checks import _ranks
+
+    x = np.random.default_rng(seed).integers(0, levels, size=(2, n, cols)).astype(float)  # many ties
+    np.testing.assert_allclose(_ranks(x), rankdata(x, axis=-2))
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(0, 2**32 - 1), st.integers(2, 8))
+def test_ks_statistic_equals_scipy(n, m, seed, levels):
+    from scipy.stats import ks_2samp
+
+    from oof_store.submission_checks import _ks
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, levels, size=(n, 2)) / levels  # ties included
+    b = rng.integers(0, levels, size=(m, 2)) / levels
+    want = max(ks_2samp(a[:, j], b[:, j]).statistic for j in range(2))
+    assert _ks(a, b) == pytest.approx(want)
