@@ -30,7 +30,7 @@ import numpy as np
 from blend._checks import check_rows
 from blend._errors import BlendError
 
-__all__ = ["NestedCVResult", "nested_cv", "pooled_scores", "train_rows"]
+__all__ = ["NestedCVResult", "beside_mean", "nested_cv", "pooled_scores", "train_rows"]
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,20 @@ def train_rows(folds: np.ndarray, k: int | Collection[int]) -> np.ndarray:
     return np.flatnonzero(folds != k)
 
 
-def _safe_score(metric: Callable, y: np.ndarray, pred: np.ndarray) -> float:
+def _part_score(metric: Callable, y: np.ndarray, pred: np.ndarray, part: int) -> float:
+    """``metric`` of one part, NaN where the metric returns NaN (AUC on a one-class fold).
+
+    An exception is not turned into NaN: it is a bug, or a user metric that cannot score
+    one fold, and it propagates with a note naming the part.
+    """
     try:
         return float(metric(y, pred))
-    except (BlendError, ValueError, ZeroDivisionError):
-        return float("nan")
+    except Exception as exc:
+        if hasattr(exc, "add_note"):  # Python >= 3.11
+            name = getattr(metric, "name", getattr(metric, "__name__", "metric"))
+            exc.add_note(f"raised by metric {name!r} scoring part {part} alone ({len(y)} rows); "
+                         "a metric undefined on one fold must return NaN")
+        raise
 
 
 def pooled_scores(
@@ -115,7 +124,8 @@ def pooled_scores(
     score : float
         ``metric`` of the pooled rows.
     part_scores : tuple of float
-        ``metric`` of each part alone (NaN where it is undefined on one part).
+        ``metric`` of each part alone (NaN where the metric returns NaN on one part; an
+        exception raised by the metric propagates).
 
     ``nested_cv`` and ``blend compare`` score through this function, so a pooled score
     means the same thing in both.
@@ -124,7 +134,7 @@ def pooled_scores(
     order = np.argsort(rows, kind="stable")
     y = np.concatenate([np.asarray(t) for _, t, _ in parts])[order]
     pred = np.concatenate([np.asarray(p) for _, _, p in parts])[order]
-    return float(metric(y, pred)), tuple(_safe_score(metric, t, p) for _, t, p in parts)
+    return float(metric(y, pred)), tuple(_part_score(metric, t, p, i) for i, (_, t, p) in enumerate(parts))
 
 
 def nested_cv(
@@ -181,3 +191,31 @@ def nested_cv(
     return NestedCVResult(
         tuple(int(k) for k in fold_ids), scores, tuple(sizes), nested, tuple(results), pooled
     )
+
+
+def beside_mean(nested: float | None, mean: float | None, greater_is_better: bool,
+                digits: int = 4) -> str:
+    """A nested score beside the plain mean's score on the same rows, in words.
+
+    The plain mean fits nothing, so its pooled OOF score is already its nested score on the
+    same folds: the bar every fitted blend must clear. ``"nested 0.6605 (plain mean 0.6705:
+    below the mean)"``.
+
+    Parameters
+    ----------
+    nested, mean : float or None
+    greater_is_better : bool
+        The metric's direction.
+    """
+    if nested is None:
+        return "nested skipped"
+    text = f"nested {nested:.{digits}f}"
+    if mean is None or not np.isfinite(mean):
+        return text
+    if abs(nested - mean) < 0.5 * 10 ** -digits:
+        verdict = "level with the mean"
+    elif (nested > mean) == greater_is_better:
+        verdict = "above the mean" if greater_is_better else "better than the mean"
+    else:
+        verdict = "below the mean" if greater_is_better else "worse than the mean"
+    return f"{text} (plain mean {mean:.{digits}f}: {verdict})"

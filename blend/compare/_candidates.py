@@ -11,6 +11,7 @@ from blend._errors import BlendError
 from blend.combine import LINEAR_RULES, blend_scores, rule_space, unit_scores
 from blend.compare._data import CompareData, _seed_for
 from blend.compare._engine import Candidate, _as_2d
+from blend.compare._labels import traced
 from blend.metrics import Metric
 
 #: Ordinal candidates added by default when a regression store is compared on ``qwk``:
@@ -167,7 +168,7 @@ def _cuts_candidate(data: CompareData, method: str, params: dict[str, Any],
     """
     from blend.ordinal import apply_cuts, fit_ordinal, infer_grades
 
-    grades = infer_grades(data.y)
+    grades = infer_grades(traced(data).y.distinct())
     X = unit_scores(data.probs, rule="prob", kind="raw")
     cname = f"{method}+cuts"
 
@@ -352,6 +353,7 @@ def build_candidates(
 
     if budget not in BUDGETS:
         raise BlendError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    data = traced(data)  # the candidates reach the labels only through the tracer
     B = BUDGETS[budget]
     notes: list[str] = []
     if methods is None:

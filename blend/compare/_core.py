@@ -18,6 +18,7 @@ from blend.compare._candidates import (
 )
 from blend.compare._data import CompareData
 from blend.compare._engine import Comparison
+from blend.compare._labels import traced
 from blend.compare._recommend import CandidateScore, recommend
 from blend.metrics import Metric, get_metric
 from oof_common.core import blas_limit
@@ -160,6 +161,7 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     from blend.metrics import default_metric
 
     _check_data(data)
+    data = traced(data)  # from here on no raw label array: every read is recorded
     t0 = time.perf_counter()
     met = get_metric(metric if metric is not None else default_metric(data.task), data.task)
     n_jobs = int(n_jobs or os.cpu_count() or 1)
@@ -183,14 +185,9 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     if procedure:
         preds = {}
         for k in eng.fold_ids:
-            mask = np.zeros(eng.N, dtype=bool)
-            stack = eng._stack()
-            stack.append(mask)
-            try:
+            with eng.y.trace() as mask:
                 inner = eng.compare_inside(k)
                 pick, _ = recommend(inner, met)
-            finally:
-                stack.pop()
             eng.choice_rows[k] = mask
             choices.append(pick.name)
             preds[k] = eng.predict(pick.name, {k}, k)
