@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:  # rich is imported when first used: `--help` starts without it
+    from rich.console import Console
+    from rich.progress import Progress
 
 from oof_common.core import CommandWarning
 from oof_common.errors import UserError
@@ -36,14 +31,48 @@ __all__ = ["USER_ERRORS", "Heartbeat", "console", "err_console", "run_main", "pr
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     probe = Console(stderr=stderr)
     # Piped output (CI logs, files) gets a wide page rather than rich's 80 columns.
     width = None if probe.is_terminal else int(os.environ.get("COLUMNS", 160))
     return Console(stderr=stderr, soft_wrap=True, width=width)
 
 
-console = _console()
-err_console = _console(stderr=True)
+class _LazyConsole:
+    """A rich ``Console`` made on first use: rich is imported then, not at start-up.
+
+    Every attribute is the real console's, so ``console.print(...)`` works unchanged.
+    """
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._real: Console | None = None
+
+    def real(self) -> Console:
+        if self._real is None:
+            self._real = _console(stderr=self._stderr)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+console: Any = _LazyConsole(stderr=False)
+err_console: Any = _LazyConsole(stderr=True)
+
+
+def _err_console() -> Console:
+    # through the module, so that a console set on it (tests, callers) is the one used
+    c = sys.modules[__name__].err_console
+    return c.real() if isinstance(c, _LazyConsole) else c
+
+
+def escape(text: str) -> str:
+    """Rich's markup escape, imported on first use."""
+    from rich.markup import escape as _escape
+
+    return _escape(text)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
@@ -194,6 +223,16 @@ def run_main(
 
 
 def _make_progress(transient: bool) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    err_console = _err_console()
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

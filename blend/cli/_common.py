@@ -8,7 +8,7 @@ from typing import Any
 from blend._errors import BlendError
 from blend.workflows._models import honesty_facts, level2_models, models_without_test
 
-__all__ = ["print_honesty", "print_level2", "warn_models_without_test", "refuse_ray"]
+__all__ = ["print_honesty", "print_level2", "warn_models_without_test", "refuse_ray", "parse_param"]
 
 
 def warn_models_without_test(store: Any, models: Sequence[str], *, what: str = "a blend") -> list[str]:
@@ -78,3 +78,20 @@ def print_level2(store: Any, named: Sequence[str] | None, used: Sequence[str]) -
                 f"left out {len(left)} level-2 model(s) ({escape(', '.join(left))}): fitting "
                 "on stackers' OOF is not nested; name them with --models to include them",
                 highlight=False)
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``--param KEY=VALUE`` as ``(key, value)``: the value read as JSON when it parses, else text.
+
+    An argparse ``type``: a malformed item is an argparse error naming the option.
+    """
+    import argparse
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value

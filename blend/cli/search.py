@@ -118,12 +118,13 @@ def search_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
+    from blend.cli import SUBCOMMANDS
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
     p = subparsers.add_parser(
         "search",
-        help="find the best subsets of models (exhaustive when it fits the time budget)",
+        help=SUBCOMMANDS["search"],
         description=(
             "Score every subset of the store's models by OOF metric and print the best. "
             "Exact and exhaustive when the estimated time fits --time-budget; otherwise beam "

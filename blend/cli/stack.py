@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import print_honesty, refuse_ray, warn_models_without_test
+from blend.cli._common import parse_param, print_honesty, refuse_ray, warn_models_without_test
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -34,6 +33,7 @@ from oof_common.cli import (
     add_version_flag,
     console,
     err_console,
+    escape,
     progress_callback,
     run_main,
 )
@@ -47,16 +47,6 @@ __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
 
 
 # --------------------------------------------------------------------------- CLI layer
-
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def stack_cli(args: argparse.Namespace) -> int:
@@ -172,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=doc, description=doc)
         p.add_argument("store", help="the OOF store (path or URI)")
         p.add_argument("--models", nargs="+", metavar="MODEL", help="models to stack (default: every base model, level-2 ones left out)")
-        p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: probs)")
+        p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: the stacker's own, as compare uses it: logits for linear, probs for the others)")
         p.add_argument("--tta", choices=("mean", "all"), default=D.TTA, help="average TTA views, or give each view to the stacker")
         p.add_argument("--recipe", metavar="OUT", type=output_file, help="write a recipe for `blend apply` (the stacker alone)")
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
@@ -183,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
         p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
         p.add_argument("--cuts", default=D.CUT_METHOD, help="with --metric qwk: cut-point method (default coordinate)")
-        p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
+        p.add_argument("--param", type=parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=D.SEED, help="random seed (default 0)")
         p.add_argument("--allow-in-sample", action="store_true",
@@ -240,7 +230,7 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
     )
     _print_result(res, written)
     oof = store.load_oof(res.params["models"], tta=args.tta, output="probs")
-    X = make_features(oof.preds, features=args.features, task=store.task)
+    X = make_features(oof.preds, features=res.params["features"], task=store.task)
     score = res.oof if regression else np.asarray(res.oof) @ g.array  # expected grade
     cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, score, grades=g, task=store.task,
                       cut_method=args.cuts, rng=args.seed,

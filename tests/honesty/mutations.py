@@ -165,8 +165,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ stack
     Mutation(
         "stack-outer-fit-on-all-rows", "blend/stack/_nested.py",
-        "        seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)\n",
-        "        seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)\n"
+        "        seed_k = outer_fold_seed(seed_base, fold_pos[k], seeds)\n",
+        "        seed_k = outer_fold_seed(seed_base, fold_pos[k], seeds)\n"
         "        tr_rows = np.arange(N)\n",
         (f"{LEAK}test_stacker_nested_score_never_sees_the_held_out_fold[linear]",
          f"{LEAK}test_stacker_nested_score_never_sees_the_held_out_fold[lgbm]"),
@@ -308,7 +308,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ the image trainer
     Mutation(
-        "image-epoch-on-oof-fold", "base_models/image/trainer.py",
+        "image-epoch-on-oof-fold", "base_models/image/trainer/_folds.py",
         "        fit_rows, sel_rows = inner_split(tr, targets, config.inner_fraction,\n"
         "                                         fold_seed(config.seed, k))",
         "        fit_rows, sel_rows = tr, va",
