@@ -26,7 +26,7 @@ import numpy as np
 
 from blend._errors import BlendError
 
-__all__ = ["NestedCVResult", "nested_cv", "pooled_scores", "train_rows"]
+__all__ = ["NestedCVResult", "beside_mean", "nested_cv", "pooled_scores", "train_rows"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +178,31 @@ def nested_cv(
     return NestedCVResult(
         tuple(int(k) for k in fold_ids), scores, tuple(sizes), nested, tuple(results), pooled
     )
+
+
+def beside_mean(nested: float | None, mean: float | None, greater_is_better: bool,
+                digits: int = 4) -> str:
+    """A nested score beside the plain mean's score on the same rows, in words.
+
+    The plain mean fits nothing, so its pooled OOF score is already its nested score on the
+    same folds: the bar every fitted blend must clear. ``"nested 0.6605 (plain mean 0.6705:
+    below the mean)"``.
+
+    Parameters
+    ----------
+    nested, mean : float or None
+    greater_is_better : bool
+        The metric's direction.
+    """
+    if nested is None:
+        return "nested skipped"
+    text = f"nested {nested:.{digits}f}"
+    if mean is None or not np.isfinite(mean):
+        return text
+    if abs(nested - mean) < 0.5 * 10 ** -digits:
+        verdict = "level with the mean"
+    elif (nested > mean) == greater_is_better:
+        verdict = "above the mean" if greater_is_better else "better than the mean"
+    else:
+        verdict = "below the mean" if greater_is_better else "worse than the mean"
+    return f"{text} (plain mean {mean:.{digits}f}: {verdict})"

@@ -26,8 +26,8 @@ from rich.progress import (
 from oof_common.core import CommandWarning
 from oof_common.outputs import check_output_args
 
-__all__ = ["console", "err_console", "run_main", "progress_bar", "progress_callback", "add_debug_flag",
-           "add_version_flag"]
+__all__ = ["Heartbeat", "console", "err_console", "run_main", "progress_bar", "progress_callback",
+           "add_debug_flag", "add_version_flag"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -72,6 +72,48 @@ def add_version_flag(parser: argparse.ArgumentParser) -> None:
                         version=f"{parser.prog} {package_version()}")
 
 
+@contextmanager
+def _convergence_warnings_counted() -> Iterator[None]:
+    """Count scikit-learn's ConvergenceWarning and report it once, as a count, with its meaning.
+
+    A linear stacker refitted in every fold can warn dozens of times with the same text;
+    one line after the command says how often and what it means. Every other warning is
+    passed on unchanged (re-issued through the filters in force).
+    """
+    import warnings
+
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        n = _pass_on(caught)
+        if n:
+            err_console.print(
+                f"note: scikit-learn warned {n} time(s) that a solver stopped before converging "
+                "(ConvergenceWarning, mostly from the linear stacker's fits in each fold): those "
+                "fits stopped at their iteration limit; their scores are still honest nested "
+                "scores, perhaps slightly below what more iterations (max_iter) would give",
+                highlight=False, markup=False,
+            )
+
+
+def _pass_on(caught: list) -> int:
+    """Re-issue every caught warning but ConvergenceWarning (shown once per place); count those."""
+    import warnings
+
+    n = 0
+    registry: dict = {}
+    for w in caught:
+        if w.category.__name__ == "ConvergenceWarning":
+            n += 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                   registry=registry, source=w.source)
+    return n
+
+
 def run_main(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
 ) -> int:
@@ -88,7 +130,7 @@ def run_main(
     debug = bool(getattr(args, "debug", False)) or bool(os.environ.get("OOF_DEBUG"))
     try:
         check_output_args(args)  # no output file inside a store (oof_common.outputs)
-        with _warnings_as_lines():
+        with _warnings_as_lines(), _convergence_warnings_counted():
             code = func(args)
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
@@ -123,6 +165,48 @@ def progress_bar(transient: bool = False) -> Iterator[Progress]:
         yield prog
 
 
+class Heartbeat:
+    """One progress line per minute on stderr when it is not a terminal (no bar is drawn there).
+
+    ``heartbeat(done, total, message="")`` prints ``description: done/total (message), m:ss
+    elapsed, about m:ss left`` at most once every ``every`` seconds (default 60, or the
+    ``OOF_PROGRESS_EVERY`` environment variable); on a terminal it prints nothing (the bar
+    shows the same).
+    """
+
+    def __init__(self, description: str, every: float | None = None) -> None:
+        import time
+
+        self.description = description
+        self.every = float(os.environ.get("OOF_PROGRESS_EVERY", 60) if every is None else every)
+        self.active = not err_console.is_terminal
+        self._clock = time.monotonic
+        self.start = self._clock()
+        self.last = self.start
+
+    def __call__(self, done: float, total: float | None, message: str = "") -> None:
+        """Print one line if ``every`` seconds passed since the last (stderr not a terminal)."""
+        if not self.active:
+            return
+        now = self._clock()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        spent = now - self.start
+        left = ""
+        if total and done:
+            left = f", about {_mmss(spent * (total - done) / done)} left"
+        of = f"/{int(total)}" if total else ""
+        what = f" ({message})" if message else ""
+        err_console.print(f"{self.description}: {int(done)}{of}{what}, {_mmss(spent)} elapsed{left}",
+                          highlight=False, markup=False)
+
+
+def _mmss(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
 @contextmanager
 def progress_callback(description: str) -> Iterator[Callable[..., None]]:
     """A progress callback for the library cores, drawn as one rich bar on stderr.
@@ -141,5 +225,7 @@ def progress_callback(description: str) -> Iterator[Callable[..., None]]:
                 prog.console.print(f"[dim]{escape(message)}[/dim]", highlight=False)
             text = f"{description}: {message}" if message and not log else description
             prog.update(task, completed=done, total=total, description=escape(text))
+            beat(done, total, "" if log else message)
 
+        beat = Heartbeat(description)
         yield progress

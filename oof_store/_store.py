@@ -82,6 +82,7 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         self.id_col: str = meta["id_col"]
         self.target_cols: list[str] = list(meta["target_cols"])
         self.n_classes: int = len(self.class_names)
+        self.notes: list[str] = []  # what `create` had to say (rows numbered, folds left out)
 
     def __repr__(self) -> str:
         return f"Store({self.uri!r}, task={self.task!r}, rows={len(self.ids)}, folds={self.n_folds})"
@@ -92,15 +93,17 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         uri: str | os.PathLike[str],
         targets: pd.DataFrame,
         *,
-        id_col: str = "id",
+        id_col: str | None = "id",
         target_cols: str | Sequence[str] = "target",
-        fold_col: str = "fold",
+        fold_col: str | Sequence[str] | None = "fold",
         group_col: str | None = None,
         task: str | None = None,
         class_names: Sequence[str] | None = None,
-        test_ids: Iterable[Any] | None = None,
+        test_ids: Iterable[Any] | int | None = None,
         overwrite: bool = False,
         source: str = "",
+        make_folds: str | None = None,
+        positive: str | None = None,
     ) -> Store:
         """Create a store from a targets table.
 
@@ -116,17 +119,24 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
             Inferred when omitted.
         class_names : list of str, optional
             Class order; by default the sorted distinct targets (softclass: the columns).
-        test_ids : iterable, optional
-            The ids of the test rows, in submission order.
+        test_ids : iterable or int, optional
+            The ids of the test rows, in submission order (an int: the row count of a
+            test file without ids).
+        id_col, fold_col, make_folds, positive
+            See :func:`oof_store._creating.create_store`: ``id_col=None`` numbers the
+            rows, ``fold_col`` may list one-hot columns, ``make_folds="stratified:5:42"``
+            makes the folds, ``positive`` names a binary task's positive class.
         """
         from oof_store._creating import create_store
 
-        create_store(
+        meta = create_store(
             uri, targets, id_col=id_col, target_cols=target_cols, fold_col=fold_col,
             group_col=group_col, task=task, class_names=class_names, test_ids=test_ids,
-            overwrite=overwrite, source=source,
+            overwrite=overwrite, source=source, make_folds=make_folds, positive=positive,
         )
-        return cls(uri)
+        store = cls(uri)
+        store.notes = list(meta.get("notes", []))
+        return store
 
     # ------------------------------------------------------------------ targets
     @cached_property

@@ -18,7 +18,7 @@ from blend._errors import BlendError
 from blend.recipe import Recipe
 from oof_common.outputs import output_file
 
-__all__ = ["apply_cli", "register"]
+__all__ = ["apply_cli", "register", "warn_flagged_test_predictions"]
 
 
 def apply_cli(args: argparse.Namespace) -> int:
@@ -40,6 +40,7 @@ def apply_cli(args: argparse.Namespace) -> int:
     recipe = Recipe.load(args.recipe)
     store = Store(args.store)
     if args.out:
+        warn_flagged_test_predictions(store, recipe.models)
         sample = read_sample(args.sample_submission) if args.sample_submission else None
         output = "labels" if args.labels else "probs" if args.probs else "auto"
         sub = submission(recipe, store, output=output, sample=sample, raw=args.raw)
@@ -54,6 +55,25 @@ def apply_cli(args: argparse.Namespace) -> int:
                 "leave it out unless --allow-in-sample)" if man["params"]["in_sample"] else "")
         console.print(escape(f"wrote model {args.write_model!r} into {store.uri}{mark}"), highlight=False)
     return 0
+
+
+def warn_flagged_test_predictions(store, models) -> list:
+    """Warn, before a submission is written, about the models whose test predictions look wrong.
+
+    Runs :func:`oof_store.submission_checks.check_store` (every model with test predictions
+    serves as a peer) and prints one warning per finding that concerns ``models``.
+    """
+    from rich.markup import escape
+
+    from oof_common.cli import err_console
+    from oof_store.submission_checks import check_store
+
+    used = set(models)
+    found = [f for f in check_store(store) if f.model in used]
+    for f in found:
+        err_console.print(f"[yellow]warning[/yellow]: the submission uses {escape(f.summary())}",
+                          highlight=False)
+    return found
 
 
 def register(subparsers) -> None:

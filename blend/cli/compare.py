@@ -93,8 +93,13 @@ def compare_cli(args: argparse.Namespace) -> int:
     with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:
         task = prog.add_task("candidates x folds", total=None)
 
+        from oof_common.cli import Heartbeat
+
+        beat = Heartbeat(f"blend compare --budget {args.budget}")
+
         def progress(done: int, total: int, label: str) -> None:
             prog.update(task, completed=done, total=total, description=f"candidates x folds ({label})")
+            beat(done, total, f"fits; last: {label}")
 
         res = compare_store(store, models=models, metric=args.metric, methods=args.methods,
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
@@ -102,6 +107,11 @@ def compare_cli(args: argparse.Namespace) -> int:
                             allow_in_sample=args.allow_in_sample,
                             executor=executor if args.ray else None)
     _print(res)
+    from blend.metrics import about_positive
+
+    positive = about_positive(res.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         from oof_common.cli import err_console
 
@@ -125,6 +135,7 @@ def compare_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``compare`` sub-command to the ``blend`` parser."""
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
@@ -136,7 +147,7 @@ def register(subparsers) -> None:
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--models", nargs="+", metavar="MODEL",
                    help="models to compare over (default: every base model; level-2 ones left out)")
-    p.add_argument("--metric", help="metric (default: the task's default)")
+    p.add_argument("--metric", type=canonical_metric, help=metric_help())
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="candidates beside the baselines: METHOD[/RULE] (a weighting method), "
                         "caruana, stack:NAME, level3[:METHOD]; with --metric qwk on a regression "

@@ -49,7 +49,7 @@ def _print(result: OptimizeResult) -> None:
         for k, sel in zip(result.fold_ids, result.fold_selected or [], strict=False):
             console.print(f"  fold {k}: chosen on the other folds: {', '.join(sel)}",
                           highlight=False)
-    nested = "skipped" if result.nested_score is None else f"{result.nested_score:.6g}"
+    nested = "skipped" if result.nested_score is None else result.versus_mean().removeprefix("nested ")
     console.print(
         f"in-sample {result.metric} [bold]{result.score:.6g}[/bold] (fitted and scored on every "
         f"row)   nested-CV [bold]{nested}[/bold] (pooled held-out rows; each fold's "
@@ -119,6 +119,12 @@ def optimize_cli(args: argparse.Namespace) -> int:
     for line in result.announcements:
         err_console.print(line, highlight=False)
     _print(result)
+    from blend.metrics import about_positive
+    from oof_common.cli import console
+
+    positive = about_positive(result.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if args.json:
@@ -131,6 +137,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``optimize`` sub-command to the ``blend`` parser."""
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
@@ -144,7 +151,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--method", default=D.OPTIMIZE_METHOD, choices=available_optimizers(),
                    help="weighting method (default de): " + "; ".join(
                        f"{m}: {optimizer_capabilities(m).describe()}" for m in available_optimizers()))
-    p.add_argument("--metric", help="metric name or module:function (default: the task's)")
+    p.add_argument("--metric", type=canonical_metric, help=metric_help())
     p.add_argument("--rule", default=D.RULE, choices=["prob", "logit", "geo", "rank"])
     p.add_argument("--models", nargs="+", help="models to weight (default: all)")
     p.add_argument("--from-search", metavar="FILE",

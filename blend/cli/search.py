@@ -13,7 +13,7 @@ import json
 
 from blend.cli._common import print_honesty, warn_models_without_test
 from blend.combine import RULES
-from blend.metrics import METRICS
+from blend.metrics import canonical_metric, metric_help
 from blend.search import SearchResult
 from blend.search._core import METHODS
 from blend.workflows import _defaults as D
@@ -40,7 +40,9 @@ def _table(result: SearchResult):
     t.add_column("size", justify="right")
     for k in result.fold_ids:
         t.add_column(f"fold {k}", justify="right")
-    t.add_column("models")
+    # one line per subset: a long list is cut with "..." (the --json file has every name),
+    # so 50 subsets print as 50 lines instead of wrapping to three times that
+    t.add_column("models", no_wrap=True, overflow="ellipsis")
     for i, r in enumerate(result.results, 1):
         t.add_row(str(i), f"{r.score:.5f}", str(r.size), *(f"{s:.4f}" for s in r.fold_scores),
                   ", ".join(r.models))
@@ -129,8 +131,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--top", type=int, default=D.SEARCH_TOP, help="how many subsets to show (default 50)")
-    p.add_argument("--metric", default=None,
-                   help=f"{', '.join(METRICS)} or module:function (default: by task)")
+    p.add_argument("--metric", default=None, type=canonical_metric, help=metric_help())
     p.add_argument("--rule", choices=list(RULES), default=D.RULE, help="combination rule")
     p.add_argument("--models", nargs="+", default=None, help="only these models")
     p.add_argument("--min-size", type=int, default=1)

@@ -99,6 +99,11 @@ def stack_cli(args: argparse.Namespace) -> int:
     used = res.params.get("models") or []
     print_honesty(store, used)
     _print_result(res, written)
+    from blend.metrics import about_positive
+
+    positive = about_positive(res.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if written and res.fold_test is None:
@@ -132,6 +137,12 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if res.mean_blend_score is not None:
         table.add_row("plain mean of the models", f"{res.mean_blend_score:.5f}", f"{res.gain(res.mean_blend_score):+.5f}")
     console.print(table)
+    if res.mean_blend_score is not None:
+        from blend.nested import beside_mean
+
+        console.print(f"stack {res.stacker}: "
+                      + beside_mean(res.nested_score, res.mean_blend_score, res.greater_is_better, 5),
+                      highlight=False)
     console.print("fold scores: " + ", ".join(f"{k}: {s:.5f}" for k, s in zip(res.fold_ids, res.fold_scores, strict=True)))
     g = res.gain(res.mean_blend_score)
     if g is not None and g <= 0:
@@ -144,6 +155,8 @@ def _print_result(res: StackResult, written: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``stack`` parser with one sub-command per registered stacker."""
+    from blend.metrics import canonical_metric, metric_help
+
     parser = argparse.ArgumentParser(
         prog="stack",
         description=(
@@ -165,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
-        p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
+        p.add_argument("--metric", type=canonical_metric,
+                       help=metric_help() + "; qwk on a regression store fits cut points too")
         p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
         p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
         p.add_argument("--cuts", default=D.CUT_METHOD, help="with --metric qwk: cut-point method (default coordinate)")

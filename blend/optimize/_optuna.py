@@ -22,6 +22,7 @@ stopped by its timeout is resumed.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,7 @@ def fit_optuna(
     seed = int(rng.integers(2**31 - 1))
     sampler = _make_sampler(params.get("sampler", "tpe"), seed, params.get("n_startup_trials"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_interrupts()
     storage = resolve_storage(params.get("storage"))
     study_name = params.get("study_name")
     if study_name:
@@ -234,6 +236,39 @@ def fit_optuna(
     )
 
 
+class _NoInterruptTraceback(logging.Filter):
+    """Drop Optuna's "Trial N failed ... KeyboardInterrupt" record and its traceback.
+
+    Ctrl-C during a trial makes Optuna log the interrupted trial as failed, with a 25-line
+    traceback, before it re-raises; the CLI then prints one line ("interrupted"). The
+    study keeps the interrupted trial as FAIL and stays valid (resumable).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._after_interrupt = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info
+        if exc and exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):
+            self._after_interrupt = True
+            return False
+        if self._after_interrupt and "failed with value" in record.getMessage():
+            self._after_interrupt = False  # its companion line, "Trial N failed with value None."
+            return False
+        return True
+
+
+_QUIET = _NoInterruptTraceback()
+
+
+def _quiet_interrupts() -> None:
+    """Install :class:`_NoInterruptTraceback` on Optuna's loggers and handlers (once)."""
+    log = logging.getLogger("optuna.study._optimize")  # the logger that reports failed trials
+    if _QUIET not in log.filters:
+        log.addFilter(_QUIET)
+
+
 def _worker(job: tuple, seed: int) -> int:
     """One Optuna worker of a shared study; returns how many weight vectors it scored."""
     import optuna
@@ -242,6 +277,7 @@ def _worker(job: tuple, seed: int) -> int:
 
     obj, names, storage, study_name, sampler, n_startup, trials, timeout = job
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_interrupts()
     study = optuna.load_study(study_name=study_name, storage=resolve_storage(storage),
                               sampler=_make_sampler(sampler, seed, n_startup))
     before = obj.evaluations

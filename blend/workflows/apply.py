@@ -49,6 +49,7 @@ def submission(recipe, store, *, output: str = "auto", sample: Any = None, raw: 
         id_col=store.id_col,
         target_col="label" if store.task == "softclass" else store.target_cols[0],
         class_names=store.class_names, output=how, sample=sample,
+        rows_in_order=bool(store.meta.get("test_ids_from_rows")),
     )
 
 

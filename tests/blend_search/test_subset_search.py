@@ -173,7 +173,7 @@ def test_plan_counts_subsets_with_size_limits(rng):
         ((3, 20, 3), {"must_include": [1], "exclude": [1]}, "models m1 are both required and excluded"),
         ((3, 20, 3), {"exclude": ["zz"]}, "exclude: unknown model 'zz'; models are m0, m1, m2"),
         ((3, 20, 3), {"must_include": [7]}, "model index 7 out of range"),
-        ((3, 20, 3), {"metric": "acc"}, "unknown metric 'acc'"),
+        ((3, 20, 3), {"metric": "accu"}, "unknown metric 'accu'"),
         ((3, 20, 3), {"rule": "median"}, "unknown rule 'median'"),
         ((3, 20, 3), {"nested": True}, "nested=True needs the fold assignment"),
         ((3, 20, 3), {"top": 0}, "top must be >= 1"),
