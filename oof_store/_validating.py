@@ -190,7 +190,7 @@ class _Validator:
                 )
         return problems
 
-    def notes(self) -> list[str]:
+    def legacy_notes(self) -> list[str]:
         """What the store does not yet cover, being older than this code (not problems).
 
         Stores made before checksums of the targets and of manifests existed open as they

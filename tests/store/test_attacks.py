@@ -296,7 +296,7 @@ def test_an_older_store_opens_with_a_note_and_its_next_write_adds_the_checksums(
     _as_older_store(store.uri)
     old = Store(store.uri)
     assert old.validate() == []
-    notes = old.notes()
+    notes = old.legacy_notes()
     assert len(notes) == 2
     assert "no checksum" in notes[0]
     assert "m00, m01, m02" in notes[1]
@@ -308,7 +308,7 @@ def test_an_older_store_opens_with_a_note_and_its_next_write_adds_the_checksums(
     again = Store(store.uri)
     assert "checksums" in again.meta
     assert again.validate() == []
-    assert again.notes() == [
+    assert again.legacy_notes() == [
         "2 manifest(s) have no checksum (written by an earlier version): m00, m02; an edit of "
         "their fields is caught only where a field check sees it. Each model's next write adds it"
     ]
