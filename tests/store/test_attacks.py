@@ -521,3 +521,15 @@ def test_check_output_path_finds_the_store_above_a_path_that_does_not_exist_yet(
     assert store_containing("s3://bucket/store/store.json") is None
     with pytest.raises(ValueError, match="--json .* is inside the OOF store"):
         check_output_path(os.path.join(store.uri, "models"), "--json")
+
+
+def test_validate_names_an_infinite_target_in_a_store_made_before_the_check(tmp_path):
+    s = synthetic.make_store(tmp_path / "r", task="regression", n_models=1, n_rows=80,
+                             n_folds=4, n_test=0, seed=2)
+    t = s.targets.copy()
+    t.loc[3, "target"] = np.inf
+    t.to_parquet(os.path.join(s.uri, "targets.parquet"), index=False)
+    _as_older_store(s.uri)  # no checksum to catch the rewrite: the values check must
+    problems = Store(s.uri).validate()
+    assert len(problems) == 1
+    assert "1 infinite or missing target(s) (ids 'r000003')" in problems[0]
