@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from oof_common.core import CommandWarning
+from oof_common.errors import UserError
 
 __all__ = ["BlendError", "RecipeStoreWarning"]
 
 
-class BlendError(ValueError):
+class BlendError(UserError, ValueError):
     """Bad input to a blending, search, optimisation or stacking procedure.
 
     The message names the model, fold, metric or option at fault and says what to do.

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.combine import RULES, blend_scores, to_scores, unit_scores
+from blend.combine import RULES, blend_scores, rule_space, to_scores, unit_scores
 
 __all__ = ["Recipe", "RECIPE_VERSION", "load_output_for"]
 
@@ -44,7 +44,7 @@ def load_output_for(rule: str, task: str) -> str:
     """What to ask the store for (``output=``) so that ``combine`` gets one consistent kind."""
     if task == "regression":
         return "raw"
-    return "logits" if rule in ("logit", "geo") else "probs"
+    return rule_space(rule)
 
 
 def _kind_for(output: str) -> str:
@@ -179,7 +179,7 @@ class Recipe:
             set_(self, "class_weights", cw)
             _check_weights("class_weights", np.asarray(cw), per_column=True)
         if self.temperatures is not None:
-            if self.rule not in ("logit", "geo"):
+            if self.rule in RULES and RULES[self.rule].space != "logits":
                 raise BlendError(
                     f"recipe field 'temperatures' scales logits: it needs rule 'logit' or "
                     f"'geo', got {self.rule!r}"

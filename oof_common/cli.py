@@ -1,44 +1,78 @@
 """Small pieces every command-line interface of the project shares.
 
-Library code raises; only the CLI layer prints one red line and exits with code 2
-(a traceback only with ``--debug``). Long work shows a rich progress bar on stderr.
+Library code raises; only the CLI layer prints one red line and exits with code 2 for a
+user error, or one line naming an internal error and the log file of its traceback, exit
+code 1 (a traceback on the terminal only with ``--debug``). Long work shows a rich progress bar on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
+import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:  # rich is imported when first used: `--help` starts without it
+    from rich.console import Console
+    from rich.progress import Progress
 
 from oof_common.core import CommandWarning
+from oof_common.errors import UserError
 from oof_common.outputs import check_output_args
 
-__all__ = ["Heartbeat", "console", "err_console", "run_main", "progress_bar", "progress_callback",
+__all__ = ["USER_ERRORS", "Heartbeat", "console", "err_console", "run_main", "progress_bar",
+           "progress_callback",
            "add_debug_flag", "add_version_flag"]
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     probe = Console(stderr=stderr)
     # Piped output (CI logs, files) gets a wide page rather than rich's 80 columns.
     width = None if probe.is_terminal else int(os.environ.get("COLUMNS", 160))
     return Console(stderr=stderr, soft_wrap=True, width=width)
 
 
-console = _console()
-err_console = _console(stderr=True)
+class _LazyConsole:
+    """A rich ``Console`` made on first use: rich is imported then, not at start-up.
+
+    Every attribute is the real console's, so ``console.print(...)`` works unchanged.
+    """
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._real: Console | None = None
+
+    def real(self) -> Console:
+        if self._real is None:
+            self._real = _console(stderr=self._stderr)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+console: Any = _LazyConsole(stderr=False)
+err_console: Any = _LazyConsole(stderr=True)
+
+
+def _err_console() -> Console:
+    # through the module, so that a console set on it (tests, callers) is the one used
+    c = sys.modules[__name__].err_console
+    return c.real() if isinstance(c, _LazyConsole) else c
+
+
+def escape(text: str) -> str:
+    """Rich's markup escape, imported on first use."""
+    from rich.markup import escape as _escape
+
+    return _escape(text)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +104,28 @@ def add_version_flag(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--version", action="version",
                         version=f"{parser.prog} {package_version()}")
+#: what a user can fix: the project's error family, and a path that is missing or unusable
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError, argparse.ArgumentError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+    PermissionError,
+)
+
+
+def _user_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.filename is not None:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _write_traceback(prog: str, exc: BaseException) -> str | None:
+    """Write ``exc``'s traceback to a new log file in the temporary directory; its path."""
+    try:
+        fd, path = tempfile.mkstemp(prefix=f"{prog}-internal-error-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    except OSError:
+        return None
+    return path
 
 
 @contextmanager
@@ -117,10 +173,14 @@ def _pass_on(caught: list) -> int:
 def run_main(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
 ) -> int:
-    """Parse ``argv``, call ``args.func(args)`` and turn exceptions into exit code 2.
+    """Parse ``argv``, call ``args.func(args)`` and turn exceptions into exit codes.
 
     Each sub-command sets ``func`` with ``parser.set_defaults(func=...)``. The function
-    returns an exit code (``None`` means 0).
+    returns an exit code (``None`` means 0). A user error (:data:`USER_ERRORS`: the
+    project's :class:`~oof_common.errors.UserError` family, a missing or unusable path)
+    prints one red line and exits 2. Anything else is a bug: one line says so, names the
+    exception type and the log file holding the traceback, and the exit code is 1. With
+    ``--debug`` (or ``OOF_DEBUG=1``) every exception propagates with its traceback.
     """
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
@@ -135,17 +195,44 @@ def run_main(
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
         return 130
-    except (ValueError, OSError, KeyError, ImportError, RuntimeError) as exc:
+    except USER_ERRORS as exc:
         if debug:
             raise
-        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         # the message is text, not markup: '[vision]' or '[nan, 1.0]' must survive
-        err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(_user_message(exc))}",
+                          highlight=False, markup=True)
         return 2
+    except Exception as exc:
+        if debug:
+            raise
+        log = _write_traceback(parser.prog, exc)
+        where = f"traceback in {log}" if log else "rerun with --debug for the traceback"
+        if log:
+            where += " (or rerun with --debug)"
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        kind = type(exc).__qualname__
+        if type(exc).__module__ != "builtins":
+            kind = f"{type(exc).__module__}.{kind}"
+        err_console.print(
+            f"[bold red]internal error[/bold red] (a bug, not your input; please report it): "
+            f"{kind}: {escape(msg)}; {escape(where)}",
+            highlight=False, markup=True,
+        )
+        return 1
     return 0 if code is None else int(code)
 
 
 def _make_progress(transient: bool) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    err_console = _err_console()
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["OutputPath", "check_output_args", "check_output_path", "output_file", "store_containing"]
+from oof_common.errors import UserError
+
+__all__ = ["OutputInStoreError", "OutputPath", "check_output_args", "check_output_path", "output_file", "store_containing"]
 
 #: The files that make a directory an OOF store (``oof_store._schema``).
 _STORE_MARKERS = ("store.json", "targets.parquet")
@@ -42,7 +44,7 @@ def store_containing(path: str | os.PathLike[str]) -> str | None:
 
 
 def check_output_path(path: str | os.PathLike[str], what: str = "") -> str:
-    """Return ``path`` if a command may write it; raise ``ValueError`` if it is in a store.
+    """Return ``path`` if a command may write it; raise :class:`OutputInStoreError` if it is in a store.
 
     Parameters
     ----------
@@ -53,7 +55,7 @@ def check_output_path(path: str | os.PathLike[str], what: str = "") -> str:
     """
     store = store_containing(path)
     if store is not None:
-        raise ValueError(
+        raise OutputInStoreError(
             f"{what + ' ' if what else ''}{os.fspath(path)} is inside the OOF store {store}: "
             "a command never writes "
             "its outputs into a store, where they could overwrite the store's own files "
@@ -61,6 +63,10 @@ def check_output_path(path: str | os.PathLike[str], what: str = "") -> str:
         )
     return os.fspath(path)
 
+
+
+class OutputInStoreError(UserError, ValueError):
+    """An output file a command was asked to write inside an OOF store (a user error)."""
 
 
 class OutputPath(str):
@@ -78,7 +84,7 @@ def output_file(text: str) -> OutputPath:
 
 
 def check_output_args(args: object) -> None:
-    """Check every :class:`OutputPath` among the parsed ``args`` (raises ``ValueError``)."""
+    """Check every :class:`OutputPath` among the parsed ``args`` (raises :class:`OutputInStoreError`)."""
     for name, value in sorted(vars(args).items()):
         if isinstance(value, OutputPath):
             check_output_path(value, "--" + name.replace("_", "-"))

@@ -7,6 +7,7 @@ message names the file, model, fold, TTA view or row ids involved and says what 
 from __future__ import annotations
 
 from oof_common.core import CommandWarning
+from oof_common.errors import UserError
 
 __all__ = [
     "StoreError",
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-class StoreError(ValueError):
+class StoreError(UserError, ValueError):
     """Base class of every error the store raises for bad input or a bad store."""
 
 

@@ -82,7 +82,7 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         self.id_col: str = meta["id_col"]
         self.target_cols: list[str] = list(meta["target_cols"])
         self.n_classes: int = len(self.class_names)
-        self.notes: list[str] = []  # what `create` had to say (rows numbered, folds left out)
+        self.creation_notes: list[str] = []  # what `create` had to say (rows numbered, folds left out)
 
     def __repr__(self) -> str:
         return f"Store({self.uri!r}, task={self.task!r}, rows={len(self.ids)}, folds={self.n_folds})"
@@ -135,7 +135,7 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
             overwrite=overwrite, source=source, make_folds=make_folds, positive=positive,
         )
         store = cls(uri)
-        store.notes = list(meta.get("notes", []))
+        store.creation_notes = list(meta.get("notes", []))
         return store
 
     # ------------------------------------------------------------------ targets

@@ -7,26 +7,34 @@ import json
 import os
 import socket
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from rich.markup import escape
-from rich.table import Table
 
 from oof_common.cli import (
     add_debug_flag,
     add_version_flag,
     console,
     err_console,
+    escape,
     progress_bar,
     run_main,
 )
 from oof_common.outputs import output_file
 from oof_store._errors import StoreError, ValidationError
-from oof_store._store import Store
-from oof_store._writing import session
 from oof_store.flags import FLAG_TEXT, model_flags
-from oof_store.importing import export_predictions, import_files
+
+if TYPE_CHECKING:
+    from oof_store._store import Store
+
+# pandas, pyarrow and rich are imported inside the commands that use them: `oof --help`
+# starts without them (< 0.3 s).
+
+
+def _store(uri: str) -> Store:
+    from oof_store._store import Store
+
+    return Store(uri)
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]
 
@@ -88,6 +96,7 @@ def _split_list(text: str | None) -> list[str] | str | None:
 
 def init_cli(args: argparse.Namespace) -> int:
     from oof_store._init_files import read_init_files
+    from oof_store._store import Store
     from oof_store.folds import describe_group_spans, group_spans
 
     targets, id_col, fold_col, test_ids, notes = read_init_files(
@@ -121,7 +130,7 @@ def init_cli(args: argparse.Namespace) -> int:
             f"positive class: {escape(repr(store.class_names[1]))} ({how}): AUC and log loss "
             "are about it", highlight=False,
         )
-    for note in [*notes, *store.notes]:
+    for note in [*notes, *store.creation_notes]:
         console.print(escape(note), highlight=False)
     spans = group_spans(store.groups, store.folds)
     if spans:
@@ -131,7 +140,10 @@ def init_cli(args: argparse.Namespace) -> int:
 
 
 def import_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from oof_store._writing import session
+    from oof_store.importing import import_files
+
+    store = _store(args.store)
     columns = _split_list(args.columns)
     if isinstance(columns, str) and columns in (store.class_names or []):
         columns = [columns]
@@ -161,7 +173,9 @@ def import_cli(args: argparse.Namespace) -> int:
 
 
 def ls_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from rich.table import Table
+
+    store = _store(args.store)
     rows = list_models(store)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -199,7 +213,7 @@ def ls_cli(args: argparse.Namespace) -> int:
 def validate_cli(args: argparse.Namespace) -> int:
     from oof_store.folds import describe_group_spans, group_spans
 
-    store = Store(args.store)
+    store = _store(args.store)
     problems = store.validate()
     for note in store.legacy_notes():
         err_console.print(f"note: {escape(note)}", highlight=False)
@@ -219,7 +233,7 @@ def validate_cli(args: argparse.Namespace) -> int:
 
 
 def rm_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    store = _store(args.store)
     for m in args.model:
         store.remove_model(m)
         console.print(f"removed model {m!r}")
@@ -227,7 +241,9 @@ def rm_cli(args: argparse.Namespace) -> int:
 
 
 def folds_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    import pandas as pd
+
+    store = _store(args.store)
     df = pd.DataFrame({store.id_col: store.ids})
     if args.one_hot:
         for f in store.fold_ids:
@@ -244,7 +260,9 @@ def folds_cli(args: argparse.Namespace) -> int:
 
 
 def export_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from oof_store.importing import export_predictions
+
+    store = _store(args.store)
     tta = int(args.tta) if args.tta.isdigit() else args.tta
     df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)
     console.print(escape(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}"))

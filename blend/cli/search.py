@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from blend.cli._common import print_honesty, warn_models_without_test
+from blend.cli._common import print_honesty, print_level2, warn_models_without_test
 from blend.combine import RULES
 from blend.metrics import canonical_metric, metric_help
 from blend.search import SearchResult
@@ -72,6 +72,7 @@ def search_cli(args: argparse.Namespace) -> int:
     chosen = resolve_models(store, args.models, need=2, what="subset search",
                             allow_in_sample=args.allow_in_sample)
     print_honesty(store, chosen)
+    print_level2(store, args.models, chosen)
     warn_models_without_test(store, [m for m in chosen if m not in (args.exclude or ())],
                              what="a subset")
     executor = get_executor(args.ray) if args.ray else None
@@ -117,12 +118,13 @@ def search_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
+    from blend.cli import SUBCOMMANDS
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
     p = subparsers.add_parser(
         "search",
-        help="find the best subsets of models (exhaustive when it fits the time budget)",
+        help=SUBCOMMANDS["search"],
         description=(
             "Score every subset of the store's models by OOF metric and print the best. "
             "Exact and exhaustive when the estimated time fits --time-budget; otherwise beam "

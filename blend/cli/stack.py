@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import print_honesty, refuse_ray, warn_models_without_test
+from blend.cli._common import parse_param, print_honesty, refuse_ray, warn_models_without_test
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -34,6 +33,7 @@ from oof_common.cli import (
     add_version_flag,
     console,
     err_console,
+    escape,
     progress_callback,
     run_main,
 )
@@ -47,16 +47,6 @@ __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
 
 
 # --------------------------------------------------------------------------- CLI layer
-
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def stack_cli(args: argparse.Namespace) -> int:
@@ -183,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
         p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
         p.add_argument("--cuts", default=D.CUT_METHOD, help="with --metric qwk: cut-point method (default coordinate)")
-        p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
+        p.add_argument("--param", type=parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=D.SEED, help="random seed (default 0)")
         p.add_argument("--allow-in-sample", action="store_true",

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.combine import blend_scores, unit_scores
+from blend.combine import LINEAR_RULES, blend_scores, rule_space, unit_scores
 from blend.compare._data import CompareData, _seed_for
 from blend.compare._engine import Candidate, _as_2d
+from blend.compare._labels import traced
 from blend.metrics import Metric
 
 #: Ordinal candidates added by default when a regression store is compared on ``qwk``:
@@ -133,13 +134,13 @@ def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric
         fit_metric, note = "logloss", "weights fitted on logloss"
     if data.regression:
         kind, P = "raw", data.probs
-    elif rule in ("logit", "geo"):
+    elif rule_space(rule) == "logits":
         kind = "logits"
         P = data.logits if data.logits is not None else np.log(np.clip(data.probs, 1e-7, 1.0))
     else:
         kind, P = "probs", data.probs
     X = unit_scores(P, rule=rule, kind=kind)
-    skind = "raw" if data.regression else ("probs" if rule in ("prob", "rank") else "logits")
+    skind = "raw" if data.regression else rule_space(rule)
     cname = name or f"{method} {rule}"
 
     def fit(eng, held):
@@ -167,7 +168,7 @@ def _cuts_candidate(data: CompareData, method: str, params: dict[str, Any],
     """
     from blend.ordinal import apply_cuts, fit_ordinal, infer_grades
 
-    grades = infer_grades(data.y)
+    grades = infer_grades(traced(data).y.distinct())
     X = unit_scores(data.probs, rule="prob", kind="raw")
     cname = f"{method}+cuts"
 
@@ -352,6 +353,7 @@ def build_candidates(
 
     if budget not in BUDGETS:
         raise BlendError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    data = traced(data)  # the candidates reach the labels only through the tracer
     B = BUDGETS[budget]
     notes: list[str] = []
     if methods is None:
@@ -412,8 +414,9 @@ def build_candidates(
                     f"{', '.join(available_optimizers())} (optionally /RULE), caruana, "
                     "stack:NAME, level3 or (qwk on a regression store) mean+cuts / METHOD+cuts"
                 )
-            if rule not in ("prob", "logit", "geo"):
-                raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with prob, logit or geo")
+            if rule not in LINEAR_RULES:
+                raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with "
+                                 f"{', '.join(LINEAR_RULES)}")
             if data.regression and rule != "prob":
                 notes.append(f"{spec}: left out (regression blends with the prob rule only)")
                 continue

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from blend._checks import check_rows
 from blend._errors import BlendError
-from blend.combine import RULES, as_4d, blend_scores, unit_scores
+from blend.combine import RULES, as_4d, blend_scores, rule_space, unit_scores
 from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv, train_rows
@@ -279,12 +280,7 @@ def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weig
     M, T, N, C = P.shape
     if M < 2:
         raise BlendError(f"weights need at least 2 models; got {M}. Pass more --models")
-    y = np.asarray(y)
-    if y.shape[0] != N:
-        raise BlendError(f"y has {y.shape[0]} rows but the predictions have {N}")
-    folds = np.asarray(folds)
-    if folds.shape != (N,):
-        raise BlendError(f"folds must hold one fold id per row ({N}); got shape {folds.shape}")
+    y, folds = check_rows(y, folds, N)
     if nested and len(np.unique(folds)) < 2:
         raise BlendError("nested CV needs at least 2 folds; the fold column has only one")
     models = [f"m{i}" for i in range(M)] if models is None else [str(m) for m in models]
@@ -311,7 +307,7 @@ def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weig
         raise BlendError("choose one of --per-class and --tta-weights, not both")
     if per_class and rule == "rank":
         raise BlendError("--per-class works with the prob, logit and geo rules, not rank")
-    if temperature and rule not in ("logit", "geo"):
+    if temperature and rule in RULES and RULES[rule].space != "logits":
         raise BlendError(
             f"--temperature scales logits: use it with --rule logit (or geo), not {rule!r}"
         )
@@ -436,7 +432,7 @@ def optimize(
     else:
         unit_names = list(models)
     X = unit_scores(P, rule=rule, kind=kind, per_view=tta_weights)  # (U, N, C)
-    skind = "raw" if (kind == "raw" or C == 1) else ("probs" if rule in ("prob", "rank") else "logits")
+    skind = "raw" if (kind == "raw" or C == 1) else rule_space(rule)
     seed_root = as_generator(rng).integers(2**63 - 1)
     fold_ids = [int(k) for k in np.unique(folds)]
 

@@ -110,26 +110,13 @@ def _report(progress: Any, trials: int) -> Any:
 
 
 @register_optimizer("optuna")
-def fit_optuna(
-    P: np.ndarray,
-    y: np.ndarray,
-    *,
-    metric: Any,
-    rule: str = "prob",
-    kind: str = "probs",
-    rng: np.random.Generator | None = None,
-    per_class: bool = False,
-    progress: Any = None,
-    **params: Any,
-) -> WeightsResult:
+def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
+               kind: str = "probs", rng: np.random.Generator | None = None,
+               per_class: bool = False, progress: Any = None, **params: Any) -> WeightsResult:
     """Fit blend weights with an Optuna study.
 
     Parameters
     ----------
-    P : ndarray of shape (U, N, C)
-    y : ndarray of shape (N,) or (N, C)
-    metric : blend.metrics.Metric
-    rule, kind : str
     rng : numpy.random.Generator, optional
         Seeds the sampler.
     per_class : bool

@@ -127,6 +127,7 @@ def write_stackers(store: Any, res: CompareResult, names: Sequence[str], *, pref
             source="stack",
             parents=list(data.models),
             overwrite=True,
+            fitted_on_all_rows=False,  # nested; in-sample over in-sample models (write_model)
         )
     return out
 

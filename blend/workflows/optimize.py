@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend.combine import rule_space
 from blend.metrics import metric_from_file
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 from blend.workflows import _defaults as D
@@ -95,7 +96,7 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
     output = load_output_for(data["rule"], store.task)
     oof = store.load_oof(candidates, tta=tta, output=output)
     kind = _kind_for(output)
-    method = data["method"] if data["method"] in ("exhaustive", "beam") else "auto"
+    method = data["method"] if data["method"] in ("exact", "exhaustive", "beam") else "auto"
 
     def select(rows: np.ndarray) -> list[int]:
         res = search_subsets(
@@ -105,7 +106,12 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
             exclude=settings.get("exclude") or (), names=candidates, method=method,
             beam_width=settings.get("beam_width"), n_jobs=1,
         )
-        return list(res.results[min(rank, len(res.results)) - 1].indices)
+        if len(res.results) < rank:  # never fall back to a lower-ranked subset silently
+            raise BlendError(
+                f"the search of {path} rerun on {len(rows)} rows returned "
+                f"{len(res.results)} subsets, fewer than --rank {rank}: that rank does not "
+                "exist there; pass a smaller --rank")
+        return list(res.results[rank - 1].indices)
 
     return candidates, select, [str(m) for m in chosen]
 
@@ -194,7 +200,7 @@ def optimize_store(
                             allow_in_sample=allow_in_sample)
     metric = D.metric_for(store.task, metric)
     regression = store.task == "regression"
-    output = "probs" if rule in ("prob", "rank") else "logits"
+    output = rule_space(rule)
     tta = _tta_mode(store, models, tta_weights)
     oof = store.load_oof(models, tta=tta, output="raw" if regression else output)
     kind = "raw" if regression else output

@@ -85,7 +85,7 @@ def report(
     from oof_store.flags import FLAG_TEXT
 
     left_out = [] if (models or allow_in_sample) else in_sample_models(store, store.models())
-    models = resolve_models(store, models, need=1, what="the report",
+    models = resolve_models(store, models, need=1, what="the report", level2=True,
                             allow_in_sample=allow_in_sample)
     by_values = _by_columns(store, by)
     get_metric(metric if metric is not None else default_metric(store.task), store.task)  # fail early

@@ -160,9 +160,9 @@ def test_plan_counts_subsets_with_size_limits(rng):
     plan = plan_search(P, y, min_size=2, max_size=3, must_include=[0])
     # {0} plus 1 or 2 of the other 5: C(5,1) + C(5,2)
     assert plan.n_subsets == 15
-    assert plan.method == "exhaustive"
+    assert plan.method == "exact"  # accuracy has a bound: auto prunes
     assert plan.est_seconds >= 0
-    assert "15 subsets of 6 models" in plan.summary()
+    assert "exact (pruned) search over 15 subsets of 6 models" in plan.summary()
 
 
 @pytest.mark.parametrize(
