@@ -9,6 +9,7 @@ is the best one and should get the largest weight in a blend.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,7 @@ def make_oof(
     n_tta: int = 1,
     task: str = "multiclass",
     seed: int = 0,
+    accuracies: Sequence[float] | None = None,
 ) -> SyntheticOOF:
     """Make a synthetic OOF set shaped like a K-fold competition's.
 
@@ -92,6 +94,9 @@ def make_oof(
     correlation : float in [0, 1)
         Share of each model's noise that all models have in common.
     task : {"multiclass", "binary", "softclass", "regression"}
+    accuracies : sequence of float, optional
+        One accuracy per model (overrides ``accuracy``'s even spread; ``n_models`` must
+        match), e.g. a few strong models among many weak ones.
     """
     if task not in ("multiclass", "binary", "softclass", "regression"):
         raise ValueError(f"unknown task {task!r}")
@@ -101,7 +106,12 @@ def make_oof(
     c = 1 if task == "regression" else n_classes
     folds = np.resize(np.arange(n_folds), n_rows)
     rng.shuffle(folds)
-    accs = np.linspace(accuracy[0], accuracy[1], n_models)
+    if accuracies is not None:
+        accs = np.asarray(accuracies, dtype=np.float64)
+        if accs.shape != (n_models,):
+            raise ValueError(f"accuracies has {accs.size} values for {n_models} models")
+    else:
+        accs = np.linspace(accuracy[0], accuracy[1], n_models)
     order = rng.permutation(n_models)  # best model not always last
     accs = accs[order]
     signal = _signal_for_accuracy(accs, max(c, 2), rng) if task != "regression" else 1 / (1 - accs)

@@ -88,7 +88,13 @@ def compare_cli(args: argparse.Namespace) -> int:
     models = compare_models(store, args.models, allow_in_sample=args.allow_in_sample)
     print_honesty(store, models)
     warn_models_without_test(store, models, what="a recommendation")
+    from blend.compare._budget import parse_time_limit
     from oof_store.distributed import get_executor
+
+    limit = parse_time_limit(args.time_limit)  # a bad limit fails before any work
+
+    def on_plan(tp) -> None:
+        console.print(tp.line(), highlight=False)
 
     with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:
         task = prog.add_task("candidates x folds", total=None)
@@ -105,7 +111,8 @@ def compare_cli(args: argparse.Namespace) -> int:
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
                             n_jobs=args.threads, progress=progress,
                             allow_in_sample=args.allow_in_sample,
-                            executor=executor if args.ray else None)
+                            executor=executor if args.ray else None,
+                            time_limit=limit, on_plan=on_plan)
     _print(res)
     from blend.metrics import about_positive
 
@@ -156,6 +163,12 @@ def register(subparsers) -> None:
     p.add_argument("--budget", choices=list(BUDGETS), default=D.COMPARE_BUDGET,
                    help="fast (default): lbfgs, hill-climb, lgbm and linear stackers, level 3; "
                         "full: every optimiser, the neural stackers, HPO, bagging and seeds")
+    p.add_argument("--time-limit", metavar="DURATION",
+                   help="plan the whole run (procedure loop included) to end within DURATION "
+                        "(15m, 1h, 900s): the strongest candidates first, each estimated from "
+                        "its first fit; prints the plan and what it skipped; stackers bagged "
+                        "over 2 seeds when that fits too (default: no limit; --budget picks "
+                        "the candidates)")
     p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
     p.add_argument("--html", metavar="OUT", type=output_file, help="write the leaderboard as an HTML page")
     p.add_argument("--recipe", metavar="OUT", type=output_file,

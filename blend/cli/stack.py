@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=doc, description=doc)
         p.add_argument("store", help="the OOF store (path or URI)")
         p.add_argument("--models", nargs="+", metavar="MODEL", help="models to stack (default: every base model, level-2 ones left out)")
-        p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: probs)")
+        p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: the stacker's own, as compare uses it: logits for linear, probs for the others)")
         p.add_argument("--tta", choices=("mean", "all"), default=D.TTA, help="average TTA views, or give each view to the stacker")
         p.add_argument("--recipe", metavar="OUT", type=output_file, help="write a recipe for `blend apply` (the stacker alone)")
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
@@ -230,7 +230,7 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
     )
     _print_result(res, written)
     oof = store.load_oof(res.params["models"], tta=args.tta, output="probs")
-    X = make_features(oof.preds, features=args.features, task=store.task)
+    X = make_features(oof.preds, features=res.params["features"], task=store.task)
     score = res.oof if regression else np.asarray(res.oof) @ g.array  # expected grade
     cuts = stack_cuts(args.stacker, X, oof.y, oof.folds, score, grades=g, task=store.task,
                       cut_method=args.cuts, rng=args.seed,

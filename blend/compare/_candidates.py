@@ -20,34 +20,34 @@ from blend.metrics import Metric
 ORDINAL_DEFAULTS = ("mean+cuts", "nelder-mead+cuts")
 
 
-#: LightGBM settings of ``--budget fast``: few, fast rounds (measured in
-#: ``benchmarks/bench_compare.py``).
-_LGBM_FAST = {
-    "learning_rate": 0.15,
-    "num_leaves": 15,
-    "num_boost_round": 300,
-    "early_stopping_rounds": 15,
-    "max_bin": 63,
-}
-
-
 #: What each budget runs. ``weights``: (method, rule) pairs; ``stackers``: stacker names.
+#: Every candidate runs at full strength: the optimisers with ``blend optimize``'s defaults,
+#: the stackers with their class defaults (``Stacker.default_params``), features
+#: (``preferred_features``) and bagging over the inner folds, as ``stack NAME`` runs them:
+#: with ``--budget fast`` compare's ``stack:NAME`` fits, for each outer fold, the very
+#: models ``stack NAME --seed S`` fits (the same seeds). ``full`` adds optimisers, the
+#: neural stackers, 10 HPO trials per stacker fit and 2 seeds.
 BUDGETS: dict[str, dict[str, Any]] = {
     "fast": {
         "weights": [("lbfgs", "prob"), ("lbfgs", "logit"), ("hill-climb", "prob")],
         "stackers": ["lgbm", "linear"],
+        "tempered": ["lbfgs/logit+T"],
         "level3": True,
-        "bag": False,
+        "level3_specs": ["level3", "level3/logit", "level3/geo+T"],
+        "bag": True,
         "seeds": 1,
         "hpo": 0,
-        "params": {"hill-climb": {"n_bags": 5}},
-        "stacker_params": {"lgbm": _LGBM_FAST, "linear": {"max_iter": 200}},
+        "params": {},
+        "stacker_params": {},
     },
     "full": {
         "weights": [(m, r) for m in ("lbfgs", "hill-climb", "de", "nelder-mead")
                     for r in ("prob", "logit")],
+        "tempered": ["lbfgs/logit+T", "lbfgs/geo+T"],
         "stackers": ["lgbm", "linear", "mlp", "cnn1d", "cnn2d"],
         "level3": True,
+        "level3_specs": ["level3", "level3/logit", "level3/geo", "level3/logit+T",
+                         "level3/geo+T"],
         "bag": True,
         "seeds": 2,
         "hpo": 10,
@@ -121,9 +121,27 @@ def _subset_candidate(data: CompareData, n_jobs: int) -> Candidate:
     return cand
 
 
+#: Metrics a temperature is fitted for (the log loss family; a temperature changes no
+#: ranking, so it cannot help accuracy or AUC).
+TEMPERATURE_METRICS = ("logloss", "kl", "cross-entropy")
+
+
+def _temperature(S: np.ndarray, y: np.ndarray) -> float:
+    """One temperature for blended log-space scores ``S`` (N, C), fitted by log loss."""
+    from blend.optimize._api import fit_temperatures
+
+    return float(fit_temperatures(np.asarray(S, np.float64)[None], y)[0])
+
+
 def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric,
                        params: dict[str, Any], name: str | None = None,
-                       baseline: bool = False) -> Candidate:
+                       baseline: bool = False, temperature: bool = False) -> Candidate:
+    """``method`` weights with ``rule``, optionally with a temperature.
+
+    With ``temperature`` (logit / geo rule) one temperature for the blend is fitted after
+    the weights on the same training rows; the state is then ``(weights, T)``: every unit
+    divided by ``T``, which for these rules is the blend's logits divided by ``T``.
+    """
     from blend.optimize import optimize, optimizer_capabilities
 
     fit_metric, note = metric.name, ""
@@ -141,20 +159,35 @@ def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric
         kind, P = "probs", data.probs
     X = unit_scores(P, rule=rule, kind=kind)
     skind = "raw" if data.regression else rule_space(rule)
-    cname = name or f"{method} {rule}"
+    if temperature and (data.regression or rule not in ("logit", "geo")):
+        raise BlendError(f"{method}/{rule}+T: a temperature scales logits; use the logit or "
+                         "geo rule on a classification store")
+    cname = name or f"{method} {rule}" + ("+T" if temperature else "")
 
     def fit(eng, held):
         rows = eng.train_rows(held)
-        res = optimize(P[:, :, rows], eng.labels(rows), data.folds[rows], method=method,
+        y = eng.labels(rows)
+        res = optimize(P[:, :, rows], y, data.folds[rows], method=method,
                        metric=fit_metric, rule=rule, kind=kind, nested=False,
                        rng=_seed_for(eng.seed, cname, held), params=dict(params))
-        return np.asarray(res.fit.weights, dtype=np.float64)
+        w = np.asarray(res.fit.weights, dtype=np.float64)
+        if not temperature:
+            return w
+        S = np.tensordot(w / w.sum(), X[:, rows], axes=1)  # the blend's log-space scores
+        return w, _temperature(S, y)
 
     def predict(eng, held, k):
-        return blend_scores(X[:, eng.fold_rows(k)], eng.fit(cand, held), rule=rule, kind=skind)
+        state = eng.fit(cand, held)
+        if temperature:
+            w, T = state
+            return blend_scores(X[:, eng.fold_rows(k)], w, rule=rule, kind=skind,
+                                temperatures=np.full(len(w), T))
+        return blend_scores(X[:, eng.fold_rows(k)], state, rule=rule, kind=skind)
 
+    if temperature:
+        note = (note + "; " if note else "") + "one temperature for the blend, fitted after the weights"
     cand = Candidate(cname, "weights", fit, predict, baseline=baseline, note=note,
-                     extra={"method": method, "rule": rule})
+                     extra={"method": method, "rule": rule, "temperature": temperature})
     return cand
 
 
@@ -232,13 +265,22 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
     name = f"stack:{stacker}"
 
     def fit(eng, held):
+        seeds = cand.extra["seeds"]  # read at fit time: --time-limit may add seeds
         rows = eng.train_rows(held)
         y = eng.labels(rows)
         f = data.folds[rows]
         train_folds = sorted(set(np.unique(f).tolist()))
         if not train_folds:
             raise BlendError(f"{name}: no training fold left without folds {sorted(held)}")
-        base = _seed_for(eng.seed, name, held)
+        if len(held) == 1:
+            # an outer fold: the seeds `stack NAME --seed S` uses for that fold, so the
+            # candidate's nested predictions are that command's OOF predictions
+            from blend.stack._nested import outer_fold_seed, stack_seed_base
+
+            root = stack_seed_base(np.random.default_rng(eng.seed), len(eng.fold_ids), seeds)
+            base = outer_fold_seed(root, eng.fold_ids.index(next(iter(held))), seeds)
+        else:
+            base = _seed_for(eng.seed, name, held)
         pk = p
         if hpo > 0:
             pk = _tune(st, X[rows], y, f, train_folds, p, task=data.task, C=C, metric=eng.metric,
@@ -249,7 +291,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
                 empty = rows[:0]
                 models.append(st.fit_one(X[rows], None, y, X[empty], None, y[:0],
                                          task=data.task, n_classes=C, params=pk,
-                                         seed=base + 1000 * s))
+                                         seed=base + 10_000 * s))
                 continue
             if len(train_folds) == 1:
                 # one training fold: early-stop on a seeded fifth of its rows
@@ -261,7 +303,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
             for j, va in enumerate(splits):
                 models.append(st.fit_one(X[rows[~va]], None, y[~va], X[rows[va]], None, y[va],
                                          task=data.task, n_classes=C, params=pk,
-                                         seed=base + 1000 * s + j))
+                                         seed=base + 10_000 * s + j))
         return models
 
     def predict_rows(models, rows):
@@ -275,14 +317,24 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
     cand = Candidate(name, "stacker", fit, predict,
                      note=f"{features} features" + (", bagged over folds" if bag else "")
                      + (f", {hpo} HPO trials per fit" if hpo else ""),
-                     extra={"stacker": stacker, "features": features, "params": p,
+                     extra={"stacker": stacker, "features": features, "params": p, "seeds": seeds,
                             "parallel": st.parallel_fits, "predict_rows": predict_rows,
                             "X": X})
     return cand
 
 
 def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: Metric,
-                      method: str | None = None) -> Candidate:
+                      method: str | None = None, rule: str = "prob",
+                      temperature: bool = False, base: bool = True) -> Candidate:
+    """Weights over the base models and the stackers together (level 3), nested.
+
+    Its fit without the folds ``H`` learns the weights on the rows of the training folds:
+    the base models' predictions there as they are (out-of-fold already) and, for each
+    training fold ``i``, the stackers' predictions of fold ``i`` by the stacker fitted
+    without ``H | {i}``, so no stacker whose predictions the weights see ever saw a fold of
+    ``H``. With the logit or geo rule and ``temperature`` one temperature for the blend is
+    fitted after the weights on the same rows. ``base=False``: the stackers alone.
+    """
     from blend.optimize import optimize, optimizer_capabilities
 
     if method is None:
@@ -290,12 +342,27 @@ def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: 
     fit_metric = metric.name
     if not optimizer_capabilities(method).fits_metric(metric.name):
         fit_metric = "logloss"
+    if data.regression and rule != "prob":
+        raise BlendError(f"level3/{rule}: regression blends with the prob rule only")
+    if temperature and rule not in ("logit", "geo"):
+        raise BlendError(f"level3/{rule}+T: a temperature scales logits; use the logit or geo rule")
     kind = "raw" if data.regression else "probs"
+    skind = "raw" if data.regression else ("probs" if rule == "prob" else "logits")
     names = [s.name for s in stackers]
-    cname = f"level3 {method}"
+    n_base = data.probs.shape[0] if base else 0
+    B = unit_scores(data.probs, rule=rule, kind=kind)[:n_base] if base else None
+    cname = f"level3 {method}" + ("" if base and rule == "prob" and not temperature else
+                                  f" {rule}" + ("+T" if temperature else ""))
+    if not base:
+        cname += " (stackers)"
 
     def level2(eng, held, k):
         return np.stack([s.predict(eng, held, k) for s in stackers])  # (S, n_k, C)
+
+    def units(eng, held, k):
+        """The units' scores of fold ``k`` in the rule's space: base models, then stackers."""
+        Z = unit_scores(level2(eng, held, k)[:, None], rule=rule, kind=kind)
+        return Z if B is None else np.concatenate([B[:, eng.fold_rows(k)], Z])
 
     def fit(eng, held):
         rows = eng.train_rows(held)
@@ -304,21 +371,49 @@ def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: 
         Z = np.zeros((len(stackers), len(rows), data.probs.shape[-1]))
         for i in train_folds:  # rows is sorted: find each fold's rows in it
             Z[:, np.searchsorted(rows, eng.fold_rows(i))] = level2(eng, held, i)
+        U = Z[:, None] if B is None else np.concatenate([data.probs[:n_base, :, rows], Z[:, None]])
         y = eng.labels(rows)
-        res = optimize(Z[:, None], y, data.folds[rows], method=method, metric=fit_metric,
-                       rule="prob", kind=kind, nested=False,
+        res = optimize(U, y, data.folds[rows], method=method, metric=fit_metric,
+                       rule=rule, kind=kind, nested=False,
                        rng=_seed_for(eng.seed, cname, held))
-        return np.asarray(res.fit.weights, dtype=np.float64)
+        w = np.asarray(res.fit.weights, dtype=np.float64)
+        if not temperature:
+            return w
+        X = unit_scores(U, rule=rule, kind=kind)
+        return w, _temperature(np.tensordot(w / w.sum(), X, axes=1), y)
 
     def predict(eng, held, k):
-        Zk = level2(eng, held, k)
-        return blend_scores(Zk, eng.fit(cand, held), rule="prob", kind=kind)
+        state = eng.fit(cand, held)
+        w, T = state if temperature else (state, None)
+        return blend_scores(units(eng, held, k), w, rule=rule, kind=skind,
+                            temperatures=None if T is None else np.full(len(w), T))
 
     cand = Candidate(cname, "level3", fit, predict,
-                     note=f"{method} weights over {', '.join(names)}"
+                     note=f"{method} {rule} weights over "
+                     + ("the base models and " if base else "") + ", ".join(names)
+                     + (", one temperature for the blend" if temperature else "")
                      + (" (fitted on logloss)" if fit_metric != metric.name else ""),
-                     depends=tuple(names), extra={"method": method})
+                     depends=tuple(names),
+                     extra={"method": method, "rule": rule, "temperature": temperature,
+                            "base": base})
     return cand
+
+
+def _rule_spec(spec: str, head: str, tail: str, data: CompareData,
+               notes: list[str]) -> tuple[str, bool] | None:
+    """``RULE[+T]`` of a ``--methods`` entry -> ``(rule, temperature)``; None: left out."""
+    rule, plus, _ = tail.partition("+T")
+    rule = rule or "prob"
+    if rule not in LINEAR_RULES:
+        raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with "
+                         f"{', '.join(LINEAR_RULES)}")
+    if data.regression and (rule != "prob" or plus):
+        notes.append(f"{spec}: left out (regression blends with the prob rule only)")
+        return None
+    if plus and rule == "prob":
+        raise BlendError(f"{spec!r}: a temperature scales logits; use {head}/logit+T or "
+                         f"{head}/geo+T")
+    return rule, bool(plus)
 
 
 def build_candidates(
@@ -336,8 +431,9 @@ def build_candidates(
     methods : list of str, optional
         Beside the baselines (always run): ``METHOD`` or ``METHOD/RULE`` (a weighting
         method, rule ``prob`` by default), ``caruana`` (greedy selection, 25 steps),
-        ``stack:NAME`` and ``level3`` or ``level3:METHOD`` (a blend of the listed
-        stackers), and with ``qwk`` on a regression store ``mean+cuts`` or
+        ``METHOD/RULE+T`` (a temperature for the blend after the weights; logit or geo rule),
+        ``stack:NAME`` and ``level3[:METHOD][/RULE][+T]`` (weights over the base models and
+        the listed stackers together), and with ``qwk`` on a regression store ``mean+cuts`` or
         ``METHOD+cuts`` (weights on RMSE and cut points into grades, both fitted by
         :func:`blend.ordinal.fit_ordinal` on each fit's training rows). Default: the
         ``budget``'s list (with ``qwk`` on a regression store, :data:`ORDINAL_DEFAULTS` first).
@@ -357,9 +453,12 @@ def build_candidates(
     B = BUDGETS[budget]
     notes: list[str] = []
     if methods is None:
-        specs = [f"{m}/{r}" for m, r in B["weights"]] + [f"stack:{s}" for s in B["stackers"]]
+        tempered = not data.regression and metric.name in TEMPERATURE_METRICS
+        specs = [f"{m}/{r}" for m, r in B["weights"]]
+        specs += [s for s in B.get("tempered", ()) if tempered]
+        specs += [f"stack:{s}" for s in B["stackers"]]
         if B["level3"]:
-            specs.append("level3")
+            specs += [s for s in B["level3_specs"] if tempered or not s.endswith("+T")]
     else:
         specs = list(methods)
     ordinal = data.regression and metric.name == "qwk"
@@ -373,7 +472,7 @@ def build_candidates(
         )
     cands = [_mean_candidate(data), _best_candidate(data), _subset_candidate(data, n_jobs)]
     stackers: list[Candidate] = []
-    level3: list[str | None] = []
+    level3: list[tuple[str | None, str, bool]] = []
     seen = {c.name for c in cands}
     for spec in specs:
         spec = str(spec)
@@ -388,8 +487,11 @@ def build_candidates(
                                    params=dict(B["stacker_params"].get(sname, {})),
                                    hpo=B["hpo"])
             stackers.append(c)
-        elif spec == "level3" or spec.startswith("level3:"):
-            level3.append(spec.split(":", 1)[1] if ":" in spec else None)
+        elif spec == "level3" or spec.startswith(("level3:", "level3/")):
+            head, _, rule = spec.partition("/")
+            parsed = _rule_spec(spec, "level3", rule, data, notes)
+            if parsed is not None:
+                level3.append((head.split(":", 1)[1] if ":" in head else None, *parsed))
             continue
         elif spec.endswith("+cuts"):
             method = spec[: -len("+cuts")]
@@ -407,19 +509,16 @@ def build_candidates(
             c.kind = "weights"
         else:
             method, _, rule = spec.partition("/")
-            rule = rule or "prob"
             if method not in available_optimizers():
                 raise BlendError(
                     f"unknown method {spec!r} in --methods; choose from the weighting methods "
                     f"{', '.join(available_optimizers())} (optionally /RULE), caruana, "
                     "stack:NAME, level3 or (qwk on a regression store) mean+cuts / METHOD+cuts"
                 )
-            if rule not in LINEAR_RULES:
-                raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with "
-                                 f"{', '.join(LINEAR_RULES)}")
-            if data.regression and rule != "prob":
-                notes.append(f"{spec}: left out (regression blends with the prob rule only)")
+            parsed = _rule_spec(spec, method, rule, data, notes)
+            if parsed is None:
                 continue
+            rule, plus = parsed
             caps = optimizer_capabilities(method)
             if not caps.fits_rule(rule):
                 notes.append(f"{spec}: left out ({method} fits {caps.describe()})")
@@ -427,16 +526,17 @@ def build_candidates(
             if not caps.fits_metric(metric.name) and (data.regression or not caps.fits_metric("logloss")):
                 notes.append(f"{spec}: left out ({method} cannot fit {metric.name}: {caps.describe()})")
                 continue
-            c = _weights_candidate(data, method, rule, metric, dict(B["params"].get(method, {})))
+            c = _weights_candidate(data, method, rule, metric, dict(B["params"].get(method, {})),
+                                   temperature=bool(plus))
         if c.name in seen:
             raise BlendError(f"candidate {c.name!r} named twice in --methods")
         seen.add(c.name)
         cands.append(c)
-    for method in level3:
+    for method, rule, plus in level3:
         if len(stackers) < 2:
             notes.append("level3: left out (it blends at least two stackers; list them with stack:NAME)")
             continue
-        c = _level3_candidate(data, stackers, metric, method)
+        c = _level3_candidate(data, stackers, metric, method, rule=rule, temperature=plus)
         if c.name in seen:
             raise BlendError(f"candidate {c.name!r} named twice in --methods")
         seen.add(c.name)

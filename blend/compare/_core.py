@@ -48,6 +48,8 @@ class CompareResult:
     seconds : float
     engine : Comparison
         The fitted engine (fits, row traces), for recipes and tests.
+    time_plan : blend.compare._budget.TimePlan or None
+        With ``time_limit``: what was planned, kept and skipped.
     """
 
     metric: str
@@ -62,6 +64,7 @@ class CompareResult:
     notes: list[str]
     seconds: float
     engine: Comparison = field(repr=False, compare=False)
+    time_plan: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON ``blend compare --json`` writes (the schema of issue 11, nothing more)."""
@@ -107,6 +110,8 @@ def compare(
     n_jobs: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     executor: Any = None,
+    time_limit: float | str | None = None,
+    on_plan: Callable[[Any], None] | None = None,
 ) -> CompareResult:
     """Score every candidate under the same folds, recommend one, and score the procedure.
 
@@ -129,6 +134,14 @@ def compare(
         Runs the candidates' fits (every candidate x held-out fold set of the plan) as
         tasks, e.g. on Ray. Seeds are derived from ``seed``, the candidate and the folds,
         never from the worker, so the result is the plain run's (``seconds`` aside).
+    time_limit : float or str, optional
+        Seconds, or a duration such as ``"15m"``: the whole comparison, procedure loop
+        included, is planned to end within it (:func:`blend.compare._budget.fit_within`:
+        strongest candidates first, each estimated from its first fit; what does not fit is
+        skipped and named in the notes; stackers bagged over 2 seeds when that fits too).
+    on_plan : callable, optional
+        ``on_plan(TimePlan)`` once the time plan is made (``TimePlan.line()`` is the line
+        ``blend compare`` prints).
 
     Returns
     -------
@@ -137,7 +150,7 @@ def compare(
     with blas_limit(1):
         return _compare(data, metric=metric, methods=methods, budget=budget,
                         procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress,
-                        executor=executor)
+                        executor=executor, time_limit=time_limit, on_plan=on_plan)
 
 
 def _check_data(data: CompareData) -> None:
@@ -157,12 +170,17 @@ def _check_data(data: CompareData) -> None:
                          "infinite predictions; re-export it or leave it out of --models")
 
 
-def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress, executor=None):
+def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress, executor=None,
+             time_limit=None, on_plan=None):
+    from blend.compare._budget import fit_within, parse_time_limit
     from blend.metrics import default_metric
 
+    t0 = time.perf_counter()
+    limit = parse_time_limit(time_limit)
+    if limit is not None and executor is not None:
+        raise BlendError("--time-limit plans the fits in this process; drop --ray (or the limit)")
     _check_data(data)
     data = traced(data)  # from here on no raw label array: every read is recorded
-    t0 = time.perf_counter()
     met = get_metric(metric if metric is not None else default_metric(data.task), data.task)
     n_jobs = int(n_jobs or os.cpu_count() or 1)
     cands, notes = build_candidates(data, met, methods=methods, budget=budget, n_jobs=1)
@@ -175,9 +193,15 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
         eng = Comparison(data, cands, met, seed=seed, n_jobs=n_jobs, progress=progress)
     plan = eng._plan(procedure)
     eng.total = sum(len(v) for v in plan.values())
-    if executor is not None:
-        eng.prefit_on(executor, plan)
-    eng.prefit_stackers(plan)
+    time_plan = None
+    if limit is not None:
+        time_plan = fit_within(eng, plan, limit, t0, procedure=procedure, on_plan=on_plan)
+        eng.total = max(eng.done, sum(len(v) for v in plan.values()))
+        notes.append(time_plan.line())
+    else:
+        if executor is not None:
+            eng.prefit_on(executor, plan)
+        eng.prefit_stackers(plan)
     scores = eng.score_all()
     scores.sort(key=lambda s: -met.gain(s.nested_score) if not math.isnan(s.nested_score) else math.inf)
     chosen, reason = recommend(scores, met)
@@ -206,4 +230,5 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
         notes=notes,
         seconds=time.perf_counter() - t0,
         engine=eng,
+        time_plan=time_plan,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -246,38 +245,32 @@ class Comparison:
         return pooled_scores(self.metric, [(self.fold_rows(k), self.labels(self.fold_rows(k)), preds[k])
                                            for k in ks])
 
-    def _bootstrap_z(self, preds: dict[str, dict[int, np.ndarray]], outer: int | None) -> dict[str, float]:
-        """Gain over the mean / its standard error, paired bootstrap over the pooled rows."""
-        if "mean" not in preds:
-            return {}
-        ks = sorted(preds["mean"])
+    def _bootstrap(self, preds: dict[str, dict[int, np.ndarray]],
+                   outer: int | None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Paired bootstrap over the pooled rows: ``(z over the mean, replicate gains)``.
+
+        Every candidate is scored on the same ``n_boot`` draws of the rows
+        (:func:`blend.compare._recommend.bootstrap_gains`); the recommendation takes its
+        paired differences from the replicates.
+        """
+        from blend.compare._recommend import bootstrap_gains, paired_gain
+
+        ks = sorted(next(iter(preds.values()))) if preds else []
+        if not ks:
+            return {}, {}
         rows = np.concatenate([self.fold_rows(k) for k in ks])
         y = self.labels(rows)
         P = {n: np.concatenate([p[k] for k in ks]) for n, p in preds.items()}
         rng = np.random.default_rng([self.seed, 7919, 0 if outer is None else 1 + outer])
-        boots = [rng.integers(0, len(rows), len(rows)) for _ in range(self.n_boot)]
-        gain = self.metric.gain
-        base = np.array([gain(self.metric(y[b], P["mean"][b])) for b in boots])
-        out = {}
-        for n, p in P.items():
-            if n == "mean":
-                continue
-            d = np.array([gain(self.metric(y[b], p[b])) for b in boots]) - base
-            d = d[np.isfinite(d)]
-            full = gain(self.metric(y, p)) - gain(self.metric(y, P["mean"]))
-            sd = float(np.std(d, ddof=1)) if len(d) > 1 else float("nan")
-            if math.isnan(sd):
-                out[n] = float("nan")
-            elif sd > 0:
-                out[n] = full / sd
-            else:  # identical to the mean on every replicate, or better on all of them
-                out[n] = math.inf if full > 0 else -math.inf
-        return out
+        boot = bootstrap_gains(self.metric, y, P, n_boot=self.n_boot, rng=rng,
+                               gain=self.metric.gain)
+        z = {n: paired_gain(boot, n, "mean").z for n in P if n != "mean"} if "mean" in P else {}
+        return z, boot.reps
 
     def _score_set(self, key: Callable[[int], frozenset], ks: Sequence[int],
                    outer: int | None) -> list[CandidateScore]:
         preds = {c.name: {k: self.predict(c, key(k), k) for k in ks} for c in self.candidates}
-        z = self._bootstrap_z(preds, outer)
+        z, reps = self._bootstrap(preds, outer)
         out = []
         for c in self.candidates:
             score, fold_scores = self._pooled(preds[c.name])
@@ -288,7 +281,7 @@ class Comparison:
             out.append(CandidateScore(c.name, c.kind, c.baseline, c.note, score, fold_scores,
                                       spread, se, ins,
                                       self.seconds[c.name] if outer is None else 0.0,
-                                      z.get(c.name, float("nan"))))
+                                      z.get(c.name, float("nan")), reps.get(c.name)))
         return out
 
     def score_all(self) -> list[CandidateScore]:

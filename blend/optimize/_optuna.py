@@ -1,6 +1,12 @@
 """Optuna over the weights: TPE by default, CMA-ES as an option.
 
-One ``suggest_float("w<i>", 0, 1)`` per weight; the blend uses the normalised weights. The
+One ``suggest_float("w<i>", ...)`` per weight, on [0, 1] (``space="linear"``, the
+default) or log-uniform on [1e-4, 1] (``space="log"``). The first trials (``warm_start``,
+on by default) are the plain mean and the k best single models at equal weights, k = 1, 2,
+4, ... (:func:`_warm_starts`): with many models, random draws in K dimensions are always
+close to the plain mean and never reach the few-model blends the metric wants (35 models,
+log loss: nested 0.172 without them against 0.079 for ``lbfgs``; 0.0799 with them). The
+blend uses the normalised weights. The
 study lives in Optuna's own storage (:func:`resolve_storage`): in memory by default, an RDB
 URL (``sqlite:///path.db``, ``postgresql://...``), or a path to a journal file
 (``optuna.storages.JournalStorage``), so it can be resumed, watched in optuna-dashboard and
@@ -37,9 +43,12 @@ __all__ = ["fit_optuna", "resolve_storage", "study_key", "SAMPLERS"]
 _PARAMS = {"trials": Param("int", low=1), "timeout": Param("float", low=0, none=True),
            "sampler": Param("str"), "storage": Param(), "study_name": Param("str", none=True),
            "n_startup_trials": Param("int", low=0, none=True),
+           "space": Param("str", none=True), "warm_start": Param("bool"),
            # Optuna workers sharing each fit's study (scale-out; see fit_optuna)
            "workers": Param("int", low=1), "executor": Param()}
 SAMPLERS = ("tpe", "cmaes")
+SPACES = ("linear", "log")
+_LOG_LOW = 1e-4
 
 
 def resolve_storage(spec: Any) -> Any:
@@ -98,6 +107,30 @@ def _make_sampler(name: str, seed: int, n_startup: int | None) -> Any:
     raise BlendError(f"unknown Optuna sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
+def _warm_starts(obj: Objective, low: float, per_class: bool) -> list[list[float]]:
+    """The first trials: the plain mean, then the k best single units at equal weights.
+
+    ``k`` = 1, 2, 4, 8, ... below the number of units, the units ranked by their own score
+    on the rows being fitted (nothing else is read). With many models the optimum is often a
+    blend of a few of them, which random draws in K dimensions almost never hit; these
+    starts give TPE such blends to refine. Per-class weights start from the mean only.
+    """
+    K = obj.n_params
+    starts = [[1.0] * K]
+    if per_class or K < 3:
+        return starts
+    eye = np.eye(K)
+    own = np.asarray(obj.loss(eye), dtype=np.float64)  # smaller is better
+    order = np.argsort(own, kind="stable")
+    k = 1
+    while k < K:
+        w = np.full(K, low)
+        w[order[:k]] = 1.0
+        starts.append(w.tolist())
+        k *= 2
+    return starts
+
+
 def _report(progress: Any, trials: int) -> Any:
     """An Optuna callback calling ``progress(finished, trials)`` after each trial."""
     from optuna.trial import TrialState
@@ -148,6 +181,10 @@ def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
     if trials < 1:
         raise BlendError(f"trials must be >= 1; got {trials}")
     timeout = params.get("timeout")
+    space = params.get("space") or "linear"
+    if space not in SPACES:
+        raise BlendError(f"unknown Optuna weight space {space!r}; choose one of: {', '.join(SPACES)}")
+    warm_start = bool(params.get("warm_start", True))
     rng = rng if rng is not None else np.random.default_rng(0)
     seed = int(rng.integers(2**31 - 1))
     sampler = _make_sampler(params.get("sampler", "tpe"), seed, params.get("n_startup_trials"))
@@ -159,7 +196,10 @@ def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
         study_name = f"{study_name}-" + study_key(
             P, y, metric=metric.name, rule=rule, kind=kind, per_class=bool(per_class),
             sampler=params.get("sampler", "tpe"), seed=seed, trials=trials,
-            n_startup_trials=params.get("n_startup_trials"))
+            n_startup_trials=params.get("n_startup_trials"),
+            # keyed only when not the default, so stored studies keep their names
+            **({"space": space} if space != "linear" else {}),
+            **({"warm_start": False} if not warm_start else {}))
     study = optuna.create_study(
         storage=storage,
         sampler=sampler,
@@ -168,12 +208,22 @@ def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
         load_if_exists=storage is not None,
     )
     names = [f"w{i}" for i in range(K)]
+    low = _LOG_LOW if space == "log" else 0.0
 
     def objective(trial: optuna.Trial) -> float:
-        w = np.array([trial.suggest_float(n, 0.0, 1.0) for n in names])
+        w = np.array([trial.suggest_float(n, low, 1.0, log=space == "log") for n in names])
         return float(obj.scores(w))
 
+
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    ranked = 0
+    if warm_start and not study.trials:
+        before = obj.evaluations
+        for start in _warm_starts(obj, low, per_class):
+            study.enqueue_trial(dict(zip(names, start, strict=True)))
+        # ``evaluations`` counts the study's trials; the single-model scores that ranked
+        # the warm starts are reported apart (info["warm_start_evaluations"])
+        ranked, obj.evaluations = obj.evaluations - before, before
     workers = int(params.get("workers", 1))
     if workers < 1:
         raise BlendError(f"workers must be >= 1; got {workers}")
@@ -190,7 +240,7 @@ def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
 
             executor = params.get("executor") or SerialExecutor()
             job = (obj, names, params.get("storage"), study.study_name, params.get("sampler", "tpe"),
-                   params.get("n_startup_trials"), trials, timeout)
+                   params.get("n_startup_trials"), trials, timeout, space)
             before = obj.evaluations  # the serial executor counts on obj itself, Ray on copies
             evals = executor.map(_worker, [(seed + w,) for w in range(workers)], shared=job)
             obj.evaluations = before + sum(evals)
@@ -219,7 +269,8 @@ def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
         seconds=t.seconds,
         info={"study_name": study.study_name, "sampler": params.get("sampler", "tpe"),
               "trials_in_study": len(study.trials), "best_trial": best.number,
-              "workers": workers, "resumed_trials": done, "announce": announce},
+              "workers": workers, "resumed_trials": done, "announce": announce,
+              "warm_start_evaluations": ranked},
     )
 
 
@@ -262,7 +313,8 @@ def _worker(job: tuple, seed: int) -> int:
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
-    obj, names, storage, study_name, sampler, n_startup, trials, timeout = job
+    obj, names, storage, study_name, sampler, n_startup, trials, timeout, space = job
+    low = _LOG_LOW if space == "log" else 0.0
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_interrupts()
     study = optuna.load_study(study_name=study_name, storage=resolve_storage(storage),
@@ -271,7 +323,8 @@ def _worker(job: tuple, seed: int) -> int:
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if done < trials:
         study.optimize(
-            lambda trial: float(obj.scores(np.array([trial.suggest_float(n, 0.0, 1.0) for n in names]))),
+            lambda trial: float(obj.scores(np.array([trial.suggest_float(n, low, 1.0, log=space == "log")
+                                                     for n in names]))),
             n_trials=trials - done, timeout=timeout,
             callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))],
         )

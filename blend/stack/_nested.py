@@ -44,7 +44,7 @@ from blend.stack._result import StackResult
 from blend.stack._stacker import Stacker
 from oof_common.core import TASKS
 
-__all__ = ["fit_stacker", "check_params"]
+__all__ = ["fit_stacker", "check_params", "stack_seed_base", "outer_fold_seed"]
 
 
 # --------------------------------------------------------------------------- validation
@@ -211,7 +211,7 @@ def fit_stacker(
     n_classes = C
     check_params(st, params, task, n_classes)
     base = {**st.default_params(task, n_classes), **(params or {})}
-    seed_base = int(rng.integers(0, 2**31 - 1 - 10_000 * (len(fold_ids) + 1) * (seeds + 1)))
+    seed_base = stack_seed_base(rng, len(fold_ids), seeds)
 
     regression = task == "regression"
     default_jobs = 1 if executor is not None else os.cpu_count()
@@ -254,7 +254,7 @@ def fit_stacker(
         A (seeded) bag of inner-CV models; the hyper-parameter search (``hpo``) runs here,
         on those rows, so the nested score covers it.
         """
-        seed_k = seed_base + 10_000 * fold_pos[k] * (seeds + 1)
+        seed_k = outer_fold_seed(seed_base, fold_pos[k], seeds)
         if not st.early_stops:
             # Nothing to early-stop: the inner CV only scores the search; the outer-fold
             # stacker is then refitted once (per seed) on all of the outer training rows.
@@ -351,6 +351,26 @@ def fit_stacker(
         fold_ids=tuple(int(f) for f in fold_ids),
         greater_is_better=bool(met.greater_is_better),
     )
+
+
+def stack_seed_base(rng: np.random.Generator, n_folds: int, seeds: int) -> int:
+    """The root of every seed of one :func:`fit_stacker` run (drawn once from ``rng``).
+
+    Compare's ``stack:NAME`` draws its outer-fold seeds the same way (from
+    ``np.random.default_rng(seed)``), so it fits the very models ``stack NAME --seed
+    seed`` fits.
+    """
+    return int(rng.integers(0, 2**31 - 1 - 10_000 * (n_folds + 1) * (seeds + 1)))
+
+
+def outer_fold_seed(seed_base: int, pos: int, seeds: int) -> int:
+    """Seed of the outer-fold stacker at position ``pos`` of the sorted fold ids.
+
+    Its bag's model ``j`` (inner fold ``j`` of the sorted remaining folds) of seed ``s``
+    uses ``outer_fold_seed(...) + 10_000 * s + j``; a stacker that does not early-stop
+    fits one model per seed with ``... + 10_000 * s``.
+    """
+    return seed_base + 10_000 * pos * (seeds + 1)
 
 
 def _n_fits(st: Stacker, n_folds: int, hpo: int, seeds: int) -> int:

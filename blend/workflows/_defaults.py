@@ -29,8 +29,9 @@ SEARCH_TOP = 50
 SEARCH_JOBS = 2
 #: ``blend search --time-budget`` (seconds).
 SEARCH_TIME_BUDGET = 120.0
-#: ``stack --features``.
-STACK_FEATURES = "probs"
+#: ``stack --features``: None = the stacker's own (``Stacker.preferred_features``: logits
+#: for ``linear``, probs for the others), the features compare's ``stack:NAME`` uses.
+STACK_FEATURES = None
 #: ``--tta`` of ``blend search`` and ``stack``: the TTA views averaged.
 TTA = "mean"
 #: ``--cuts``: the cut-point method of the ordinal paths.

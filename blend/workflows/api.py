@@ -180,7 +180,7 @@ def compare(store: Any, *, metric: str | None = None, models: Sequence[str] | No
             methods: Sequence[str] | None = None, budget: str = D.COMPARE_BUDGET,
             procedure: bool = True, seed: int = D.SEED, n_jobs: int | None = None,
             progress: Any = None, allow_in_sample: bool = False,
-            executor: Any = None) -> CompareRun:
+            executor: Any = None, time_limit: float | str | None = None) -> CompareRun:
     """Compare every blend and stacker under the same folds (``blend compare``).
 
     Parameters are :func:`blend.workflows.compare.compare_store`'s; ``store`` may be a path.
@@ -190,7 +190,8 @@ def compare(store: Any, *, metric: str | None = None, models: Sequence[str] | No
     store = open_store(store)
     res = compare_store(store, models=models, metric=metric, methods=methods, budget=budget,
                         procedure=procedure, seed=seed, n_jobs=n_jobs, progress=progress,
-                        allow_in_sample=allow_in_sample, executor=executor)
+                        allow_in_sample=allow_in_sample, executor=executor,
+                        time_limit=time_limit)
     return CompareRun(res, store, compare_facts(store, res))
 
 
@@ -380,7 +381,7 @@ def stack_facts(store: Any, res: Any) -> dict[str, Any]:
 
 
 def stack(store: Any, stacker: str = "lgbm", *, models: Sequence[str] | None = None,
-          features: str = D.STACK_FEATURES, tta: str = D.TTA,
+          features: str | None = D.STACK_FEATURES, tta: str = D.TTA,
           extra_features: str | os.PathLike[str] | None = None, hpo: int = 0, seeds: int = 1,
           metric: str | None = None, params: dict[str, Any] | None = None,
           name: str | None = None, write: bool = True, overwrite: bool = False,

@@ -55,7 +55,8 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
                   methods: Sequence[str] | None = None, budget: str = D.COMPARE_BUDGET,
                   procedure: bool = True, seed: int = D.SEED, n_jobs: int | None = None,
                   progress: Any = None, allow_in_sample: bool = False,
-                  executor: Any = None) -> CompareResult:
+                  executor: Any = None, time_limit: float | str | None = None,
+                  on_plan: Any = None) -> CompareResult:
     """Load ``store`` and run :func:`blend.compare.compare` on it.
 
     In-sample models are left out (refused by name) unless ``allow_in_sample``
@@ -70,7 +71,8 @@ def compare_store(store: Any, *, models: Sequence[str] | None = None, metric: st
         get_metric(metric, store.task)  # fail before loading
     data = load_data(store, models, allow_in_sample=allow_in_sample)
     return compare(data, metric=metric, methods=methods, budget=budget, procedure=procedure,
-                   seed=seed, n_jobs=n_jobs, progress=progress, executor=executor)
+                   seed=seed, n_jobs=n_jobs, progress=progress, executor=executor,
+                   time_limit=time_limit, on_plan=on_plan)
 
 
 def _stackers_needed(res: CompareResult, name: str) -> list[str]:
@@ -170,9 +172,9 @@ def recipe_for(store: Any, res: CompareResult, written: dict[str, str] | None = 
         idx = eng.fit(cand, everyone)
         return Recipe.for_store(store, [data.models[i] for i in idx], rule="prob", **common)
     if cand.kind == "weights":
-        w = eng.fit(cand, everyone)
+        w, temps = _weights_and_temperatures(eng.fit(cand, everyone), cand)
         return Recipe.for_store(store, data.models, rule=cand.extra["rule"],
-                                weights=tuple(float(x) for x in w), **common)
+                                weights=tuple(float(x) for x in w), temperatures=temps, **common)
     need = _stackers_needed(res, cand.name)
     missing = [n for n in need if not written or n not in written]
     if missing:
@@ -181,8 +183,19 @@ def recipe_for(store: Any, res: CompareResult, written: dict[str, str] | None = 
     models = [written[n] for n in need]
     if cand.kind == "stacker":
         return Recipe.for_store(store, models, rule="prob", **common)
-    w = eng.fit(cand, everyone)
-    return Recipe.for_store(store, models, rule="prob", weights=tuple(float(x) for x in w), **common)
+    w, temps = _weights_and_temperatures(eng.fit(cand, everyone), cand)
+    if cand.extra.get("base"):  # level 3 over the base models and the stackers
+        models = list(data.models) + models
+    return Recipe.for_store(store, models, rule=cand.extra.get("rule", "prob"),
+                            weights=tuple(float(x) for x in w), temperatures=temps, **common)
+
+
+def _weights_and_temperatures(state: Any, cand: Any) -> tuple[np.ndarray, tuple[float, ...] | None]:
+    """A weighting state as recipe fields: one temperature for the blend = every model's."""
+    if not cand.extra.get("temperature"):
+        return np.asarray(state), None
+    w, T = state
+    return np.asarray(w), (float(T),) * len(w)
 
 
 def _fmt(x: float | None) -> str:

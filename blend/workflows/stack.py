@@ -95,7 +95,7 @@ def run_stack(
     stacker: str,
     *,
     models: Sequence[str] | None = None,
-    features: str = D.STACK_FEATURES,
+    features: str | None = D.STACK_FEATURES,
     tta: str = D.TTA,
     extra_features: str | os.PathLike[str] | None = None,
     hpo: int = 0,
@@ -122,6 +122,8 @@ def run_stack(
     check_params(st, params, store.task, store.n_classes)
     if tta not in ("mean", "all"):
         raise BlendError(f"--tta must be 'mean' or 'all'; got {tta!r}")
+    if features is None:  # the stacker's own default, as compare's stack:NAME
+        features = "probs" if store.task == "regression" else st.preferred_features
     if features not in FEATURES:
         raise BlendError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
     task = store.task

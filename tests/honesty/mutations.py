@@ -310,7 +310,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     # ------------------------------------------------------------------ the image trainer
     Mutation(
-        "image-epoch-on-oof-fold", "base_models/image/trainer.py",
+        "image-epoch-on-oof-fold", "base_models/image/trainer/_folds.py",
         "        fit_rows, sel_rows = inner_split(tr, targets, config.inner_fraction,\n"
         "                                         fold_seed(config.seed, k))",
         "        fit_rows, sel_rows = tr, va",

@@ -65,7 +65,8 @@ def test_cli_writes_the_json_facts(store, tmp_path):
     d = json.loads(out.read_text())
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
                        "fold_weights", "seconds", "evaluations", "score_is", "nested_score_is",
-                       "nested_covers", "mean_score", "mean_score_is", "honest", "flagged_models"]
+                       "nested_covers", "mean_score", "mean_score_is", "honest", "flagged_models",
+                       "level2_models"]
     assert d["method"] == "de"
     assert d["metric"] == "accuracy"
     assert set(d["weights"]) == set(store.models())

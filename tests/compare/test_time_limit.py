@@ -1,0 +1,69 @@
+"""``blend compare --time-limit``: the plan line, the limit honoured, what was skipped."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from blend._errors import BlendError
+from blend.cli import main as blend
+from blend.compare import compare
+from blend.compare._budget import parse_time_limit
+from blend.workflows.compare import load_data
+
+
+@pytest.mark.parametrize(("text", "sec"), [("15m", 900.0), ("1h30m", 5400.0), ("90s", 90.0),
+                                           ("900", 900.0), (12, 12.0), ("1.5m", 90.0)])
+def test_parse_time_limit(text, sec):
+    assert parse_time_limit(text) == sec
+
+
+@pytest.mark.parametrize("text", ["soon", "15x", "-3", "0", "15m later"])
+def test_bad_time_limits_are_refused(text):
+    with pytest.raises(BlendError, match="time-limit"):
+        parse_time_limit(text)
+
+
+def test_the_limit_is_honoured_and_what_did_not_fit_is_named(tiny_store):
+    # hill-climb with the defaults on 300 rows x 16 fits, two stackers with their level 3s
+    # and the procedure loop do not fit in 6 s on this machine: the plan must skip some
+    data = load_data(tiny_store)
+    plans = []
+    limit = 6.0
+    t = time.perf_counter()
+    res = compare(data, methods=["lbfgs/prob", "hill-climb/prob", "stack:lgbm", "stack:linear",
+                                 "level3", "level3/logit"], time_limit=limit, n_jobs=1,
+                  on_plan=plans.append)
+    wall = time.perf_counter() - t
+    assert wall <= 1.1 * limit, (wall, res.time_plan.line())
+    tp = res.time_plan
+    assert plans == [tp]
+    assert tp.skipped, tp.line()
+    assert set(tp.kept).isdisjoint(tp.skipped)
+    names = {c.name for c in res.candidates}
+    assert names.isdisjoint(tp.skipped)
+    assert {"mean", "best single"} <= names  # the baselines always run
+    assert res.procedure_nested_score is not None
+    assert tp.line() in res.notes
+
+
+def test_a_generous_limit_keeps_everything_and_bags_the_stackers_over_two_seeds(tiny_store):
+    data = load_data(tiny_store)
+    res = compare(data, methods=["lbfgs/prob", "stack:linear", "stack:lgbm", "level3"],
+                  time_limit="10m", n_jobs=1, procedure=False)
+    tp = res.time_plan
+    assert tp.skipped == {}
+    assert tp.seeds == 2
+    assert "bagged over 2 seeds" in tp.line()
+    assert all(c.extra["seeds"] == 2 for c in res.engine.candidates if c.kind == "stacker")
+    assert "estimated" in tp.line()
+
+
+def test_cli_prints_the_plan_line(tiny_store, capsys):
+    assert blend(["compare", str(tiny_store.uri), "--methods", "lbfgs/prob", "stack:linear",
+                  "--time-limit", "5m", "--no-procedure"]) == 0
+    out = capsys.readouterr().out
+    assert "plan for --time-limit 5m00s: estimated" in " ".join(out.split())
+    assert blend(["compare", str(tiny_store.uri), "--time-limit", "later"]) == 2
+    assert "--time-limit 'later'" in capsys.readouterr().err
