@@ -85,7 +85,7 @@ def search_cli(args: argparse.Namespace) -> int:
                 err_console.print(f"--nested: the same search runs again on each of the "
                                   f"{store.n_folds} folds' training rows (about that many "
                                   "times longer)", highlight=False)
-            if plan.method == "exhaustive":
+            if plan.method in ("exact", "exhaustive"):  # pruned subsets count as done
                 prog.update(task, total=plan.n_subsets)
 
         try:
@@ -127,8 +127,10 @@ def register(subparsers) -> None:
         help=SUBCOMMANDS["search"],
         description=(
             "Score every subset of the store's models by OOF metric and print the best. "
-            "Exact and exhaustive when the estimated time fits --time-budget; otherwise beam "
-            "search (a heuristic), and the output says so."
+            "Exact when the estimated time fits --time-budget (for accuracy by branch and "
+            "bound: subsets a proven bound rules out are skipped; other metrics score every "
+            "subset); otherwise beam search (a heuristic, with a certificate for accuracy), "
+            "and the output says which was done."
         ),
     )
     p.add_argument("store", help="path or URI of the OOF store")
@@ -142,7 +144,9 @@ def register(subparsers) -> None:
     p.add_argument("--exclude", nargs="+", default=None, metavar="MODEL")
     p.add_argument("--tta", type=_tta_arg, default=D.TTA,
                    help="TTA views: mean (default), or a view index or name")
-    p.add_argument("--method", choices=list(METHODS), default="auto")
+    p.add_argument("--method", choices=list(METHODS), default="auto",
+                   help="auto (default): exact if it fits --time-budget, else beam; exact: branch "
+                        "and bound (accuracy); exhaustive: every subset; beam: heuristic")
     p.add_argument("--time-budget", type=float, default=D.SEARCH_TIME_BUDGET,
                    help="seconds an exhaustive search may take before --method auto switches to beam search")
     p.add_argument("--beam-width", type=int, default=None)
