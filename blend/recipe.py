@@ -295,6 +295,22 @@ class Recipe:
             )
         if self.task != store.task:
             raise BlendError(f"recipe is for a {self.task} task, the store is {store.task}")
+        if self.class_names and list(self.class_names) != list(store.class_names):
+            raise BlendError(
+                f"recipe is for the classes {list(self.class_names)}, the store's are "
+                f"{list(store.class_names)}: its columns would be read as other classes. Apply "
+                "it to the store it was made for, or make the recipe again on this store"
+            )
+        if self.store_fingerprint and self.store_fingerprint != store.fingerprint:
+            from blend._errors import RecipeStoreWarning
+
+            warnings.warn(
+                f"the recipe was fitted on another store (fingerprint {self.store_fingerprint}, "
+                f"this store's is {store.fingerprint}: other rows or folds). Its weights were "
+                "chosen on other OOF predictions; make the recipe again on this store unless "
+                "you mean to carry them over",
+                RecipeStoreWarning, stacklevel=3,
+            )
         if self.view_weights is not None:
             for m, row in zip(self.models, self.view_weights, strict=True):
                 views = list(store.manifest(m).get("tta_views") or [])
@@ -315,22 +331,6 @@ class Recipe:
                     f"recipe field 'class_weights' is for the classes {list(self.class_names)}, "
                     f"the store's are {list(store.class_names)}"
                 )
-        if self.class_names and list(self.class_names) != list(store.class_names):
-            raise BlendError(
-                f"recipe is for the classes {list(self.class_names)}, the store's are "
-                f"{list(store.class_names)}: its columns would be read as other classes. Apply "
-                "it to the store it was made for, or make the recipe again on this store"
-            )
-        if self.store_fingerprint and self.store_fingerprint != store.fingerprint:
-            from blend._errors import RecipeStoreWarning
-
-            warnings.warn(
-                f"the recipe was fitted on another store (fingerprint {self.store_fingerprint}, "
-                f"this store's is {store.fingerprint}: other rows or folds). Its weights were "
-                "chosen on other OOF predictions; make the recipe again on this store unless "
-                "you mean to carry them over",
-                RecipeStoreWarning, stacklevel=3,
-            )
 
     def _blend(self, preds: np.ndarray, output: str) -> np.ndarray:
         """``preds`` ``(M, T, N, C)`` as the store returned it -> the blend ``(N, C)``.
