@@ -121,13 +121,16 @@ def lock_path(model: str) -> str:
 CHECKSUM_FIELD = "checksum"
 
 
-def record_checksum(record: dict) -> str:
+def record_checksum(record: dict, *, read: bool = False) -> str:
     """SHA-256 of a manifest or pending record's JSON, without its own ``checksum`` field.
 
-    The JSON is made canonical (keys sorted, compact), after a round trip through JSON so
-    that what is written and what is read back hash alike.
+    The JSON is made canonical (keys sorted, compact). A record about to be written goes
+    through JSON once first (tuples, int keys), so that it hashes as it will read back;
+    a record read from JSON (``read``) is that already.
     """
-    body = json.loads(json.dumps({k: v for k, v in record.items() if k != CHECKSUM_FIELD}))
+    body = {k: v for k, v in record.items() if k != CHECKSUM_FIELD}
+    if not read:
+        body = json.loads(json.dumps(body))
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -141,7 +144,7 @@ def checksum_problem(record: dict) -> str | None:
     want = record.get(CHECKSUM_FIELD)
     if want is None:
         return None
-    got = record_checksum(record)
+    got = record_checksum(record, read=True)
     if got != want:
         return (f"its contents do not match its checksum (SHA-256 {got[:12]}..., recorded "
                 f"{str(want)[:12]}...): it was edited after it was written (kind, folds, class "

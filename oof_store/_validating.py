@@ -14,6 +14,8 @@ import re
 import warnings
 from typing import Any
 
+import numpy as np
+
 from oof_store import _schema as S
 from oof_store._cache import cache_problems
 from oof_store._errors import CorruptFileError, SkippedModelWarning, StoreError
@@ -190,7 +192,7 @@ class _Validator:
                 )
         return problems
 
-    def notes(self) -> list[str]:
+    def legacy_notes(self) -> list[str]:
         """What the store does not yet cover, being older than this code (not problems).
 
         Stores made before checksums of the targets and of manifests existed open as they
@@ -267,6 +269,15 @@ class _Validator:
                 f"{S.STORE_FILE} ({fp} vs {self.fingerprint}): the targets or folds were changed "
                 "after the store was made; restore them, or re-create the store with `oof init`"
             )
+        if self.task in ("regression", "softclass"):  # stores made before init refused them
+            y = np.asarray(self.y, dtype=np.float64).reshape(len(self.ids), -1)
+            bad = ~np.isfinite(y).all(axis=1)
+            if bad.any():
+                out.append(
+                    f"{self._fs.display(S.TARGETS_FILE)}: {int(bad.sum())} infinite or missing "
+                    f"target(s) (ids {', '.join(repr(str(i)) for i in self.ids[bad][:5])}): no "
+                    "metric or optimiser can use them; re-create the store without those rows"
+                )
         n_test = self.meta.get("n_test")
         try:
             self.test_ids  # noqa: B018 - read (and checked against its checksum) here

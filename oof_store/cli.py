@@ -215,7 +215,7 @@ def validate_cli(args: argparse.Namespace) -> int:
 
     store = _store(args.store)
     problems = store.validate()
-    for note in store.notes():
+    for note in store.legacy_notes():
         err_console.print(f"note: {escape(note)}", highlight=False)
     if problems:
         raise ValidationError(problems)

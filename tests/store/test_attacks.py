@@ -296,7 +296,7 @@ def test_an_older_store_opens_with_a_note_and_its_next_write_adds_the_checksums(
     _as_older_store(store.uri)
     old = Store(store.uri)
     assert old.validate() == []
-    notes = old.notes()
+    notes = old.legacy_notes()
     assert len(notes) == 2
     assert "no checksum" in notes[0]
     assert "m00, m01, m02" in notes[1]
@@ -308,7 +308,7 @@ def test_an_older_store_opens_with_a_note_and_its_next_write_adds_the_checksums(
     again = Store(store.uri)
     assert "checksums" in again.meta
     assert again.validate() == []
-    assert again.notes() == [
+    assert again.legacy_notes() == [
         "2 manifest(s) have no checksum (written by an earlier version): m00, m02; an edit of "
         "their fields is caught only where a field check sees it. Each model's next write adds it"
     ]
@@ -521,3 +521,15 @@ def test_check_output_path_finds_the_store_above_a_path_that_does_not_exist_yet(
     assert store_containing("s3://bucket/store/store.json") is None
     with pytest.raises(ValueError, match="--json .* is inside the OOF store"):
         check_output_path(os.path.join(store.uri, "models"), "--json")
+
+
+def test_validate_names_an_infinite_target_in_a_store_made_before_the_check(tmp_path):
+    s = synthetic.make_store(tmp_path / "r", task="regression", n_models=1, n_rows=80,
+                             n_folds=4, n_test=0, seed=2)
+    t = s.targets.copy()
+    t.loc[3, "target"] = np.inf
+    t.to_parquet(os.path.join(s.uri, "targets.parquet"), index=False)
+    _as_older_store(s.uri)  # no checksum to catch the rewrite: the values check must
+    problems = Store(s.uri).validate()
+    assert len(problems) == 1
+    assert "1 infinite or missing target(s) (ids 'r000003')" in problems[0]
