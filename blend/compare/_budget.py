@@ -217,7 +217,9 @@ def fit_within(eng: Any, plan: dict[str, list[frozenset]], limit: float, t0: flo
             if c.kind == "stacker":
                 plan[c.name] = [h for h in plan[c.name] if len(h) <= 2]
     _drop(eng, plan, set(tp.skipped))
-    stackers = [c for c in eng.candidates if c.kind == "stacker"]
+    # a second seed changes only stackers whose fits are seeded (early-stopped, sampled):
+    # the linear stacker is deterministic
+    stackers = [c for c in eng.candidates if c.kind == "stacker" and c.extra.get("seeded", True)]
     if extra_seeds and stackers and all(c.extra.get("seeds", 1) == 1 for c in stackers):
         with_l3 = any(c.kind == "level3" for c in eng.candidates)
         more = sum(tp.kept[c.name] + (triples.get(c.name, 0.0) if with_l3 else 0.0)
