@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from oof_common.cli import add_debug_flag, add_version_flag, console, run_main
+from oof_common.outputs import output_file
 from oof_store import Store
 from oof_store.distributed import add_ray_flag
 
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", help="comma-separated feature columns (default: all others)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="retrain a model already stored")
-    p.add_argument("--json", help="write the result as JSON here")
+    p.add_argument("--json", type=output_file, help="write the result as JSON here")
     add_ray_flag(p)
     add_debug_flag(p)
     p.set_defaults(func=tabular_cli)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oof_store import Store
+from oof_store import Store, StoreError
 
 __all__ = [
     "DEMO_MODELS",
@@ -151,7 +151,7 @@ def make_demo_store(
     chosen = [m for m in DEMO_MODELS if models is None or m[0] in models]
     unknown = sorted(set(models or []) - {m[0] for m in DEMO_MODELS})
     if unknown:
-        raise ValueError(
+        raise StoreError(
             f"unknown demo model(s) {unknown}; available: {', '.join(m[0] for m in DEMO_MODELS)}"
         )
     feats = digits_features()
@@ -165,7 +165,7 @@ def make_demo_store(
             store.folds, fold
         )
         if not same:
-            raise ValueError(
+            raise StoreError(
                 f"{uri} holds another store; pass --overwrite or choose another directory"
             )
     else:

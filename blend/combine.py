@@ -38,7 +38,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
-__all__ = ["RULES", "KINDS", "LINEAR_RULES", "Rule", "register_rule", "combine", "to_scores", "finalize",
+__all__ = ["RULES", "KINDS", "LINEAR_RULES", "Rule", "register_rule", "rule_space", "combine", "to_scores", "finalize",
            "unit_scores", "blend_scores", "as_4d", "transform", "finish_linear", "blend_per_class"]
 
 KINDS = ("probs", "logits", "raw")
@@ -116,6 +116,10 @@ class Rule:
         optimiser's fast kernels); None when the rule has no such form.
     finish_linear : callable or None
         ``g``: ``finish_linear(Z) -> probabilities`` for classification.
+    space : {"probs", "logits"}
+        The rule's output space: what it is best fed from the store (``load_oof(output=)``)
+        and what its scores are, probabilities or logits. Temperatures, which scale
+        logits, apply to the rules whose space is ``"logits"``.
     """
 
     name: str
@@ -129,6 +133,7 @@ class Rule:
         default=None, repr=False, compare=False)
     finish_linear: Callable[[np.ndarray], np.ndarray] | None = field(
         default=None, repr=False, compare=False)
+    space: str = "probs"
 
 
 RULES: dict[str, Rule] = {}
@@ -146,13 +151,20 @@ for _r in (
     Rule("prob", "mean of probabilities", True, _prob_scores, _finish_identity,
          _linear_prob, _finish_linear_rownorm),
     Rule("logit", "mean of logits, softmax after", False, _log_scores, _finish_softmax,
-         _linear_logit, _finish_linear_softmax),
+         _linear_logit, _finish_linear_softmax, space="logits"),
     Rule("geo", "geometric mean of probabilities, renormalised", False, _log_scores,
-         _finish_softmax, _linear_geo, _finish_linear_softmax),
+         _finish_softmax, _linear_geo, _finish_linear_softmax, space="logits"),
     Rule("rank", "mean of per-column ranks, rows renormalised", True, _rank_scores,
          _finish_rownorm),
 ):
     register_rule(_r)
+
+
+def rule_space(rule: str) -> str:
+    """The output space ``"probs"`` or ``"logits"`` the rule ``rule`` declares (:class:`Rule`)."""
+    if rule not in RULES:
+        raise BlendError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    return RULES[rule].space
 
 
 def _check_rule(rule: str, kind: str, n_classes: int) -> None:

@@ -12,7 +12,11 @@ metric that does not fit the task raises :class:`~blend.BlendError`. A user metr
 ``"module:function"``; the function takes ``(y, P)`` and returns a float, and its direction
 is read from an attribute ``greater_is_better`` on the function (``True`` when absent).
 
-Regression metrics: ``rmse``, ``mae`` (lower is better), ``r2``, ``pearson``, ``spearman``
+Names are matched case-insensitively, and the names users type elsewhere are aliases
+(:data:`ALIASES`: ``roc_auc`` and ``AUC`` are ``auc``; ``log_loss`` and scikit-learn's
+``neg_log_loss`` are ``logloss``, reported as the loss itself).
+
+Regression metrics: ``rmse``, ``mse``, ``mae`` (lower is better), ``r2``, ``pearson``, ``spearman``
 and ``qwk`` (higher is better). ``qwk`` on a regression store needs integer grades as
 targets and rounds the score to the nearest grade (clipped to the targets' range); cut
 points fitted inside the nested CV replace that rounding in :mod:`blend.ordinal`.
@@ -21,7 +25,7 @@ points fitted inside the nested CV replace that rounding in :mod:`blend.ordinal`
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +33,10 @@ import numpy as np
 from blend._errors import BlendError
 from oof_common.core import TASKS
 
-__all__ = ["Metric", "METRICS", "TASKS", "get_metric", "default_metric", "list_metrics"]
+__all__ = [
+    "ALIASES", "Metric", "METRICS", "TASKS", "about_positive", "canonical_metric", "default_metric",
+    "get_metric", "list_metrics", "metric_from_file", "metric_help",
+]
 
 _EPS = 1e-15
 
@@ -171,6 +178,11 @@ def _spearman(y, P) -> float:
     return _pearson(rankdata(y), rankdata(p))
 
 
+def _mse(y, P) -> float:
+    y_, p_ = _regression_pair(y, P, "mse")
+    return float(np.mean((y_ - p_) ** 2))
+
+
 def _rmse(y, P) -> float:
     P = np.asarray(P, dtype=np.float64)
     if P.ndim == 2:
@@ -245,12 +257,74 @@ METRICS: dict[str, Metric] = {
         Metric("f1_macro", True, ("binary", "multiclass", "softclass"), "labels", _f1_macro),
         Metric("qwk", True, ("binary", "multiclass", "regression"), "labels", _qwk),
         Metric("rmse", False, ("regression",), "probs", _rmse),
+        Metric("mse", False, ("regression",), "probs", _mse),
         Metric("mae", False, ("regression",), "probs", _mae),
         Metric("r2", True, ("regression",), "probs", _r2),
         Metric("pearson", True, ("regression",), "probs", _pearson),
         Metric("spearman", True, ("regression",), "probs", _spearman),
     ]
 }
+
+#: Names as users type them (scikit-learn's scorer names, Kaggle's), matched case-insensitively
+#: with ``-`` and spaces read as ``_``. scikit-learn's ``neg_*`` scorers are the same losses
+#: negated: here the loss itself is reported, lower is better.
+ALIASES: dict[str, str] = {
+    "roc_auc": "auc", "rocauc": "auc", "auroc": "auc", "roc": "auc", "auc_roc": "auc",
+    "log_loss": "logloss", "neg_log_loss": "logloss", "cross_entropy": "logloss",
+    "crossentropy": "logloss", "bce": "logloss", "nll": "logloss",
+    "acc": "accuracy", "accuracy_score": "accuracy",
+    "f1": "f1_macro", "macro_f1": "f1_macro", "f1_score": "f1_macro",
+    "kappa": "qwk", "quadratic_kappa": "qwk", "cohen_kappa": "qwk", "quadratic_weighted_kappa": "qwk",
+    "neg_root_mean_squared_error": "rmse", "root_mean_squared_error": "rmse",
+    "neg_mean_squared_error": "mse", "mean_squared_error": "mse",
+    "neg_mean_absolute_error": "mae", "mean_absolute_error": "mae",
+    "r2_score": "r2", "kl_divergence": "kl",
+}
+
+
+def canonical_metric(name: str) -> str:
+    """The registry name of ``name``: itself, or what an alias stands for (``"ROC_AUC"`` -> ``"auc"``).
+
+    A ``module:function`` or an unknown name comes back unchanged (:func:`get_metric`
+    then says what is wrong). Usable as an argparse ``type=``.
+    """
+    if not isinstance(name, str) or ":" in name:
+        return name
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in METRICS:
+        return key
+    return ALIASES.get(key, name)
+
+
+def about_positive(metric: str | None, task: str, class_names: Sequence[str]) -> str | None:
+    """For a binary store, the line naming the class a score is about; None otherwise.
+
+    AUC, log loss and every probability a binary blend writes are the positive class's
+    (the second class, set with ``oof init --positive``).
+    """
+    if task != "binary" or len(class_names) != 2:
+        return None
+    name = canonical_metric(str(metric)) if metric else "auc"
+    what = f"{name} is" if name in ("auc", "logloss") else "the probabilities are"
+    return (
+        f"positive class {str(class_names[1])!r} (negative {str(class_names[0])!r}): {what} about "
+        f"{str(class_names[1])!r} (oof init --positive)"
+    )
+
+
+def metric_help() -> str:
+    """The metric names and their aliases, for ``--help``."""
+    by_target: dict[str, list[str]] = {}
+    for alias, target in ALIASES.items():
+        by_target.setdefault(target, []).append(alias)
+    shown = [
+        f"{n} ({', '.join(by_target[n][:3])})" if n in by_target else n for n in METRICS
+    ]
+    return (
+        "metric: " + ", ".join(shown)
+        + "; any case; or a function as module:function (default: the task's)"
+    )
+
 
 _DEFAULTS = {"binary": "auc", "multiclass": "accuracy", "softclass": "kl", "regression": "rmse"}
 
@@ -294,6 +368,33 @@ def _from_callable(func: Callable, name: str | None = None) -> Metric:
     )
 
 
+def metric_from_file(spec: object, source: str, given: str | Metric | Callable | None = None) -> str:
+    """A metric name read from a file (a search result, a recipe), checked before any use.
+
+    A file holds data, never code (``docs/design/trust-model.md``): it may name a built-in
+    metric, but a custom ``module:function`` in it is imported only when the user names
+    the same metric (``given``: ``--metric`` or the Python API). Raises :class:`BlendError`
+    otherwise, before anything is imported.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise BlendError(f"{source}: the metric is {spec!r}, not a metric name")
+    if spec in METRICS:
+        return spec
+    if given is not None and not isinstance(given, str):
+        given = getattr(given, "name", None)
+    if ":" in spec and given == spec:
+        return spec
+    if ":" in spec:
+        raise BlendError(
+            f"{source} names the custom metric {spec!r}. A metric function is imported only "
+            f"when you name it yourself (--metric {spec}, or the Python API), never from a "
+            f"file the tool reads. If you trust it, pass --metric {spec}"
+        )
+    raise BlendError(
+        f"{source}: unknown metric {spec!r}; a file may name one of {', '.join(METRICS)}"
+    )
+
+
 def get_metric(metric: str | Metric | Callable, task: str | None = None) -> Metric:
     """Look a metric up by name and check that it fits ``task``.
 
@@ -313,14 +414,15 @@ def get_metric(metric: str | Metric | Callable, task: str | None = None) -> Metr
         m = metric
     elif callable(metric):
         m = _from_callable(metric)
-    elif isinstance(metric, str) and metric in METRICS:
-        m = METRICS[metric]
+    elif isinstance(metric, str) and canonical_metric(metric) in METRICS:
+        m = METRICS[canonical_metric(metric)]
     elif isinstance(metric, str) and ":" in metric:
         m = _user_metric(metric)
     else:
         raise BlendError(
-            f"unknown metric {metric!r}; choose one of {', '.join(METRICS)} "
-            "or name a function as 'module:function'"
+            f"unknown metric {metric!r}; choose one of {', '.join(METRICS)} (aliases such as "
+            "roc_auc, log_loss, neg_log_loss, f1, kappa, mse are accepted, any case) or name a "
+            "function as 'module:function'"
         )
     if task is not None:
         if task not in TASKS:

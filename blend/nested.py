@@ -6,8 +6,11 @@ predictions of all folds are pooled into one array (every row predicted once, by
 never saw it) and the metric is computed **once on the pooled predictions**: the number a
 leaderboard computes on a test set of the same rows. The score of each held-out fold is
 reported beside it (a spread, not the estimate). ``blend search --nested``, ``blend
-optimize`` and ``stack`` all run through :func:`nested_cv`, so one metric has one
-definition everywhere (``blend report`` scores pooled OOF rows the same way).
+optimize``, ``stack`` and the ordinal fits (``fit_ordinal``, ``procedure_ordinal``,
+``search_ordinal``, ``stack_cuts``) all run through :func:`nested_cv`, and ``blend compare``'s
+fit cache takes every fit's training rows from :func:`train_rows`, so one metric has one
+definition everywhere (``blend report`` scores pooled OOF rows the same way) and the leakage
+suite's planted leak in :func:`train_rows` reaches them all.
 
 Compare the nested score with the in-sample score (the caller's ``fit`` on all rows,
 evaluated on all rows): the gap is the optimism of every choice made inside ``fit``.
@@ -18,15 +21,16 @@ is covered by the nested score only when ``fit`` makes that choice itself; see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 
-__all__ = ["NestedCVResult", "nested_cv", "pooled_scores", "train_rows"]
+__all__ = ["NestedCVResult", "beside_mean", "nested_cv", "pooled_scores", "train_rows"]
 
 
 @dataclass(frozen=True)
@@ -71,20 +75,33 @@ class NestedCVResult:
         return f"nested score {self.nested_score:.5f} pooled over all rows (held-out folds {folds})"
 
 
-def train_rows(folds: np.ndarray, k: int) -> np.ndarray:
+def train_rows(folds: np.ndarray, k: int | Collection[int]) -> np.ndarray:
     """The rows a fit for held-out fold ``k`` may see: those of every other fold.
 
-    The leakage tests replace this function by one that returns every row (a planted leak)
-    and check that each optimiser, stacker and search then fails them.
+    ``k`` may also be a set of fold ids (``blend compare``'s fits that leave out several
+    folds): the rows of every fold not in it. The leakage tests replace this function by one
+    that returns every row (a planted leak) and check that each optimiser, stacker, search,
+    ordinal fit and compare candidate then fails them.
     """
+    if isinstance(k, Collection):
+        return np.flatnonzero(~np.isin(folds, np.fromiter(k, dtype=np.int64, count=len(k))))
     return np.flatnonzero(folds != k)
 
 
-def _safe_score(metric: Callable, y: np.ndarray, pred: np.ndarray) -> float:
+def _part_score(metric: Callable, y: np.ndarray, pred: np.ndarray, part: int) -> float:
+    """``metric`` of one part, NaN where the metric returns NaN (AUC on a one-class fold).
+
+    An exception is not turned into NaN: it is a bug, or a user metric that cannot score
+    one fold, and it propagates with a note naming the part.
+    """
     try:
         return float(metric(y, pred))
-    except (BlendError, ValueError, ZeroDivisionError):
-        return float("nan")
+    except Exception as exc:
+        if hasattr(exc, "add_note"):  # Python >= 3.11
+            name = getattr(metric, "name", getattr(metric, "__name__", "metric"))
+            exc.add_note(f"raised by metric {name!r} scoring part {part} alone ({len(y)} rows); "
+                         "a metric undefined on one fold must return NaN")
+        raise
 
 
 def pooled_scores(
@@ -107,7 +124,8 @@ def pooled_scores(
     score : float
         ``metric`` of the pooled rows.
     part_scores : tuple of float
-        ``metric`` of each part alone (NaN where it is undefined on one part).
+        ``metric`` of each part alone (NaN where the metric returns NaN on one part; an
+        exception raised by the metric propagates).
 
     ``nested_cv`` and ``blend compare`` score through this function, so a pooled score
     means the same thing in both.
@@ -116,7 +134,7 @@ def pooled_scores(
     order = np.argsort(rows, kind="stable")
     y = np.concatenate([np.asarray(t) for _, t, _ in parts])[order]
     pred = np.concatenate([np.asarray(p) for _, _, p in parts])[order]
-    return float(metric(y, pred)), tuple(_safe_score(metric, t, p) for _, t, p in parts)
+    return float(metric(y, pred)), tuple(_part_score(metric, t, p, i) for i, (_, t, p) in enumerate(parts))
 
 
 def nested_cv(
@@ -149,12 +167,7 @@ def nested_cv(
     NestedCVResult
         ``nested_score`` is ``metric(y, pooled)``, computed once; ``fold_scores`` beside it.
     """
-    folds = np.asarray(folds)
-    y = np.asarray(y)
-    if folds.ndim != 1:
-        raise BlendError(f"folds must be one fold id per row, got shape {folds.shape}")
-    if y.shape[0] != folds.shape[0]:
-        raise BlendError(f"y has {y.shape[0]} rows but folds has {folds.shape[0]}")
+    y, folds = check_rows(y, folds, np.shape(y)[0] if np.ndim(y) else 0, what="the labels")
     fold_ids = np.unique(folds)
     if len(fold_ids) < 2:
         raise BlendError(f"nested CV needs at least 2 folds, got {len(fold_ids)}")
@@ -178,3 +191,31 @@ def nested_cv(
     return NestedCVResult(
         tuple(int(k) for k in fold_ids), scores, tuple(sizes), nested, tuple(results), pooled
     )
+
+
+def beside_mean(nested: float | None, mean: float | None, greater_is_better: bool,
+                digits: int = 4) -> str:
+    """A nested score beside the plain mean's score on the same rows, in words.
+
+    The plain mean fits nothing, so its pooled OOF score is already its nested score on the
+    same folds: the bar every fitted blend must clear. ``"nested 0.6605 (plain mean 0.6705:
+    below the mean)"``.
+
+    Parameters
+    ----------
+    nested, mean : float or None
+    greater_is_better : bool
+        The metric's direction.
+    """
+    if nested is None:
+        return "nested skipped"
+    text = f"nested {nested:.{digits}f}"
+    if mean is None or not np.isfinite(mean):
+        return text
+    if abs(nested - mean) < 0.5 * 10 ** -digits:
+        verdict = "level with the mean"
+    elif (nested > mean) == greater_is_better:
+        verdict = "above the mean" if greater_is_better else "better than the mean"
+    else:
+        verdict = "below the mean" if greater_is_better else "worse than the mean"
+    return f"{text} (plain mean {mean:.{digits}f}: {verdict})"

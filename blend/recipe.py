@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.combine import RULES, blend_scores, to_scores, unit_scores
+from blend.combine import RULES, blend_scores, rule_space, to_scores, unit_scores
 
 __all__ = ["Recipe", "RECIPE_VERSION", "load_output_for"]
 
@@ -43,7 +44,7 @@ def load_output_for(rule: str, task: str) -> str:
     """What to ask the store for (``output=``) so that ``combine`` gets one consistent kind."""
     if task == "regression":
         return "raw"
-    return "logits" if rule in ("logit", "geo") else "probs"
+    return rule_space(rule)
 
 
 def _kind_for(output: str) -> str:
@@ -178,7 +179,7 @@ class Recipe:
             set_(self, "class_weights", cw)
             _check_weights("class_weights", np.asarray(cw), per_column=True)
         if self.temperatures is not None:
-            if self.rule not in ("logit", "geo"):
+            if self.rule in RULES and RULES[self.rule].space != "logits":
                 raise BlendError(
                     f"recipe field 'temperatures' scales logits: it needs rule 'logit' or "
                     f"'geo', got {self.rule!r}"
@@ -242,6 +243,9 @@ class Recipe:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` to ``path`` as indented JSON."""
+        from oof_common.outputs import check_output_path
+
+        check_output_path(path, "the recipe")  # never into a store's own files
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=2)
             f.write("\n")
@@ -291,6 +295,22 @@ class Recipe:
             )
         if self.task != store.task:
             raise BlendError(f"recipe is for a {self.task} task, the store is {store.task}")
+        if self.class_names and list(self.class_names) != list(store.class_names):
+            raise BlendError(
+                f"recipe is for the classes {list(self.class_names)}, the store's are "
+                f"{list(store.class_names)}: its columns would be read as other classes. Apply "
+                "it to the store it was made for, or make the recipe again on this store"
+            )
+        if self.store_fingerprint and self.store_fingerprint != store.fingerprint:
+            from blend._errors import RecipeStoreWarning
+
+            warnings.warn(
+                f"the recipe was fitted on another store (fingerprint {self.store_fingerprint}, "
+                f"this store's is {store.fingerprint}: other rows or folds). Its weights were "
+                "chosen on other OOF predictions; make the recipe again on this store unless "
+                "you mean to carry them over",
+                RecipeStoreWarning, stacklevel=3,
+            )
         if self.view_weights is not None:
             for m, row in zip(self.models, self.view_weights, strict=True):
                 views = list(store.manifest(m).get("tta_views") or [])
@@ -456,9 +476,20 @@ def _matrix(name: str, rows: Any, n_models: int) -> tuple[tuple[float, ...], ...
     return tuple(out)
 
 
+#: The largest weight a recipe may hold: weights are relative, and beyond this their sum
+#: (1e308 + 1e308) overflows to inf and every normalised weight becomes 0.
+MAX_WEIGHT = 1e100
+
+
 def _check_weights(name: str, w: np.ndarray, *, per_column: bool = False) -> None:
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise BlendError(f"recipe field {name!r} must be finite and non-negative; got {w.tolist()}")
+    if np.any(w > MAX_WEIGHT):
+        raise BlendError(
+            f"recipe field {name!r} holds weights above {MAX_WEIGHT:g} ({w.max():.3g}): their sum "
+            "overflows, every normalised weight would be 0 and the blend all NaN. Weights are "
+            "relative: scale them down (e.g. divide by the largest)"
+        )
     if per_column:
         zero = np.flatnonzero(w.sum(axis=0) <= 0)
         if len(zero):

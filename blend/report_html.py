@@ -133,17 +133,31 @@ def _folds_plot(r: Report) -> str:
     return _png(fig)
 
 
+def _corr_span(r: Report) -> tuple[float, float]:
+    """The colour scale of the correlation map: the off-diagonal values' range (padded when flat)."""
+    m = len(r.models)
+    off = r.correlation[~np.eye(m, dtype=bool)]
+    off = off[np.isfinite(off)]
+    if off.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(off.min()), float(off.max())
+    if hi - lo < 1e-3:
+        lo, hi = lo - 5e-4, hi + 5e-4
+    return lo, hi
+
+
 def _correlation_figure(r: Report):
-    """The correlation heat map; its colour scale is 0 to 1 (below 0 drawn as 0's colour)."""
+    """The correlation heat map; its colour scale spans the data, read on the colour bar."""
     m = len(r.models)
     fig = _figure(min(3 + 0.35 * m, 14), min(2.5 + 0.35 * m, 13))
     ax = fig.add_subplot(1, 1, 1)
-    # the diagonal (1.0) is masked; the scale is the fixed 0..1, so that three models that
-    # correlate 0.97 to 0.99 read as "all highly correlated", not as a full-range contrast
+    # the diagonal (1.0) is masked; the scale spans the off-diagonal values (0.87 to 0.96 on a
+    # 0..1 scale was one colour), and the colour bar says where that range lies
     off_diag = ~np.eye(m, dtype=bool)
     shown = np.ma.masked_array(r.correlation, mask=~off_diag)
     cmap = __import__("matplotlib").colormaps["viridis"].with_extremes(bad="#dddddd")
-    im = ax.imshow(shown, cmap=cmap, vmin=0.0, vmax=1.0)
+    lo, hi = _corr_span(r)
+    im = ax.imshow(shown, cmap=cmap, vmin=lo, vmax=hi)
     names = r.model_names
     ax.set_xticks(range(m))
     ax.set_yticks(range(m))
@@ -155,9 +169,8 @@ def _correlation_figure(r: Report):
                 if i != j:
                     v = r.correlation[i, j]
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if v < 0.5 else "black")
-    low = bool((r.correlation[off_diag] < 0).any())
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, extend="min" if low else "neither")
+                            color="white" if v < (lo + hi) / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="correlation")
     return fig
 
 
@@ -165,8 +178,9 @@ def _correlation(r: Report) -> str:
     m = len(r.models)
     what = ("residuals (prediction - target)" if r.task == "regression"
             else "the probability each model gives the true class")
+    span = _corr_span(r) if m >= 2 else (0.0, 1.0)
     out = [f'<p class="meta">Pearson correlation of {_esc(what)} (diagonal greyed out; '
-           "colour scale 0 to 1)."
+           f"the colour scale spans the data, {span[0]:.2f} to {span[1]:.2f}: read the colour bar)."
            + ("" if r.error_agreement is None else
               " Error agreement: |both wrong| / |either wrong| (Jaccard of the error sets).")
            + "</p>"]
@@ -364,7 +378,9 @@ def render_html(report: Report, *, title: str | None = None, noise_top: int = 50
         "noise": _noise(r, noise_top),
     }
     nav = "".join(f'<a href="#{sid}">{_esc(h)}</a>' for sid, h in SECTIONS)
-    info = "<br>".join(_esc(x) for x in [*meta, *r.summary().splitlines(), *r.notes])
+    positive = ([f"positive class: {r.class_names[1]!r} (AUC, log loss and the binary scores are "
+                 "about it)"] if r.task == "binary" and len(r.class_names) == 2 else [])
+    info = "<br>".join(_esc(x) for x in [*meta, *r.summary().splitlines(), *positive, *r.notes])
     sections = "".join(f'<section><h2 id="{sid}">{_esc(h)}</h2>{body[sid]}</section>' for sid, h in SECTIONS)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

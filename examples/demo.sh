@@ -53,4 +53,14 @@ for path in sys.argv[2:]:
     merged = sub.merge(truth, on="id", suffixes=("_pred", ""))
     acc = (merged.iloc[:, 1].astype(str) == merged["label"].astype(str)).mean()
     print(f"submission {path}: {len(sub)} rows; accuracy on the held-out test labels: {acc:.4f}")
+n = len(truth)
+se = (0.97 * 0.03 / n) ** 0.5
+print(
+    f"\nHow to read these two numbers: {n} test rows are a noisy estimate. At about 97% accuracy "
+    f"one row is {100 / n:.2f} points and the standard error is about {se:.4f} "
+    f"({se * n:.0f} rows), so a gap of 2-3 rows between the two files is chance. The honest "
+    "figure for what to expect is the procedure score `blend compare` printed (the choice "
+    "itself scored doubly nested on the training rows); the recommendation is the file whose "
+    "expected score you can trust, even when another file happens to do better on these rows."
+)
 PY

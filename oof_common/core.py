@@ -7,9 +7,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TASKS", "softmax", "blas_limit"]
+__all__ = ["TASKS", "softmax", "blas_limit", "CommandWarning"]
 
 TASKS = ("binary", "multiclass", "softclass", "regression")
+
+
+class CommandWarning(UserWarning):
+    """Something a command goes on without and must say.
+
+    The CLIs print each as one ``warning:`` line (``oof_common.cli.run_main``); Python
+    callers see an ordinary warning.
+    """
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -12,6 +12,10 @@ from oof_store import _schema as S
 from oof_store._errors import FoldMismatchError, StoreError
 
 PROB_SUM_TOL = 1e-3
+#: The largest magnitude a stored value may have. float32 ends at 3.4e38: a logit of 3e38
+#: overflows a softmax (x - max), and sums over folds, views and models overflow too. 1e30
+#: leaves room for sums of 10^8 values and is far beyond any real prediction.
+MAX_ABS_VALUE = 1e30
 
 
 def _first(ids: Sized, k: int = 5) -> str:
@@ -67,7 +71,23 @@ class _BlockChecks:
                 f"{len(rows)} row(s) (ids {_first(ids[rows])}); fix or re-export the "
                 "predictions, or leave the model out"
             )
+        self.check_magnitude(values, ids, where)
         return values
+
+    def check_magnitude(self, values: np.ndarray, ids: Any, where: str) -> None:
+        """Refuse values beyond ``MAX_ABS_VALUE``: their softmax, mean or sum overflows."""
+        big = np.abs(values) > MAX_ABS_VALUE
+        if big.any():
+            rows = np.flatnonzero(big.any(axis=1) if big.ndim == 2 else big)
+            r = int(rows[0])
+            v = values[r][np.flatnonzero(big[r])[0]] if big.ndim == 2 else values[r]
+            raise StoreError(
+                f"{where}: {int(big.sum())} value(s) beyond +-{MAX_ABS_VALUE:g} in {len(rows)} "
+                f"row(s) (e.g. {float(v):.3g} for id {str(np.asarray(ids)[r])!r}; ids "
+                f"{_first(np.asarray(ids)[rows])}): a softmax, mean or sum of them overflows "
+                "float32. These are not predictions (a unit or export error?); fix or re-export "
+                "them, or leave the model out"
+            )
 
     def _align_block(
         self, split: str, fold: int, ids: np.ndarray, values: np.ndarray, where: str

@@ -10,9 +10,12 @@ array, where ``np.load`` itself takes 1.5 ms.)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+import re
+import stat
 import zlib
 from typing import Any
 
@@ -34,31 +37,64 @@ def _digest(arr: np.ndarray) -> str:
 
 _VERIFIED: dict[tuple, str] = {}  # entries checked in this process
 
+#: The names the store gives its entries: only these are ever read, replaced or evicted.
+_ENTRY = re.compile(r"[0-9a-f]{40}\.npy")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
-def _check(path: str, *, always: bool = True) -> tuple[np.ndarray | None, str | None]:
-    """The array of a cache entry and, when it does not match its checksum, why.
 
-    With ``always=False`` an entry already checked in this process (same path, inode, size
+def _open_folder(folder: str, *, create: bool) -> int | None:
+    """A descriptor of the cache folder, or None when it is missing, a link or not a folder.
+
+    The cache is never read or written through a symbolic link: a ``.cache`` linked to a
+    user's folder would otherwise have its files evicted.
+    """
+    root, name = os.path.split(folder)
+    try:
+        rfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        try:
+            return os.open(name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=rfd)
+        except FileNotFoundError:
+            if not create:
+                return None
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, dir_fd=rfd)
+            return os.open(name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=rfd)
+        except OSError:
+            return None  # a link (ELOOP), or not a folder
+    except OSError:
+        return None
+    finally:
+        os.close(rfd)
+
+
+def _read_at(dfd: int, name: str) -> tuple[bytes, os.stat_result]:
+    fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dfd)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(), os.fstat(f.fileno())
+
+
+def _check(dfd: int, name: str, *, always: bool = True) -> tuple[np.ndarray | None, str | None]:
+    """The array of the cache entry ``name`` and, when it does not match its checksum, why.
+
+    With ``always=False`` an entry already checked in this process (same name, inode, size
     and modification time, for the array and its checksum file) is not checked again.
     """
-    key = None
-    if not always:
-        try:
-            a, b = os.stat(path), os.stat(path + HASH_SUFFIX)
-            key = (path, a.st_ino, a.st_size, a.st_mtime_ns, b.st_ino, b.st_mtime_ns)
-        except OSError:
-            key = None
     try:
-        with open(path + HASH_SUFFIX, encoding="ascii") as f:
-            want = f.read().strip()
+        check, b = _read_at(dfd, name + HASH_SUFFIX)
+        want = check.decode("ascii").strip()
     except FileNotFoundError:
         return None, "its checksum file is missing"
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"its checksum file cannot be read ({exc})"
     try:
-        arr = np.load(path, allow_pickle=False)
+        data, a = _read_at(dfd, name)
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
     except (OSError, ValueError) as exc:
         return None, f"it cannot be read ({exc})"
+    key = None if always else (name, a.st_ino, a.st_size, a.st_mtime_ns, b.st_ino, b.st_mtime_ns)
     if key is not None and _VERIFIED.get(key) == want:
         return arr, None
     if _digest(arr) != want:
@@ -72,56 +108,83 @@ def _check(path: str, *, always: bool = True) -> tuple[np.ndarray | None, str | 
 
 def read_cache(path: str | None) -> np.ndarray | None:
     """The cached array, or None (no entry, or one that fails its checksum: rebuild it)."""
-    if path is None or not os.path.exists(path):
+    if path is None:
         return None
-    arr, _ = _check(path, always=False)
-    return arr
+    dfd = _open_folder(os.path.dirname(path), create=False)
+    if dfd is None:
+        return None
+    try:
+        arr, _ = _check(dfd, os.path.basename(path), always=False)
+        return arr
+    finally:
+        os.close(dfd)
 
 
 def write_cache(path: str | None, arr: np.ndarray) -> None:
-    """Save atomically with its checksum; keep the folder to its newest ``CACHE_KEEP`` arrays."""
+    """Save atomically with its checksum; keep the folder to its newest ``CACHE_KEEP`` arrays.
+
+    Everything goes through the folder's descriptor, never through a link; only files
+    named like the store's entries (``<40 hex>.npy`` and its checksum) are ever evicted.
+    """
     if path is None:
         return
-    folder = os.path.dirname(path)
+    dfd = _open_folder(os.path.dirname(path), create=True)
+    if dfd is None:
+        return  # a linked or odd .cache: loads work, only without the cache
     try:
-        os.makedirs(folder, exist_ok=True)
         buf = io.BytesIO()
         np.save(buf, arr)
-        for target, data in ((path + HASH_SUFFIX, _digest(arr).encode()),
-                             (path, buf.getbuffer())):
+        name = os.path.basename(path)
+        for target, data in ((name + HASH_SUFFIX, _digest(arr).encode()),
+                             (name, buf.getbuffer())):
             tmp = f"{target}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o666, dir_fd=dfd)
+            with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.replace(tmp, target)
-        files = sorted(
-            (os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".npy")),
-            key=os.path.getmtime,
-        )
-        for old in files[:-CACHE_KEEP]:
-            os.remove(old)
-            if os.path.exists(old + HASH_SUFFIX):
-                os.remove(old + HASH_SUFFIX)
+            os.replace(tmp, target, src_dir_fd=dfd, dst_dir_fd=dfd)
+        entries = []
+        for n in os.listdir(dfd):
+            if _ENTRY.fullmatch(n):
+                st = os.stat(n, dir_fd=dfd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    entries.append((st.st_mtime_ns, n))
+        for _, old in sorted(entries)[:-CACHE_KEEP]:
+            os.unlink(old, dir_fd=dfd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old + HASH_SUFFIX, dir_fd=dfd)
     except OSError:
         pass  # a read-only store still loads, only without the cache
+    finally:
+        os.close(dfd)
 
 
 def cache_problems(root: str) -> list[tuple[str, str]]:
     """``(file, why)`` of every cache entry that would not be served."""
     folder = os.path.join(root, S.CACHE_DIR)
-    if not os.path.isdir(folder):
+    if os.path.islink(folder):
+        return [(folder, f"it is a symbolic link (to {os.path.realpath(folder)}); the store never "
+                         "reads, writes or evicts cache entries through a link (it would delete "
+                         "files there). Remove the link; the cache is made again")]
+    dfd = _open_folder(folder, create=False)
+    if dfd is None:
         return []
     out = []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if name.endswith(".npy"):
-            _, why = _check(path)
-            if why is not None:
-                out.append((path, why))
-        elif name.endswith(".npy" + HASH_SUFFIX):
-            if not os.path.exists(path[: -len(HASH_SUFFIX)]):
-                out.append((path, "its array is missing"))
-        elif not name.endswith(".tmp"):
-            out.append((path, "it is not a cache entry"))
+    try:
+        for name in sorted(os.listdir(dfd)):
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                out.append((path, "it is a symbolic link, not a cache entry (never read or deleted)"))
+            elif _ENTRY.fullmatch(name):
+                _, why = _check(dfd, name)
+                if why is not None:
+                    out.append((path, why))
+            elif name.endswith(".npy" + HASH_SUFFIX) and _ENTRY.fullmatch(name[: -len(HASH_SUFFIX)]):
+                if not os.path.exists(path[: -len(HASH_SUFFIX)]):
+                    out.append((path, "its array is missing"))
+            elif not name.endswith(".tmp"):
+                out.append((path, "it is not a cache entry (the store never reads or deletes it)"))
+    finally:
+        os.close(dfd)
     return out
 
 

@@ -6,6 +6,9 @@ message names the file, model, fold, TTA view or row ids involved and says what 
 
 from __future__ import annotations
 
+from oof_common.core import CommandWarning
+from oof_common.errors import UserError
+
 __all__ = [
     "StoreError",
     "StoreNotFoundError",
@@ -16,10 +19,13 @@ __all__ = [
     "FoldMismatchError",
     "ValidationError",
     "ConcurrentWriteError",
+    "SymlinkError",
+    "StoreWarning",
+    "SkippedModelWarning",
 ]
 
 
-class StoreError(ValueError):
+class StoreError(UserError, ValueError):
     """Base class of every error the store raises for bad input or a bad store."""
 
 
@@ -52,6 +58,18 @@ class FoldMismatchError(StoreError):
 
 class ConcurrentWriteError(StoreError):
     """Another writer holds the model, or committed it while this write ran."""
+
+
+class SymlinkError(StoreError):
+    """A write, rename or delete would go through a symbolic link (and could leave the store)."""
+
+
+class StoreWarning(CommandWarning):
+    """Something a store command went on without, and says so (one ``warning:`` line)."""
+
+
+class SkippedModelWarning(StoreWarning):
+    """A model left out of "every model" (no manifest, or a manifest that fails its checks)."""
 
 
 class ValidationError(StoreError):

@@ -16,7 +16,7 @@ import time
 
 from oof_store import _schema as S
 from oof_store._errors import ConcurrentWriteError
-from oof_store._fs import FS
+from oof_store._fs import FS, symlink_error
 
 try:
     import fcntl
@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["ModelLock"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class ModelLock:
@@ -36,9 +38,16 @@ class ModelLock:
     def __enter__(self) -> ModelLock:
         if not self._fs.local or fcntl is None:
             return self  # the generation check at commit stands in for the lock
-        self._fs.makedirs(S.MODELS_DIR)
-        path = self._fs.path(S.lock_path(self.model))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        name = S.lock_path(self.model).rsplit("/", 1)[-1]
+        # never through a link: a lock file linked to a user's file would be truncated
+        with self._fs._dir_fd(S.MODELS_DIR, create=True) as dfd:
+            try:
+                fd = os.open(name, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644, dir_fd=dfd)
+            except OSError as exc:
+                path = self._fs.path(S.lock_path(self.model))
+                if os.path.islink(path):
+                    raise symlink_error(path, f"this {self.op}") from exc
+                raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from oof_store import _schema as S
-from oof_store._blocks import _first
+from oof_store._blocks import MAX_ABS_VALUE, _first
 from oof_store._cache import cache_file, read_cache, write_cache
 from oof_store._convert import convert
 from oof_store._errors import CorruptFileError, FoldMismatchError, IncompleteModelError, StoreError
@@ -169,6 +169,8 @@ class _Reader:
                 f"{_first(ids.to_numpy(zero_copy_only=False)[rows])}); re-import the block or "
                 "leave the model out"
             )
+        if values.size and (values.max() > MAX_ABS_VALUE or values.min() < -MAX_ABS_VALUE):
+            self.check_magnitude(values, ids.to_numpy(zero_copy_only=False), where)
         return values
 
     def _resolve_models(self, models: Sequence[str] | str | None) -> list[str]:

@@ -21,6 +21,7 @@ once. Version 1 (``part-0.parquet``, manifests without ``blocks``) is still read
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import numpy as np
@@ -49,15 +50,17 @@ FULL_TEST_FOLD = -1  # a test block predicted once for the whole test set
 FOLD_COLUMN = "fold"
 GROUP_COLUMN = "group"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
 def check_model_name(model: str) -> str:
     """Return ``model`` if it can be a path component and a Hive partition value."""
-    if not isinstance(model, str) or not _NAME_RE.match(model) or len(model) > 200:
+    # fullmatch, not match: ``$`` also matches before a trailing newline ("x\n" passed)
+    if not isinstance(model, str) or not _NAME_RE.fullmatch(model) or len(model) > 200:
         raise StoreError(
             f"model name {model!r} is not allowed: use letters, digits and '_', '.', '+', '-' "
-            "(starting with a letter or digit), e.g. 'effnet_b4.ns'"
+            "(starting with a letter or digit; no spaces, control characters, newlines or "
+            "path separators), e.g. 'effnet_b4.ns'"
         )
     return model
 
@@ -113,6 +116,37 @@ def pending_path(model: str) -> str:
 def lock_path(model: str) -> str:
     """The lock file one writer of ``model`` holds."""
     return f"{MODELS_DIR}/.lock-{model}"
+
+
+CHECKSUM_FIELD = "checksum"
+
+
+def record_checksum(record: dict) -> str:
+    """SHA-256 of a manifest or pending record's JSON, without its own ``checksum`` field.
+
+    The JSON is made canonical (keys sorted, compact), after a round trip through JSON so
+    that what is written and what is read back hash alike.
+    """
+    body = json.loads(json.dumps({k: v for k, v in record.items() if k != CHECKSUM_FIELD}))
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def with_checksum(record: dict) -> dict:
+    """``record`` with its ``checksum`` field (re)computed."""
+    return {**record, CHECKSUM_FIELD: record_checksum(record)}
+
+
+def checksum_problem(record: dict) -> str | None:
+    """Why a record fails its checksum (None when it matches or has none: older stores)."""
+    want = record.get(CHECKSUM_FIELD)
+    if want is None:
+        return None
+    got = record_checksum(record)
+    if got != want:
+        return (f"its contents do not match its checksum (SHA-256 {got[:12]}..., recorded "
+                f"{str(want)[:12]}...): it was edited after it was written (kind, folds, class "
+                "names or block list changed by hand, or a damaged copy)")
+    return None
 
 
 def content_hash(payload: bytes) -> str:

@@ -7,6 +7,7 @@ The work is done in one module per job: ``_creating`` (a new store), ``_writing`
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,10 @@ from oof_store._validating import _Validator, store_meta_problems
 from oof_store._writing import _Writer
 
 __all__ = ["Store", "OOFSet", "TestSet", "convert", "softmax"]
+
+
+def _stamp(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
 
 class Store(_Writer, _Reader, _Validator, _BlockChecks):
@@ -77,6 +82,7 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         self.id_col: str = meta["id_col"]
         self.target_cols: list[str] = list(meta["target_cols"])
         self.n_classes: int = len(self.class_names)
+        self.creation_notes: list[str] = []  # what `create` had to say (rows numbered, folds left out)
 
     def __repr__(self) -> str:
         return f"Store({self.uri!r}, task={self.task!r}, rows={len(self.ids)}, folds={self.n_folds})"
@@ -87,15 +93,17 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         uri: str | os.PathLike[str],
         targets: pd.DataFrame,
         *,
-        id_col: str = "id",
+        id_col: str | None = "id",
         target_cols: str | Sequence[str] = "target",
-        fold_col: str = "fold",
+        fold_col: str | Sequence[str] | None = "fold",
         group_col: str | None = None,
         task: str | None = None,
         class_names: Sequence[str] | None = None,
-        test_ids: Iterable[Any] | None = None,
+        test_ids: Iterable[Any] | int | None = None,
         overwrite: bool = False,
         source: str = "",
+        make_folds: str | None = None,
+        positive: str | None = None,
     ) -> Store:
         """Create a store from a targets table.
 
@@ -111,23 +119,70 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
             Inferred when omitted.
         class_names : list of str, optional
             Class order; by default the sorted distinct targets (softclass: the columns).
-        test_ids : iterable, optional
-            The ids of the test rows, in submission order.
+        test_ids : iterable or int, optional
+            The ids of the test rows, in submission order (an int: the row count of a
+            test file without ids).
+        id_col, fold_col, make_folds, positive
+            See :func:`oof_store._creating.create_store`: ``id_col=None`` numbers the
+            rows, ``fold_col`` may list one-hot columns, ``make_folds="stratified:5:42"``
+            makes the folds, ``positive`` names a binary task's positive class.
         """
         from oof_store._creating import create_store
 
-        create_store(
+        meta = create_store(
             uri, targets, id_col=id_col, target_cols=target_cols, fold_col=fold_col,
             group_col=group_col, task=task, class_names=class_names, test_ids=test_ids,
-            overwrite=overwrite, source=source,
+            overwrite=overwrite, source=source, make_folds=make_folds, positive=positive,
         )
-        return cls(uri)
+        store = cls(uri)
+        store.creation_notes = list(meta.get("notes", []))
+        return store
 
     # ------------------------------------------------------------------ targets
     @cached_property
     def targets(self) -> pd.DataFrame:
         """The targets table: id, target column(s), fold, optional group and extra columns."""
-        return self._fs.read_parquet(S.TARGETS_FILE).to_pandas()
+        return self._read_checked(S.TARGETS_FILE).to_pandas()
+
+    def _read_checked(self, rel: str) -> pa.Table:
+        """``targets.parquet`` or ``test.parquet``, checked against the SHA-256 in ``store.json``.
+
+        Stores made before the checksums were recorded have none: read as they are (``oof
+        validate`` notes it; the next write of any model records them).
+        """
+        try:
+            payload = self._fs.read_bytes(rel)
+        except OSError as exc:
+            raise CorruptFileError(f"cannot read {self._fs.display(rel)}: {exc}") from exc
+        want = (self.meta.get("checksums") or {}).get(rel)
+        if want is not None:
+            got = S.content_hash(payload)
+            if got != want:
+                raise CorruptFileError(
+                    f"{self._fs.display(rel)} fails its checksum (SHA-256 {got[:12]}..., "
+                    f"{S.STORE_FILE} recorded {want[:12]}...): it was changed after the store "
+                    "was made (labels, ids or folds edited, or a damaged copy). Restore it "
+                    "from a backup, or re-create the store with `oof init --overwrite`"
+                )
+        return self._fs.parse_parquet(rel, payload)
+
+    def _record_checksums(self) -> None:
+        """Record the SHA-256 of the targets and test ids in a store made before they were.
+
+        Only when the targets still match the store's fingerprint (ids and folds): a file
+        already changed is not blessed. Done by the first write to such a store.
+        """
+        from oof_store._creating import store_checksums
+
+        try:
+            if S.fingerprint(self.ids, self.folds) != self.fingerprint:
+                return  # validate names the mismatch
+            sums = store_checksums(self._fs)
+        except (StoreError, OSError):
+            return
+        meta = {**self.meta, "checksums": sums}
+        self._fs.write_json(S.STORE_FILE, meta)
+        self.meta.update(meta)
 
     @cached_property
     def ids(self) -> np.ndarray:
@@ -170,7 +225,7 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
 
     @cached_property
     def test_ids(self) -> np.ndarray:
-        tab = self._fs.read_parquet(S.TEST_FILE)
+        tab = self._read_checked(S.TEST_FILE)
         return tab.column(0).to_numpy(zero_copy_only=False).astype(str)
 
     @cached_property
@@ -253,6 +308,12 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
             rec = self._fs.read_json_object(S.pending_path(model), "pending record")
         except FileNotFoundError:
             rec = {}
+        tampered = S.checksum_problem(rec)
+        if tampered:
+            raise CorruptFileError(
+                f"{self._fs.display(S.pending_path(model))}: {tampered}; remove the model's "
+                f"pending blocks with `oof rm {self.uri} --model {model}` and import them again"
+            )
         if not isinstance(rec.get("blocks", {}), dict):
             raise CorruptFileError(
                 f"{self._fs.display(S.pending_path(model))}: 'blocks' is not an object; "
@@ -318,6 +379,45 @@ class Store(_Writer, _Reader, _Validator, _BlockChecks):
         entries = list(self._manifest_entries(model, man).values()) if man is not None else []
         entries += list(self._pending(model).get("blocks", {}).values())
         return {e["file"] for e in entries if isinstance(e, dict) and "file" in e}
+
+    def writer_mix(self, model: str) -> str | None:
+        """Why ``model`` mixes blocks of writers whose writes interleaved (None when it does not).
+
+        Each block records the session that wrote it and when (``origin``). Two sessions
+        whose spans of writes overlap are two per-fold write sequences that ran at once: the
+        model holds some folds of one and some of the other. Sessions one after the other (a
+        model built over days, or rewritten fold by fold) are not a mix.
+        """
+        by: dict[str, list[tuple[float, str, dict]]] = {}
+        for key, entry in self._block_entries(model).items():
+            o = entry.get("origin") if isinstance(entry, dict) else None
+            if isinstance(o, dict) and isinstance(o.get("at"), (int, float)) and o.get("session"):
+                by.setdefault(str(o["session"]), []).append((float(o["at"]), key, o))
+        span = {s: [min(v)[0], max(v)[0]] for s, v in by.items()}
+        for rec in (self._committed_manifest(model) or {}, self._pending(model)):
+            for s, sp in (rec.get("writers") or {}).items():  # spans of overwritten blocks too
+                if s in span and isinstance(sp, list) and len(sp) == 2 and all(
+                        isinstance(x, (int, float)) for x in sp):
+                    span[s] = [min(span[s][0], sp[0]), max(span[s][1], sp[1])]
+        spans = sorted((a, b, s) for s, (a, b) in span.items())
+        clash = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+        if not clash:
+            return None
+        names = {clash[0][0][2], clash[0][1][2]}
+
+        def who(s: str) -> str:
+            rows = sorted(by[s], key=lambda x: x[1])
+            o = rows[0][2]
+            return (f"{', '.join(k for _, k, _ in rows)} by {o.get('op', 'a write')} "
+                    f"(session {s}, writing from {_stamp(span[s][0])} to {_stamp(span[s][1])})")
+
+        return (
+            f"model {model!r} mixes blocks of {len(names)} writers whose writes interleaved: "
+            + "; ".join(who(s) for s in sorted(names))
+            + ". Two per-fold write sequences ran at once, so its folds come from different "
+            "runs. Re-write every fold from one run (`oof import ... --overwrite` with a {fold} "
+            "template writes them in one go), or remove the model"
+        )
 
     def has_block(self, split: str, model: str, fold: int, tta: int) -> bool:
         """Whether the block is written (committed, or pending for the next commit)."""

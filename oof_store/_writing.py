@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
+import socket
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -39,6 +43,31 @@ __all__ = ["Transaction"]
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+SESSION_ENV = "OOF_STORE_SESSION"
+WRITERS_KEPT = 32  # sessions remembered per model (manifest ``writers``)
+_SESSION: ContextVar[str | None] = ContextVar("oof_store_session", default=None)
+
+
+def writer_session() -> str:
+    """Who is writing, for the ``origin`` of each block: one id per run of writes.
+
+    ``OOF_STORE_SESSION`` when set; inside :func:`session` (the ``oof`` commands: the shell
+    or script that runs them, so one loop of per-fold imports is one session) its name;
+    otherwise this process.
+    """
+    return os.environ.get(SESSION_ENV) or _SESSION.get() or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextlib.contextmanager
+def session(name: str) -> Iterator[None]:
+    """Write as session ``name`` inside the block (see :func:`writer_session`)."""
+    token = _SESSION.set(name)
+    try:
+        yield
+    finally:
+        _SESSION.reset(token)
 
 
 class Transaction:
@@ -74,6 +103,7 @@ class Transaction:
 
     # ------------------------------------------------------------ life cycle
     def __enter__(self) -> Transaction:
+        refuse_links(self.store._fs, self.model, self._lock.op)
         self._lock.__enter__()
         self._open = True
         try:
@@ -82,6 +112,8 @@ class Transaction:
                 upgraded = {**self.store.meta, "format_version": S.FORMAT_VERSION, "upgraded_from": 1}
                 fs.write_json(S.STORE_FILE, upgraded)
                 self.store.meta.update(upgraded)
+            if "checksums" not in self.store.meta:
+                self.store._record_checksums()
             self.committed = self.store._committed_manifest(self.model)
             self.pending = self.store._pending(self.model)
             self._base = (_gen(self.committed), _gen(self.pending))
@@ -113,9 +145,11 @@ class Transaction:
         """Record this write's blocks in the pending record (one atomic rename)."""
         record = {**self.pending, **self.pending_extra}
         record["blocks"] = {**self._pending_blocks(), **self.new}
+        record["writers"] = self._writers()
         record["generation"] = self.gen
         try:
             self._check_generation()
+            record = S.with_checksum(record)
             self.store._fs.write_json(S.pending_path(self.model), record)  # commit point
         except BaseException:
             self._discard()
@@ -168,6 +202,30 @@ class Transaction:
         for rel in self.store._record_temp_files(self.model):
             fs.delete_file(rel)
 
+    def _writers(self) -> dict[str, list[float]]:
+        """``session -> [first, last]`` write times of the model's latest writing sessions.
+
+        Carried from record to record (the ``WRITERS_KEPT`` latest), so a session's span
+        survives its overwritten blocks: it is how :meth:`Store.writer_mix` sees two per-fold
+        sequences that interleaved (B writes fold 0, A overwrites it, B goes on with 1-4).
+        """
+        spans: dict[str, list[float]] = {}
+
+        def add(who: Any, first: Any, last: Any) -> None:
+            if isinstance(who, str) and isinstance(first, (int, float)) and isinstance(last, (int, float)):
+                a, b = spans.get(who, [first, last])
+                spans[who] = [min(a, first), max(b, last)]
+
+        for rec in (self.committed or {}, self.pending):
+            for who, span in (rec.get("writers") or {}).items():
+                if isinstance(span, list) and len(span) == 2:
+                    add(who, *span)
+        for entry in self.new.values():
+            o = entry.get("origin") or {}
+            add(o.get("session"), o.get("at"), o.get("at"))
+        recent = sorted(spans, key=lambda w: spans[w][1])[-WRITERS_KEPT:]
+        return {who: spans[who] for who in sorted(recent)}
+
     # ------------------------------------------------------------ blocks
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every block of the model as this write will leave it: committed, pending, new."""
@@ -219,7 +277,9 @@ class Transaction:
         old = self.new.get(key)
         st._fs.put_bytes(rel, payload)
         self.new[key] = {"file": rel, "sha256": S.content_hash(payload), "bytes": len(payload),
-                         "rows": len(ids)}
+                         "rows": len(ids), "origin": {"session": writer_session(),
+                                                      "op": self._lock.op, "pid": os.getpid(),
+                                                      "at": round(time.time(), 3)}}
         if old is not None and old["file"] != rel:  # pragma: no cover - same gen, same name
             st._fs.delete_file(old["file"])
 
@@ -315,7 +375,9 @@ class Transaction:
             "fold_fingerprints": st._fold_fingerprints,
             "generation": self.gen,
             "blocks": {k: entries[k] for k in sorted(entries)},
+            "writers": self._writers(),
         }
+        manifest = S.with_checksum(manifest)
         self._check_generation()
         st._fs.write_json(rel, manifest)  # the commit point
         self.manifest = manifest
@@ -323,6 +385,21 @@ class Transaction:
         st._fs.delete_file(S.pending_path(model))  # everything pending is in the manifest now
         self.pending = {}
         return manifest
+
+
+def refuse_links(fs: Any, model: str, op: str) -> None:
+    """Refuse to write a model whose directories hold or sit below a symbolic link.
+
+    The file operations themselves never follow a link (:class:`~oof_store._fs.FS`); this
+    names the link before anything starts, instead of half-way through.
+    """
+    for rel in (S.MODELS_DIR, *S.model_dirs(model)):
+        links = fs.links_below(rel) if rel != S.MODELS_DIR else (
+            [fs.path(rel)] if fs.is_link(rel) else [])
+        if links:
+            from oof_store._fs import symlink_error
+
+            raise symlink_error(links[0], f"this {op} of model {model!r}")
 
 
 def _gen(record: dict[str, Any] | None) -> str | None:
@@ -402,6 +479,7 @@ class _Writer:
                 f"no model {model!r} in the store {self.uri}; available: "
                 f"{', '.join(self.models(include_incomplete=True)) or '(none)'}"
             )
+        refuse_links(self._fs, model, "rm")
         with ModelLock(self._fs, model, "rm"):
             self._fs.delete_file(S.manifest_path(model))
             self._fs.delete_file(S.pending_path(model))

@@ -1,21 +1,40 @@
-"""The ``oof`` command: ``oof init|import|ls|validate|rm|export``."""
+"""The ``oof`` command: ``oof init|import|ls|validate|rm|folds|export``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from rich.markup import escape
-from rich.table import Table
 
-from oof_common.cli import add_debug_flag, add_version_flag, console, progress_bar, run_main
+from oof_common.cli import (
+    add_debug_flag,
+    add_version_flag,
+    console,
+    err_console,
+    escape,
+    progress_bar,
+    run_main,
+)
+from oof_common.outputs import output_file
 from oof_store._errors import StoreError, ValidationError
-from oof_store._store import Store
 from oof_store.flags import FLAG_TEXT, model_flags
-from oof_store.importing import export_predictions, import_files, read_table
+
+if TYPE_CHECKING:
+    from oof_store._store import Store
+
+# pandas, pyarrow and rich are imported inside the commands that use them: `oof --help`
+# starts without them (< 0.3 s).
+
+
+def _store(uri: str) -> Store:
+    from oof_store._store import Store
+
+    return Store(uri)
 
 __all__ = ["main", "build_parser", "list_models", "quick_scores"]
 
@@ -76,41 +95,55 @@ def _split_list(text: str | None) -> list[str] | str | None:
 
 
 def init_cli(args: argparse.Namespace) -> int:
-    targets = read_table(args.targets)
-    if not isinstance(targets, pd.DataFrame):
-        raise StoreError(f"{args.targets}: the targets file must be a CSV or Parquet table")
-    test_ids = None
-    if args.test:
-        test = read_table(args.test)
-        if not isinstance(test, pd.DataFrame):
-            raise StoreError(f"{args.test}: the test file must be a CSV or Parquet table")
-        col = args.test_id or args.id
-        if col not in test.columns:
-            raise StoreError(f"{args.test}: no id column {col!r}; its columns: {list(test.columns)}")
-        test_ids = test[col].tolist()
+    from oof_store._init_files import read_init_files
+    from oof_store._store import Store
+    from oof_store.folds import describe_group_spans, group_spans
+
+    targets, id_col, fold_col, test_ids, notes = read_init_files(
+        args.targets, id_col=args.id, fold=args.fold, folds_path=args.folds,
+        test_path=args.test, test_id=args.test_id,
+    )
     store = Store.create(
         args.store,
         targets,
-        id_col=args.id,
+        id_col=id_col,
         target_cols=args.target,
-        fold_col=args.fold,
+        fold_col=fold_col,
         group_col=args.group,
         task=args.task,
         class_names=_split_list(args.class_names) if args.class_names else None,
         test_ids=test_ids,
         overwrite=args.overwrite,
         source=str(args.targets),
+        make_folds=args.make_folds,
+        positive=args.positive,
     )
     console.print(
         f"created store [bold]{escape(str(store.uri))}[/bold]: task {store.task}, {len(store.ids)} rows, "
-        f"{store.n_folds} folds, {store.n_classes} class column(s) {escape(str(store.class_names))}, "
+        f"{store.n_folds} folds ({escape(store.meta.get('fold_source') or 'fold column')}), "
+        f"{store.n_classes} class column(s) {escape(str(store.class_names))}, "
         f"{len(store.test_ids)} test rows"
     )
+    if store.task == "binary":
+        how = "--positive" if args.positive else "the second in class order; choose it with --positive"
+        console.print(
+            f"positive class: {escape(repr(store.class_names[1]))} ({how}): AUC and log loss "
+            "are about it", highlight=False,
+        )
+    for note in [*notes, *store.creation_notes]:
+        console.print(escape(note), highlight=False)
+    spans = group_spans(store.groups, store.folds)
+    if spans:
+        console.print(f"[yellow]warning[/yellow]: {escape(describe_group_spans(spans))}",
+                      highlight=False)
     return 0
 
 
 def import_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from oof_store._writing import session
+    from oof_store.importing import import_files
+
+    store = _store(args.store)
     columns = _split_list(args.columns)
     if isinstance(columns, str) and columns in (store.class_names or []):
         columns = [columns]
@@ -121,27 +154,28 @@ def import_cli(args: argparse.Namespace) -> int:
             what = "checking files" if phase == "check" else "writing models"
             prog.update(task, description=what, completed=done, total=total)
 
-        results = import_files(
-            store,
-            args.split,
-            args.file,
-            model=args.model,
-            id_col=args.id,
-            fold=args.fold,
-            tta=args.tta,
-            kind=args.kind,
-            columns=columns,
-            overwrite=args.overwrite,
-            allow_perfect=args.allow_perfect,
-            progress=step,
-        )
+        # one session per shell or script running `oof import`: a loop of per-fold imports
+        # is one writer; two loops at once are two, and a model mixing them is named
+        with session(f"{socket.gethostname()}:{os.getppid()}"):
+            results = import_files(
+                store, args.split, args.file, model=args.model, id_col=args.id, fold=args.fold,
+                tta=args.tta, kind=args.kind, columns=columns, overwrite=args.overwrite,
+                allow_perfect=args.allow_perfect, progress=step,
+            )
     for result in results:
         console.print(result.summary(), highlight=False, markup=False)
+        mix = store.writer_mix(result.model)
+        if mix:
+            err_console.print(f"[yellow]warning:[/yellow] {escape(mix)}", highlight=False)
+    for note in results.notes():
+        console.print(note, highlight=False, markup=False)
     return 0
 
 
 def ls_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from rich.table import Table
+
+    store = _store(args.store)
     rows = list_models(store)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -177,25 +211,58 @@ def ls_cli(args: argparse.Namespace) -> int:
 
 
 def validate_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from oof_store.folds import describe_group_spans, group_spans
+
+    store = _store(args.store)
     problems = store.validate()
+    for note in store.notes():
+        err_console.print(f"note: {escape(note)}", highlight=False)
     if problems:
         raise ValidationError(problems)
+    spans = group_spans(store.groups, store.folds)  # the targets are sound: checked above
+    if spans:
+        console.print(f"[yellow]warning[/yellow]: {escape(describe_group_spans(spans, limit=20))}",
+                      highlight=False)
+    from oof_store.submission_checks import check_store
+
+    for finding in check_store(store):
+        console.print(f"[yellow]warning[/yellow]: {escape(finding.summary())}", highlight=False)
     n = len(store.models())
     console.print(f"[green]ok[/green]: {escape(str(store.uri))}: {n} model(s), every check passed")
     return 0
 
 
 def rm_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    store = _store(args.store)
     for m in args.model:
         store.remove_model(m)
         console.print(f"removed model {m!r}")
     return 0
 
 
+def folds_cli(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    store = _store(args.store)
+    df = pd.DataFrame({store.id_col: store.ids})
+    if args.one_hot:
+        for f in store.fold_ids:
+            df[f"fold{f}"] = (store.folds == f).astype(np.int8)
+    else:
+        df["fold"] = store.folds
+    if str(args.to).lower().endswith((".parquet", ".pq")):
+        df.to_parquet(args.to, index=False)
+    else:
+        df.to_csv(args.to, index=False)
+    made = store.meta.get("fold_source") or "a fold column"
+    console.print(escape(f"wrote the fold of {len(df)} rows ({store.n_folds} folds, from {made}) to {args.to}"))
+    return 0
+
+
 def export_cli(args: argparse.Namespace) -> int:
-    store = Store(args.store)
+    from oof_store.importing import export_predictions
+
+    store = _store(args.store)
     tta = int(args.tta) if args.tta.isdigit() else args.tta
     df = export_predictions(store, args.model, args.split, args.to, tta=tta, output=args.output)
     console.print(escape(f"wrote {len(df)} rows of model {args.model!r} ({args.split}) to {args.to}"))
@@ -214,16 +281,49 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create a store from a targets file")
     p.add_argument("store", help="store directory or URI")
     p.add_argument("--targets", required=True, help="CSV or Parquet: id, target(s), fold, ...")
-    p.add_argument("--id", required=True, help="id column")
+    p.add_argument(
+        "--id",
+        help="id column (default: 'id'; a file with no id column has its rows numbered, and "
+        "prediction files without ids are matched by row order)",
+    )
     p.add_argument(
         "--target", required=True, action="append",
         help="target column; repeat it for soft targets (one column per class)",
     )
-    p.add_argument("--fold", required=True, help="fold id column")
-    p.add_argument("--group", help="group column (kept for grouped analyses)")
+    folds = p.add_argument_group("folds (one of)")
+    folds.add_argument(
+        "--fold",
+        help="fold id column, or one-hot fold columns 'fold1,fold2,...' (1 = the fold that "
+        "validates the row; an all-zero column is left out)",
+    )
+    folds.add_argument(
+        "--folds", metavar="FILE",
+        help="a separate folds file joined on the id (by row order when it has no ids); "
+        "--fold names its column(s) when it has several",
+    )
+    folds.add_argument(
+        "--make-folds", metavar="SPEC",
+        help="make them with scikit-learn: stratified:5:42 (StratifiedKFold(5, shuffle=True, "
+        "random_state=42)), kfold:5:42, group:5 (GroupKFold, needs --group), "
+        "stratified-group:5:42; no seed = no shuffle",
+    )
+    p.add_argument(
+        "--group",
+        help="group column (patients, sources); groups spanning several folds are a leak and "
+        "are warned about",
+    )
+    p.add_argument(
+        "--positive", metavar="CLASS",
+        help="binary task: the positive class, the one AUC and log loss are about (default: the "
+        "second in sorted order)",
+    )
     p.add_argument("--task", choices=["binary", "multiclass", "softclass", "regression"])
     p.add_argument("--class-names", help="comma-separated class order (default: sorted)")
-    p.add_argument("--test", help="CSV or Parquet holding the test ids, in submission order")
+    p.add_argument(
+        "--test",
+        help="CSV or Parquet holding the test ids in submission order (without an id column, "
+        "its rows are numbered)",
+    )
     p.add_argument("--test-id", help="id column of --test (default: --id)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store's targets")
     add_debug_flag(p)
@@ -285,11 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_debug_flag(p)
     p.set_defaults(func=rm_cli)
 
+    p = sub.add_parser("folds", help="write the store's fold assignment (id, fold) to CSV or Parquet")
+    p.add_argument("store")
+    p.add_argument("--to", required=True, help="output .csv or .parquet")
+    p.add_argument("--one-hot", action="store_true", help="one 0/1 column per fold instead")
+    add_debug_flag(p)
+    p.set_defaults(func=folds_cli)
+
     p = sub.add_parser("export", help="write a model's predictions to CSV or Parquet")
     p.add_argument("store")
     p.add_argument("--model", required=True)
     p.add_argument("--split", choices=["oof", "test"], default="oof")
-    p.add_argument("--to", required=True, help="output .csv or .parquet")
+    p.add_argument("--to", required=True, type=output_file, help="output .csv or .parquet")
     p.add_argument("--tta", default="all", help="all, mean, or a view index/name")
     p.add_argument("--output", choices=["raw", "probs", "logits"], default="raw")
     add_debug_flag(p)

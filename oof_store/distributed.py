@@ -31,13 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from oof_common.errors import UserError
 from oof_store._errors import StoreError
 
 __all__ = ["Executor", "SerialExecutor", "RayExecutor", "DistributedError", "get_executor",
            "map_tasks", "call", "add_ray_flag"]
 
 
-class DistributedError(RuntimeError):
+class DistributedError(UserError, RuntimeError):
     """A task could not be run: its worker died more often than the retries allow.
 
     Or the cluster lost it. An exception raised by the task itself reaches the caller

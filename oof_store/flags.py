@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FLAG_TEXT", "is_in_sample", "model_flags"]
+__all__ = ["FLAG_TEXT", "is_in_sample", "is_level2", "model_flags"]
 
 #: One line per flag, for the notes under a table.
 FLAG_TEXT = {
@@ -42,6 +42,16 @@ def is_in_sample(manifest: dict[str, Any]) -> bool:
     if "in_sample" in params:
         return bool(params["in_sample"])
     return manifest.get("source") == "blend"
+
+
+def is_level2(manifest: dict[str, Any]) -> bool:
+    """Whether a model is a level-2 model: a stacker written by ``stack`` or ``blend compare``.
+
+    Its OOF rows are honest, but they come from fits on the store's own folds, so weights or
+    subsets fitted on them by ``blend optimize`` / ``blend search`` are not nested the way
+    ``blend compare``'s level 3 is: those commands leave level-2 models out by default.
+    """
+    return manifest.get("source") == "stack"
 
 
 def model_flags(manifest: dict[str, Any]) -> list[str]:

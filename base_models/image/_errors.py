@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from oof_common.errors import UserError
+
 __all__ = ["ImageTrainerError"]
 
 
-class ImageTrainerError(ValueError):
+class ImageTrainerError(UserError, ValueError):
     """Bad input to the image trainer.
 
     A missing or unreadable image, a label that the store does not know, an unknown

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from blend._errors import BlendError
-from blend.workflows._models import honesty_facts, models_without_test
+from blend.workflows._models import honesty_facts, level2_models, models_without_test
 
-__all__ = ["print_honesty", "warn_models_without_test", "refuse_ray"]
+__all__ = ["print_honesty", "print_level2", "warn_models_without_test", "refuse_ray", "parse_param"]
 
 
 def warn_models_without_test(store: Any, models: Sequence[str], *, what: str = "a blend") -> list[str]:
@@ -54,3 +54,44 @@ def refuse_ray(args: Any, command: str) -> None:
             f"{command} with cut points (--metric qwk on a regression store, or --ordinal) runs "
             "in one process; --ray does not distribute it yet. Drop --ray"
         )
+def print_level2(store: Any, named: Sequence[str] | None, used: Sequence[str]) -> None:
+    """One line (stderr) on the level-2 models: left out by default, or not nested when named.
+
+    ``named``: the models the user named (None: the default list); ``used``: the models the
+    command ran on.
+    """
+    from rich.markup import escape
+
+    from oof_common.cli import err_console
+
+    lv = level2_models(store, used)
+    if lv:
+        err_console.print(
+            f"[bold red]NOT NESTED[/bold red] for the level-2 model(s) {escape(', '.join(lv))}: "
+            "their OOF predictions come from fits on the same folds, so the nested score of "
+            "weights or subsets fitted on them is not nested for them (`blend compare` "
+            "nests level 3)", highlight=False)
+    elif named is None:
+        left = level2_models(store, store.models())
+        if left:
+            err_console.print(
+                f"left out {len(left)} level-2 model(s) ({escape(', '.join(left))}): fitting "
+                "on stackers' OOF is not nested; name them with --models to include them",
+                highlight=False)
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``--param KEY=VALUE`` as ``(key, value)``: the value read as JSON when it parses, else text.
+
+    An argparse ``type``: a malformed item is an argparse error naming the option.
+    """
+    import argparse
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value

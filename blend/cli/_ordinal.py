@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from blend._errors import BlendError
-from blend.cli._common import refuse_ray
-from blend.ordinal._fit import MODES, OrdinalResult
+from blend.cli._common import print_level2, refuse_ray
+from blend.ordinal._fit import MODES, OrdinalResult, nested_score_of_the_choice
 from blend.workflows.ordinal import ordinal_optimize_store, ordinal_recipe, store_grades
 
 __all__ = ["print_ordinal", "ordinal_optimize_cli", "print_ordinal_report", "ordinal_search_cli"]
@@ -70,8 +70,8 @@ def print_ordinal(results: list[OrdinalResult]) -> None:
     console.print(table)
     note = ""
     if len(results) > 1 and best.nested_score is not None:
-        note = (" (kept as the better nested QWK of the modes; choosing between them is itself "
-                "a fit: `blend compare` scores the choice)")
+        note = (" (kept as the best nested QWK of the candidates; choosing between them is "
+                "itself a fit: --procedure or `blend compare` scores the choice)")
     console.print(f"kept: [bold]{best.name}[/bold]{note}; "
                   f"{total:.2f} s", highlight=False)
 
@@ -82,8 +82,10 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
     refuse_ray(args, "blend optimize")
     from blend.workflows._models import resolve_models
 
+    named = models
     models = resolve_models(store, models, need=1, what="ordinal blending",
                             allow_in_sample=getattr(args, "allow_in_sample", False))
+    print_level2(store, named, models)
     if args.tta_weights or args.per_class or args.temperature or args.rule != "prob":
         raise BlendError("--metric qwk with cut points blends the scores with --rule prob, "
                          "without --tta-weights, --per-class or --temperature")
@@ -112,8 +114,14 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
         console.print(f"procedure (doubly nested) QWK of keeping the best of the "
                       f"{len(results)} candidates: [bold]{procedure.score:.5f}[/bold]; chosen "
                       "without each fold: " + "; ".join(procedure.choices), highlight=False)
+    # the kept candidate's own nested QWK does not cover the choice among several
+    facts = nested_score_of_the_choice(results, procedure)
+    if "kept_candidate_nested_score" in facts:
+        from oof_common.cli import console
+
+        console.print(f"nested QWK of the choice: {facts['nested_score_is']}", highlight=False)
     if args.json:
-        d = results[0].to_dict()
+        d = {**results[0].to_dict(), **facts}
         if procedure is not None:
             d["procedure"] = procedure.to_dict()
         d["candidates"] = [{"cut_method": r.cut_method, "mode": r.mode,
@@ -121,7 +129,7 @@ def ordinal_optimize_cli(args: Any, store: Any, models: list[str] | None,
                            for r in results]
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
-        ordinal_recipe(results[0], store).save(args.recipe)
+        ordinal_recipe(results[0], store, facts["nested_score"]).save(args.recipe)
     return 0
 
 
@@ -178,6 +186,7 @@ def ordinal_search_cli(args: Any, store: Any) -> int:
                          f"mean of the TTA-averaged scores; drop {', '.join(unsupported)}")
     models = resolve_models(store, args.models, need=1, what="the ordinal search",
                             allow_in_sample=getattr(args, "allow_in_sample", False))
+    print_level2(store, args.models, models)
     g = store_grades(store, args.grades)
     regression = store.task == "regression"
     oof = store.load_oof(models, tta="mean", output="raw" if regression else "probs")

@@ -16,8 +16,9 @@ import argparse
 
 from blend._errors import BlendError
 from blend.recipe import Recipe
+from oof_common.outputs import output_file
 
-__all__ = ["apply_cli", "register"]
+__all__ = ["apply_cli", "register", "warn_flagged_test_predictions"]
 
 
 def apply_cli(args: argparse.Namespace) -> int:
@@ -39,6 +40,7 @@ def apply_cli(args: argparse.Namespace) -> int:
     recipe = Recipe.load(args.recipe)
     store = Store(args.store)
     if args.out:
+        warn_flagged_test_predictions(store, recipe.models)
         sample = read_sample(args.sample_submission) if args.sample_submission else None
         output = "labels" if args.labels else "probs" if args.probs else "auto"
         sub = submission(recipe, store, output=output, sample=sample, raw=args.raw)
@@ -55,6 +57,25 @@ def apply_cli(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_flagged_test_predictions(store, models) -> list:
+    """Warn, before a submission is written, about the models whose test predictions look wrong.
+
+    Runs :func:`oof_store.submission_checks.check_store` (every model with test predictions
+    serves as a peer) and prints one warning per finding that concerns ``models``.
+    """
+    from rich.markup import escape
+
+    from oof_common.cli import err_console
+    from oof_store.submission_checks import check_store
+
+    used = set(models)
+    found = [f for f in check_store(store) if f.model in used]
+    for f in found:
+        err_console.print(f"[yellow]warning[/yellow]: the submission uses {escape(f.summary())}",
+                          highlight=False)
+    return found
+
+
 def register(subparsers) -> None:
     """Add the ``apply`` sub-command to the ``blend`` parser."""
     from oof_common.cli import add_debug_flag
@@ -66,7 +87,7 @@ def register(subparsers) -> None:
                     "At least one of the two is needed.")
     p.add_argument("recipe", help="recipe JSON written by search, optimize or stack")
     p.add_argument("--store", required=True, help="path or URI of the OOF store")
-    p.add_argument("--out", default=None, help="submission CSV to write")
+    p.add_argument("--out", default=None, type=output_file, help="submission CSV to write")
     p.add_argument("--sample-submission", default=None, metavar="CSV",
                    help="write this sample's columns, in its id order (its ids must be the "
                         "store's test ids)")

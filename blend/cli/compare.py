@@ -26,6 +26,7 @@ from blend.workflows.compare import (
     recipe_with_stackers,
     write_html,
 )
+from oof_common.outputs import output_file
 
 __all__ = ["compare_cli", "register"]
 
@@ -98,8 +99,13 @@ def compare_cli(args: argparse.Namespace) -> int:
     with get_executor(args.ray) as executor, progress_bar(transient=True) as prog:
         task = prog.add_task("candidates x folds", total=None)
 
+        from oof_common.cli import Heartbeat
+
+        beat = Heartbeat(f"blend compare --budget {args.budget}")
+
         def progress(done: int, total: int, label: str) -> None:
             prog.update(task, completed=done, total=total, description=f"candidates x folds ({label})")
+            beat(done, total, f"fits; last: {label}")
 
         res = compare_store(store, models=models, metric=args.metric, methods=args.methods,
                             budget=args.budget, procedure=not args.no_procedure, seed=args.seed,
@@ -108,6 +114,11 @@ def compare_cli(args: argparse.Namespace) -> int:
                             executor=executor if args.ray else None,
                             time_limit=limit, on_plan=on_plan)
     _print(res)
+    from blend.metrics import about_positive
+
+    positive = about_positive(res.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         from oof_common.cli import err_console
 
@@ -131,6 +142,7 @@ def compare_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``compare`` sub-command to the ``blend`` parser."""
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
@@ -142,7 +154,7 @@ def register(subparsers) -> None:
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--models", nargs="+", metavar="MODEL",
                    help="models to compare over (default: every base model; level-2 ones left out)")
-    p.add_argument("--metric", help="metric (default: the task's default)")
+    p.add_argument("--metric", type=canonical_metric, help=metric_help())
     p.add_argument("--methods", nargs="+", metavar="METHOD",
                    help="candidates beside the baselines: METHOD[/RULE] (a weighting method), "
                         "caruana, stack:NAME, level3[:METHOD]; with --metric qwk on a regression "
@@ -157,9 +169,9 @@ def register(subparsers) -> None:
                         "its first fit; prints the plan and what it skipped; stackers bagged "
                         "over 2 seeds when that fits too (default: no limit; --budget picks "
                         "the candidates)")
-    p.add_argument("--json", metavar="OUT", help="write the result as JSON")
-    p.add_argument("--html", metavar="OUT", help="write the leaderboard as an HTML page")
-    p.add_argument("--recipe", metavar="OUT",
+    p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
+    p.add_argument("--html", metavar="OUT", type=output_file, help="write the leaderboard as an HTML page")
+    p.add_argument("--recipe", metavar="OUT", type=output_file,
                    help="write the recommendation as a recipe for `blend apply` (a stacker or "
                         "level-3 recommendation writes its stackers into the store)")
     p.add_argument("--prefix", default=D.COMPARE_PREFIX, help="name prefix of written stackers (default compare_)")

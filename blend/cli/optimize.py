@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from blend._errors import BlendError
-from blend.cli._common import print_honesty, warn_models_without_test
+from blend.cli._common import parse_param, print_honesty, print_level2, warn_models_without_test
 from blend.optimize import OptimizeResult, available_optimizers, optimizer_capabilities
 from blend.ordinal import available_cut_methods
 from blend.workflows import _defaults as D
-from blend.workflows._models import honesty_facts
+from blend.workflows._models import honesty_facts, level2_facts
 from blend.workflows.api import OptimizeRun
 from blend.workflows.optimize import optimize_store, recipe_from_result
+from oof_common.outputs import output_file
 
 __all__ = ["optimize_cli", "register"]
 
@@ -48,7 +49,7 @@ def _print(result: OptimizeResult) -> None:
         for k, sel in zip(result.fold_ids, result.fold_selected or [], strict=False):
             console.print(f"  fold {k}: chosen on the other folds: {', '.join(sel)}",
                           highlight=False)
-    nested = "skipped" if result.nested_score is None else f"{result.nested_score:.6g}"
+    nested = "skipped" if result.nested_score is None else result.versus_mean().removeprefix("nested ")
     console.print(
         f"in-sample {result.metric} [bold]{result.score:.6g}[/bold] (fitted and scored on every "
         f"row)   nested-CV [bold]{nested}[/bold] (pooled held-out rows; each fold's "
@@ -66,16 +67,6 @@ def _print(result: OptimizeResult) -> None:
             f"{escape(u)} {t:.3g}" for u, t in result.temperatures.items()))
 
 
-def _parse_param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise BlendError(f"--param takes KEY=VALUE; got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def optimize_cli(args: argparse.Namespace) -> int:
     """Fit blend weights on the store and print, and optionally save, the result (``blend optimize``)."""
     from oof_common.cli import progress_callback
@@ -83,7 +74,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
     if args.models and args.from_search:
         raise BlendError("give either --models or --from-search, not both")
-    params: dict[str, Any] = dict(_parse_param(p) for p in args.param or [])
+    params: dict[str, Any] = dict(args.param or [])
     for key in ("maxiter", "popsize", "trials", "timeout", "sampler", "storage", "study_name",
                 "workers"):
         value = getattr(args, key)
@@ -113,15 +104,23 @@ def optimize_cli(args: argparse.Namespace) -> int:
             executor=executor if args.ray else None,
         )
     print_honesty(store, result.models)
+    print_level2(store, args.models or ([] if args.from_search else None), result.models)
     from oof_common.cli import err_console
 
     for line in result.announcements:
         err_console.print(line, highlight=False)
     _print(result)
+    from blend.metrics import about_positive
+    from oof_common.cli import console
+
+    positive = about_positive(result.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if args.json:
-        d = OptimizeRun(result, store, honesty_facts(store, result.models)).to_dict()
+        d = OptimizeRun(result, store, {**honesty_facts(store, result.models),
+                                        **level2_facts(store, result.models)}).to_dict()
         Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
     if args.recipe:
         recipe_from_result(result, store).save(args.recipe)
@@ -130,6 +129,7 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``optimize`` sub-command to the ``blend`` parser."""
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
@@ -143,7 +143,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--method", default=D.OPTIMIZE_METHOD, choices=available_optimizers(),
                    help="weighting method (default de): " + "; ".join(
                        f"{m}: {optimizer_capabilities(m).describe()}" for m in available_optimizers()))
-    p.add_argument("--metric", help="metric name or module:function (default: the task's)")
+    p.add_argument("--metric", type=canonical_metric, help=metric_help())
     p.add_argument("--rule", default=D.RULE, choices=["prob", "logit", "geo", "rank"])
     p.add_argument("--models", nargs="+", help="models to weight (default: all)")
     p.add_argument("--from-search", metavar="FILE",
@@ -185,12 +185,12 @@ def register(subparsers: Any) -> None:
     g.add_argument("--study-name", dest="study_name", help="optuna: study name prefix")
     g.add_argument("--workers", type=int,
                    help="optuna: workers sharing each fit's study (Ray tasks with --ray; default 1)")
-    g.add_argument("--param", action="append", metavar="KEY=VALUE",
+    g.add_argument("--param", type=parse_param, action="append", metavar="KEY=VALUE",
                    help="any method parameter, e.g. n_bags=10 (repeatable)")
     from oof_store.distributed import add_ray_flag
 
     add_ray_flag(p)
-    p.add_argument("--json", metavar="OUT", help="write the result as JSON")
-    p.add_argument("--recipe", metavar="OUT", help="write a recipe for blend apply")
+    p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
+    p.add_argument("--recipe", metavar="OUT", type=output_file, help="write a recipe for blend apply")
     add_debug_flag(p)
     p.set_defaults(func=optimize_cli)

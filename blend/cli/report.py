@@ -17,6 +17,7 @@ from blend._errors import BlendError
 from blend.report import Report
 from blend.workflows.api import ReportRun, report_facts
 from blend.workflows.report import report, write_noise_csv
+from oof_common.outputs import output_file
 
 __all__ = ["report_cli", "register"]
 
@@ -201,6 +202,11 @@ def report_cli(args: argparse.Namespace) -> int:
         ordinal = ordinal_report_store(store, args.models, args.grades)
     if not args.quiet:
         _print(result, console, args.noise_top)
+        from blend.metrics import about_positive
+
+        positive = about_positive(result.metric, store.task, store.class_names)
+        if positive:
+            console.print(positive, highlight=False)
         if ordinal is not None:
             _ordinal.print_ordinal_report(ordinal)
     if args.json:
@@ -224,7 +230,7 @@ def report_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``report`` sub-command to the ``blend`` parser."""
-    from blend.metrics import METRICS
+    from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(
@@ -236,13 +242,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("store", help="path or URI of the store")
     p.add_argument("--models", nargs="+", metavar="MODEL", help="models to include (default: all)")
-    p.add_argument("--metric", help=f"primary metric: {', '.join(METRICS)} or module:function "
-                                    "(default: the task's)")
+    p.add_argument("--metric", type=canonical_metric, help="primary " + metric_help())
     p.add_argument("--by", action="append", metavar="COLUMN",
                    help="break the score down by this column of the targets (repeatable)")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--noise-csv", metavar="FILE",
+    p.add_argument("--html", metavar="FILE", type=output_file, help="write a self-contained HTML report")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
+    p.add_argument("--noise-csv", metavar="FILE", type=output_file,
                    help="write every label-noise candidate (id, given, predicted, score) as CSV")
     p.add_argument("--noise-top", type=int, default=10, metavar="N",
                    help="label-noise candidates shown in the terminal (default 10; HTML: max(N, 50))")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from blend.cli._common import print_honesty, warn_models_without_test
+from blend.cli._common import print_honesty, print_level2, warn_models_without_test
 from blend.combine import RULES
-from blend.metrics import METRICS
+from blend.metrics import canonical_metric, metric_help
 from blend.search import SearchResult
 from blend.search._core import METHODS
 from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models
 from blend.workflows.api import SearchRun, search_facts
 from blend.workflows.search import recipe_from_result, search_store
+from oof_common.outputs import output_file
 
 __all__ = ["search_cli", "register"]
 
@@ -39,7 +40,9 @@ def _table(result: SearchResult):
     t.add_column("size", justify="right")
     for k in result.fold_ids:
         t.add_column(f"fold {k}", justify="right")
-    t.add_column("models")
+    # one line per subset: a long list is cut with "..." (the --json file has every name),
+    # so 50 subsets print as 50 lines instead of wrapping to three times that
+    t.add_column("models", no_wrap=True, overflow="ellipsis")
     for i, r in enumerate(result.results, 1):
         t.add_row(str(i), f"{r.score:.5f}", str(r.size), *(f"{s:.4f}" for s in r.fold_scores),
                   ", ".join(r.models))
@@ -69,6 +72,7 @@ def search_cli(args: argparse.Namespace) -> int:
     chosen = resolve_models(store, args.models, need=2, what="subset search",
                             allow_in_sample=args.allow_in_sample)
     print_honesty(store, chosen)
+    print_level2(store, args.models, chosen)
     warn_models_without_test(store, [m for m in chosen if m not in (args.exclude or ())],
                              what="a subset")
     executor = get_executor(args.ray) if args.ray else None
@@ -81,7 +85,7 @@ def search_cli(args: argparse.Namespace) -> int:
                 err_console.print(f"--nested: the same search runs again on each of the "
                                   f"{store.n_folds} folds' training rows (about that many "
                                   "times longer)", highlight=False)
-            if plan.method == "exhaustive":
+            if plan.method in ("exact", "exhaustive"):  # pruned subsets count as done
                 prog.update(task, total=plan.n_subsets)
 
         try:
@@ -114,22 +118,24 @@ def search_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
+    from blend.cli import SUBCOMMANDS
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 
     p = subparsers.add_parser(
         "search",
-        help="find the best subsets of models (exhaustive when it fits the time budget)",
+        help=SUBCOMMANDS["search"],
         description=(
             "Score every subset of the store's models by OOF metric and print the best. "
-            "Exact and exhaustive when the estimated time fits --time-budget; otherwise beam "
-            "search (a heuristic), and the output says so."
+            "Exact when the estimated time fits --time-budget (for accuracy by branch and "
+            "bound: subsets a proven bound rules out are skipped; other metrics score every "
+            "subset); otherwise beam search (a heuristic, with a certificate for accuracy), "
+            "and the output says which was done."
         ),
     )
     p.add_argument("store", help="path or URI of the OOF store")
     p.add_argument("--top", type=int, default=D.SEARCH_TOP, help="how many subsets to show (default 50)")
-    p.add_argument("--metric", default=None,
-                   help=f"{', '.join(METRICS)} or module:function (default: by task)")
+    p.add_argument("--metric", default=None, type=canonical_metric, help=metric_help())
     p.add_argument("--rule", choices=list(RULES), default=D.RULE, help="combination rule")
     p.add_argument("--models", nargs="+", default=None, help="only these models")
     p.add_argument("--min-size", type=int, default=1)
@@ -138,7 +144,9 @@ def register(subparsers) -> None:
     p.add_argument("--exclude", nargs="+", default=None, metavar="MODEL")
     p.add_argument("--tta", type=_tta_arg, default=D.TTA,
                    help="TTA views: mean (default), or a view index or name")
-    p.add_argument("--method", choices=list(METHODS), default="auto")
+    p.add_argument("--method", choices=list(METHODS), default="auto",
+                   help="auto (default): exact if it fits --time-budget, else beam; exact: branch "
+                        "and bound (accuracy); exhaustive: every subset; beam: heuristic")
     p.add_argument("--time-budget", type=float, default=D.SEARCH_TIME_BUDGET,
                    help="seconds an exhaustive search may take before --method auto switches to beam search")
     p.add_argument("--beam-width", type=int, default=None)
@@ -151,14 +159,14 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None,
                    help="torch device for the accuracy search, e.g. cuda (default: numpy on the CPU)")
     add_ray_flag(p)
-    p.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON")
+    p.add_argument("--json", default=None, metavar="OUT", type=output_file, help="write the results as JSON")
     p.add_argument("--ordinal", action="store_true",
                    help="ordered classes: search subsets of expected grades graded by cut points")
     p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6")
     p.add_argument("--cuts", default=D.CUT_METHOD, metavar="METHOD",
                    help="with --metric qwk on a regression store (or --ordinal): cut-point "
                         "method fitted for every subset (default coordinate)")
-    p.add_argument("--save-recipe", default=None, metavar="PATH",
+    p.add_argument("--save-recipe", default=None, metavar="PATH", type=output_file,
                    help="save the best subset as a recipe for `blend apply`")
     add_debug_flag(p)
     p.set_defaults(func=search_cli)

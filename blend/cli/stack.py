@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 
 from blend._errors import BlendError
-from blend.cli._common import print_honesty, refuse_ray, warn_models_without_test
+from blend.cli._common import parse_param, print_honesty, refuse_ray, warn_models_without_test
 from blend.stack import (
     FEATURES,
     StackResult,
@@ -34,9 +33,11 @@ from oof_common.cli import (
     add_version_flag,
     console,
     err_console,
+    escape,
     progress_callback,
     run_main,
 )
+from oof_common.outputs import output_file
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
@@ -46,16 +47,6 @@ __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
 
 
 # --------------------------------------------------------------------------- CLI layer
-
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def stack_cli(args: argparse.Namespace) -> int:
@@ -98,6 +89,11 @@ def stack_cli(args: argparse.Namespace) -> int:
     used = res.params.get("models") or []
     print_honesty(store, used)
     _print_result(res, written)
+    from blend.metrics import about_positive
+
+    positive = about_positive(res.metric, store.task, store.class_names)
+    if positive:
+        console.print(positive, highlight=False)
     if args.ray:
         err_console.print(executor.summary(), highlight=False)
     if written and res.fold_test is None:
@@ -131,6 +127,12 @@ def _print_result(res: StackResult, written: str | None) -> None:
     if res.mean_blend_score is not None:
         table.add_row("plain mean of the models", f"{res.mean_blend_score:.5f}", f"{res.gain(res.mean_blend_score):+.5f}")
     console.print(table)
+    if res.mean_blend_score is not None:
+        from blend.nested import beside_mean
+
+        console.print(f"stack {res.stacker}: "
+                      + beside_mean(res.nested_score, res.mean_blend_score, res.greater_is_better, 5),
+                      highlight=False)
     console.print("fold scores: " + ", ".join(f"{k}: {s:.5f}" for k, s in zip(res.fold_ids, res.fold_scores, strict=True)))
     g = res.gain(res.mean_blend_score)
     if g is not None and g <= 0:
@@ -143,6 +145,8 @@ def _print_result(res: StackResult, written: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``stack`` parser with one sub-command per registered stacker."""
+    from blend.metrics import canonical_metric, metric_help
+
     parser = argparse.ArgumentParser(
         prog="stack",
         description=(
@@ -160,15 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--models", nargs="+", metavar="MODEL", help="models to stack (default: every base model, level-2 ones left out)")
         p.add_argument("--features", choices=FEATURES, default=D.STACK_FEATURES, help="stacker input (default: the stacker's own, as compare uses it: logits for linear, probs for the others)")
         p.add_argument("--tta", choices=("mean", "all"), default=D.TTA, help="average TTA views, or give each view to the stacker")
-        p.add_argument("--recipe", metavar="OUT", help="write a recipe for `blend apply` (the stacker alone)")
+        p.add_argument("--recipe", metavar="OUT", type=output_file, help="write a recipe for `blend apply` (the stacker alone)")
         p.add_argument("--extra-features", metavar="FILE", help="CSV/Parquet with the store's id column and numeric columns")
         p.add_argument("--hpo", type=int, default=0, metavar="N", help="Optuna trials per outer fold, scored by the inner CV (0: defaults)")
         p.add_argument("--seeds", type=int, default=1, metavar="S", help="average S seeds (default 1)")
-        p.add_argument("--metric", help="metric (default: the task's default); qwk on a regression store fits cut points too")
+        p.add_argument("--metric", type=canonical_metric,
+                       help=metric_help() + "; qwk on a regression store fits cut points too")
         p.add_argument("--ordinal", action="store_true", help="ordered classes: stack on log loss, grade the expected grade with cut points (QWK)")
         p.add_argument("--grades", metavar="SPEC", help="with --metric qwk / --ordinal: grade values, e.g. 1..6 (default: from integer targets or the classes)")
         p.add_argument("--cuts", default=D.CUT_METHOD, help="with --metric qwk: cut-point method (default coordinate)")
-        p.add_argument("--param", type=_parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
+        p.add_argument("--param", type=parse_param, action="append", metavar="KEY=VALUE", help="override a hyper-parameter (repeatable)")
         p.add_argument("--threads", type=int, help="CPU threads: parallel one-thread fits for lgbm/linear, torch threads for the neural stackers (default: all CPUs / 1)")
         p.add_argument("--seed", type=int, default=D.SEED, help="random seed (default 0)")
         p.add_argument("--allow-in-sample", action="store_true",
@@ -178,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
         p.add_argument("--no-write", action="store_true", help="do not write the stacker back into the store")
         add_ray_flag(p)
-        p.add_argument("--json", metavar="OUT", help="write the result as JSON")
+        p.add_argument("--json", metavar="OUT", type=output_file, help="write the result as JSON")
         add_debug_flag(p)
         p.set_defaults(func=stack_cli, stacker=name)
     return parser

@@ -46,14 +46,17 @@ the chosen candidate's nested predictions on fold ``k`` (from its fit without ``
 the procedure's predictions there. Their pooled score is the honest score of "run compare
 and submit what it recommends".
 
-Label access goes through :meth:`Comparison.labels`, which records the rows seen by every
-fit and by every choice, so a test can check that no fold's labels reach its own choice.
+The labels are reachable only through :class:`TracedLabels` (``CompareData.y`` is replaced
+by it before the candidates are built; :meth:`Comparison.labels` reads through it), which
+records the rows seen by every fit and by every choice, so a test can check that no fold's
+labels reach its own fit or choice, and a candidate cannot read them around the spy.
 """
 
 from blend.compare._candidates import BUDGETS, CARUANA_PARAMS, ORDINAL_DEFAULTS, build_candidates
 from blend.compare._core import CompareResult, compare
 from blend.compare._data import COMPLEXITY, CompareData
 from blend.compare._engine import Candidate, Comparison
+from blend.compare._labels import TracedLabels
 from blend.compare._recommend import GATE, CandidateScore, recommend, z_threshold
 
 __all__ = [
@@ -71,4 +74,5 @@ __all__ = [
     "compare",
     "recommend",
     "z_threshold",
+    "TracedLabels",
 ]

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
-from blend.combine import blend_scores, unit_scores
+from blend.combine import LINEAR_RULES, blend_scores, rule_space, unit_scores
 from blend.compare._data import CompareData, _seed_for
 from blend.compare._engine import Candidate, _as_2d
+from blend.compare._labels import traced
 from blend.metrics import Metric
 
 #: Ordinal candidates added by default when a regression store is compared on ``qwk``:
@@ -151,13 +152,13 @@ def _weights_candidate(data: CompareData, method: str, rule: str, metric: Metric
         fit_metric, note = "logloss", "weights fitted on logloss"
     if data.regression:
         kind, P = "raw", data.probs
-    elif rule in ("logit", "geo"):
+    elif rule_space(rule) == "logits":
         kind = "logits"
         P = data.logits if data.logits is not None else np.log(np.clip(data.probs, 1e-7, 1.0))
     else:
         kind, P = "probs", data.probs
     X = unit_scores(P, rule=rule, kind=kind)
-    skind = "raw" if data.regression else ("probs" if rule in ("prob", "rank") else "logits")
+    skind = "raw" if data.regression else rule_space(rule)
     if temperature and (data.regression or rule not in ("logit", "geo")):
         raise BlendError(f"{method}/{rule}+T: a temperature scales logits; use the logit or "
                          "geo rule on a classification store")
@@ -200,7 +201,7 @@ def _cuts_candidate(data: CompareData, method: str, params: dict[str, Any],
     """
     from blend.ordinal import apply_cuts, fit_ordinal, infer_grades
 
-    grades = infer_grades(data.y)
+    grades = infer_grades(traced(data).y.distinct())
     X = unit_scores(data.probs, rule="prob", kind="raw")
     cname = f"{method}+cuts"
 
@@ -404,8 +405,9 @@ def _rule_spec(spec: str, head: str, tail: str, data: CompareData,
     """``RULE[+T]`` of a ``--methods`` entry -> ``(rule, temperature)``; None: left out."""
     rule, plus, _ = tail.partition("+T")
     rule = rule or "prob"
-    if rule not in ("prob", "logit", "geo"):
-        raise BlendError(f"rule {rule!r} in {spec!r}: compare blends with prob, logit or geo")
+    if rule not in LINEAR_RULES:
+        raise BlendError(f"rule {rule!r} in {spec!r}: compare weights with "
+                         f"{', '.join(LINEAR_RULES)}")
     if data.regression and (rule != "prob" or plus):
         notes.append(f"{spec}: left out (regression blends with the prob rule only)")
         return None
@@ -448,6 +450,7 @@ def build_candidates(
 
     if budget not in BUDGETS:
         raise BlendError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    data = traced(data)  # the candidates reach the labels only through the tracer
     B = BUDGETS[budget]
     notes: list[str] = []
     if methods is None:

@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 from blend.compare._candidates import (
     build_candidates,
 )
 from blend.compare._data import CompareData
 from blend.compare._engine import Comparison
+from blend.compare._labels import traced
 from blend.compare._recommend import CandidateScore, recommend
 from blend.metrics import Metric, get_metric
 from oof_common.core import blas_limit
@@ -161,9 +163,7 @@ def _check_data(data: CompareData) -> None:
         raise BlendError(f"compare needs at least 2 models; got {M}")
     if len(data.models) != M:
         raise BlendError(f"{len(data.models)} model names for {M} models")
-    if np.shape(data.y)[0] != N or np.shape(data.folds) != (N,):
-        raise BlendError(f"labels ({np.shape(data.y)[0]} rows) and folds (shape "
-                         f"{np.shape(data.folds)}) must match the predictions' {N} rows")
+    check_rows(data.y, data.folds, N)
     bad = ~np.isfinite(P).all(axis=(1, 2, 3))
     if bad.any():
         raise BlendError(f"model {data.models[int(np.flatnonzero(bad)[0])]!r} has NaN or "
@@ -180,6 +180,7 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     if limit is not None and executor is not None:
         raise BlendError("--time-limit plans the fits in this process; drop --ray (or the limit)")
     _check_data(data)
+    data = traced(data)  # from here on no raw label array: every read is recorded
     met = get_metric(metric if metric is not None else default_metric(data.task), data.task)
     n_jobs = int(n_jobs or os.cpu_count() or 1)
     cands, notes = build_candidates(data, met, methods=methods, budget=budget, n_jobs=1)
@@ -208,14 +209,9 @@ def _compare(data, *, metric, methods, budget, procedure, seed, n_jobs, progress
     if procedure:
         preds = {}
         for k in eng.fold_ids:
-            mask = np.zeros(eng.N, dtype=bool)
-            stack = eng._stack()
-            stack.append(mask)
-            try:
+            with eng.y.trace() as mask:
                 inner = eng.compare_inside(k)
                 pick, _ = recommend(inner, met)
-            finally:
-                stack.pop()
             eng.choice_rows[k] = mask
             choices.append(pick.name)
             preds[k] = eng.predict(pick.name, {k}, k)

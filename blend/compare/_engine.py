@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
+import blend.nested as nested
 from blend._errors import BlendError
 from blend.compare._data import COMPLEXITY, CompareData
+from blend.compare._labels import TracedLabels, traced
 from blend.compare._recommend import CandidateScore, _fold_stats
 from blend.metrics import Metric
 from oof_common.core import blas_limit
@@ -81,7 +83,9 @@ class Comparison:
     def __init__(self, data: CompareData, candidates: Sequence[Candidate], metric: Metric, *,
                  seed: int = 0, n_jobs: int = 1,
                  progress: Callable[[int, int, str], None] | None = None) -> None:
-        self.data = data
+        self.data = data = traced(data)
+        #: the only way to the labels (see :class:`blend.compare._labels.TracedLabels`)
+        self.y: TracedLabels = data.y
         self.candidates = list(candidates)
         self.by_name = {c.name: c for c in self.candidates}
         self.metric = metric
@@ -99,7 +103,6 @@ class Comparison:
         self.N = len(folds)
         self._fits: dict[tuple[str, frozenset], Any] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
         self.seconds: dict[str, float] = {c.name: 0.0 for c in self.candidates}
         #: rows whose labels each fit saw (its own reads and those of the fits it used)
         self.fit_rows: dict[tuple[str, frozenset], np.ndarray] = {}
@@ -116,24 +119,16 @@ class Comparison:
         return self._rows[int(k)]
 
     def train_rows(self, held: frozenset) -> np.ndarray:
-        """Row indices of every fold not in ``held``."""
-        keep = [self._rows[k] for k in self.fold_ids if k not in held]
-        return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+        """Row indices of every fold not in ``held`` (:func:`blend.nested.train_rows`).
 
-    def _stack(self) -> list[np.ndarray]:
-        if not hasattr(self._local, "stack"):
-            self._local.stack = []
-        return self._local.stack
-
-    def _mark(self, rows_or_mask: np.ndarray) -> None:
-        for m in self._stack():
-            m[rows_or_mask] = True
+        Looked up in :mod:`blend.nested` at each call, so the leakage suite's planted leak
+        there reaches every compare fit too.
+        """
+        return nested.train_rows(np.asarray(self.data.folds), held)
 
     def labels(self, rows: np.ndarray) -> np.ndarray:
         """The labels of ``rows``; the read is recorded for the fit or choice under way."""
-        rows = np.asarray(rows)
-        self._mark(rows)
-        return self.data.y[rows]
+        return self.y[np.asarray(rows)]
 
     # -- fits ---------------------------------------------------------------------------------
     def fit(self, cand: Candidate | str, held: frozenset | set) -> Any:
@@ -143,23 +138,18 @@ class Comparison:
         with self._lock:
             hit = key in self._fits
         if hit:
-            self._mark(self.fit_rows[key])
+            self.y.mark(self.fit_rows[key])
             return self._fits[key]
         state, mask, dt = self._fit_fresh(cand, key[1])
         self._keep(key, state, mask, dt)
-        self._mark(mask)
+        self.y.mark(mask)
         return state
 
     def _fit_fresh(self, cand: Candidate, held: frozenset) -> tuple[Any, np.ndarray, float]:
         """Fit ``cand`` without ``held``: ``(state, rows whose labels it saw, seconds)``."""
-        mask = np.zeros(self.N, dtype=bool)
-        stack = self._stack()
-        stack.append(mask)
         t0 = time.perf_counter()
-        try:
+        with self.y.trace() as mask:
             state = cand.fit(self, held)
-        finally:
-            stack.pop()
         return state, mask, time.perf_counter() - t0
 
     def _keep(self, key: tuple[str, frozenset], state: Any, mask: np.ndarray, dt: float) -> None:
@@ -175,11 +165,10 @@ class Comparison:
 
     def __getstate__(self) -> dict[str, Any]:
         # sent to an executor's tasks: no cache, lock, thread state or progress callback
-        return {**self.__dict__, "_fits": {}, "fit_rows": {}, "_lock": None, "_local": None,
-                "progress": None}
+        return {**self.__dict__, "_fits": {}, "fit_rows": {}, "_lock": None, "progress": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _lock=threading.Lock(), _local=threading.local())
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def prefit_on(self, executor: Any, plan: dict[str, list[frozenset]]) -> None:
         """Fit every planned fit of the candidates that use no other fit, as executor tasks.

@@ -25,12 +25,19 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from blend._checks import check_rows
 from blend._errors import BlendError
-from blend.combine import RULES, as_4d, blend_scores, unit_scores
+from blend.combine import RULES, as_4d, blend_scores, rule_space, unit_scores
 from blend.combine import log_softmax as _log_softmax
 from blend.metrics import Metric, get_metric
 from blend.nested import nested_cv, train_rows
-from blend.optimize._base import Timer, WeightsResult, as_generator, get_optimizer
+from blend.optimize._base import (
+    Timer,
+    WeightsResult,
+    as_generator,
+    get_optimizer,
+    optimizer_capabilities,
+)
 from oof_common.core import blas_limit
 
 __all__ = ["OptimizeResult", "optimize", "fit_temperatures"]
@@ -107,6 +114,14 @@ class OptimizeResult:
     conditional_nested_score: float | None = None
     conditional_fold_scores: list[float] | None = None
     announcements: list[str] = field(default_factory=list)
+    mean_score: float | None = None
+    greater_is_better: bool = True
+
+    def versus_mean(self) -> str:
+        """``"nested 0.6605 (plain mean 0.6705: below the mean)"``: the nested score beside the bar."""
+        from blend.nested import beside_mean
+
+        return beside_mean(self.nested_score, self.mean_score, self.greater_is_better, 6)
 
     def to_dict(self) -> dict[str, Any]:
         """The facts ``blend optimize --json`` writes.
@@ -137,6 +152,9 @@ class OptimizeResult:
             "nested: pooled held-out predictions; each fold's " + " and ".join(self.nested_covers)
             + " chosen without it")
         d["nested_covers"] = list(self.nested_covers)
+        d["mean_score"] = self.mean_score
+        d["mean_score_is"] = ("the plain mean of the same models under the same rule, pooled "
+                              "over the same OOF rows (nothing fitted: already nested)")
         if self.selected is not None:
             d["selected"] = list(self.selected)
             d["fold_selected"] = [list(f) for f in self.fold_selected or []]
@@ -262,12 +280,7 @@ def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weig
     M, T, N, C = P.shape
     if M < 2:
         raise BlendError(f"weights need at least 2 models; got {M}. Pass more --models")
-    y = np.asarray(y)
-    if y.shape[0] != N:
-        raise BlendError(f"y has {y.shape[0]} rows but the predictions have {N}")
-    folds = np.asarray(folds)
-    if folds.shape != (N,):
-        raise BlendError(f"folds must hold one fold id per row ({N}); got shape {folds.shape}")
+    y, folds = check_rows(y, folds, N)
     if nested and len(np.unique(folds)) < 2:
         raise BlendError("nested CV needs at least 2 folds; the fold column has only one")
     models = [f"m{i}" for i in range(M)] if models is None else [str(m) for m in models]
@@ -294,11 +307,29 @@ def _validate(P, y, folds, models, tta_views, rule, kind, metric, task, tta_weig
         raise BlendError("choose one of --per-class and --tta-weights, not both")
     if per_class and rule == "rank":
         raise BlendError("--per-class works with the prob, logit and geo rules, not rank")
-    if temperature and rule not in ("logit", "geo"):
+    if temperature and rule in RULES and RULES[rule].space != "logits":
         raise BlendError(
             f"--temperature scales logits: use it with --rule logit (or geo), not {rule!r}"
         )
     return P, y, folds, models, tta_views, metric
+
+
+def _fit_metric(method: str, metric: Metric, y: np.ndarray) -> tuple[Metric, str | None]:
+    """The metric the weights are fitted on, and what to say when it is not ``metric``.
+
+    A gradient method (lbfgs) cannot fit AUC, accuracy or F1 (no gradient); on a
+    classification store it fits log loss, the smooth loss of the same probabilities, and the
+    result is scored (in-sample, nested) on ``metric``, as ``blend compare`` does.
+    """
+    caps = optimizer_capabilities(method)
+    if caps.fits_metric(metric.name) or "logloss" not in (caps.metrics or ()):
+        return metric, None
+    if np.asarray(y).dtype.kind == "f":  # regression or soft targets: no class labels
+        return metric, None
+    return get_metric("logloss"), (
+        f"{method} fits the weights on log loss ({metric.name} has no gradient) and scores "
+        f"them on {metric.name}, as blend compare does"
+    )
 
 
 def optimize(
@@ -392,6 +423,7 @@ def optimize(
         P, y, folds, models, tta_views, rule, kind, metric, task, tta_weights, per_class,
         temperature, nested,
     )
+    fit_metric, surrogate_note = _fit_metric(method, metric, y)
     params = dict(params or {})
     M, T, N, C = P.shape
     # units in the rule's additive space
@@ -400,7 +432,7 @@ def optimize(
     else:
         unit_names = list(models)
     X = unit_scores(P, rule=rule, kind=kind, per_view=tta_weights)  # (U, N, C)
-    skind = "raw" if (kind == "raw" or C == 1) else ("probs" if rule in ("prob", "rank") else "logits")
+    skind = "raw" if (kind == "raw" or C == 1) else rule_space(rule)
     seed_root = as_generator(rng).integers(2**63 - 1)
     fold_ids = [int(k) for k in np.unique(folds)]
 
@@ -435,7 +467,7 @@ def optimize(
             res = WeightsResult(method, np.ones((1, C)) if per_class else np.ones(1),
                                 float(metric(y[idx], blend(Xi, np.ones(1), None))), 0, 0.0)
         else:
-            res = fitter(Xi, y[idx], metric=metric, rule=rule, kind=skind, rng=fold_rng,
+            res = fitter(Xi, y[idx], metric=fit_metric, rule=rule, kind=skind, rng=fold_rng,
                          per_class=per_class, **p)
         res = replace(res, info={**res.info, "chosen": chosen})
         if len(units) == X.shape[0]:
@@ -475,6 +507,7 @@ def optimize(
                                      2 * n_fits - 1 if select is not None and nested else n_fits)
         full = run_fit(np.arange(N))
         score = float(metric(y, predict(full, np.arange(N))))
+        mean_score = float(metric(y, blend(X, np.full(X.shape[0], 1.0 / X.shape[0]), None)))
         cv = nested_cv(run_fit, predict, folds, y, metric) if nested else None
         cond = None
         if select is not None and nested:
@@ -501,6 +534,8 @@ def optimize(
     evaluations = res.evaluations + (sum(r.evaluations for r, _ in cv.fold_results) if cv else 0)
     fits = [res] + ([r for r, _ in cv.fold_results] if cv else [])
     announcements = [r.info["announce"] for r in fits if r.info.get("announce")]
+    if surrogate_note:
+        announcements.insert(0, surrogate_note)
     covers = ["weights"] + (["temperatures"] if temperature else [])
     if select is not None:
         covers.insert(0, "subset selection")
@@ -527,4 +562,6 @@ def optimize(
         conditional_nested_score=None if cond is None else cond.nested_score,
         conditional_fold_scores=None if cond is None else list(cond.fold_scores),
         announcements=announcements,
+        mean_score=mean_score,
+        greater_is_better=metric.greater_is_better,
     )

@@ -132,6 +132,24 @@ class Capabilities:
 
 _CAPABILITIES: dict[str, Capabilities] = {}
 
+#: The parameters every optimiser takes (the contract above), documented once; registration
+#: puts them at the head of each optimiser's "Parameters" section, which documents only
+#: what is its own (``rng``, ``per_class``, ``progress``, ``**params``).
+COMMON_PARAMETERS = """    P : ndarray of shape (U, N, C)
+        One score matrix per unit (model or model x TTA view).
+    y : ndarray of shape (N,) or (N, C)
+    metric : blend.metrics.Metric
+    rule, kind : str
+        Combine rule and what ``P`` holds (see :func:`blend.combine.combine`).
+"""
+
+
+def _with_common_parameters(doc: str | None) -> str | None:
+    head = "    Parameters\n    ----------\n"
+    if not doc or head not in doc or "\n    P : ndarray" in doc:
+        return doc
+    return doc.replace(head, head + COMMON_PARAMETERS, 1)
+
 
 def register_optimizer(name: str, *, metrics: tuple[str, ...] | None = None,
                        rules: tuple[str, ...] | None = None, per_class: bool = True,
@@ -147,6 +165,7 @@ def register_optimizer(name: str, *, metrics: tuple[str, ...] | None = None,
     def deco(func: FitWeights) -> FitWeights:
         if name in _OPTIMIZERS and _OPTIMIZERS[name] is not func:
             raise BlendError(f"an optimiser named {name!r} is already registered")
+        func.__doc__ = _with_common_parameters(func.__doc__)
         _OPTIMIZERS[name] = func
         _CAPABILITIES[name] = Capabilities(metrics=metrics, rules=rules, per_class=per_class,
                                            tta_weights=tta_weights)

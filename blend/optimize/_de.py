@@ -28,28 +28,13 @@ _PARAMS = {"maxiter": Param("int", low=1), "popsize": Param("int", low=1), "tol"
 
 
 @register_optimizer("de")
-def fit_de(
-    P: np.ndarray,
-    y: np.ndarray,
-    *,
-    metric: Any,
-    rule: str = "prob",
-    kind: str = "probs",
-    rng: np.random.Generator | None = None,
-    per_class: bool = False,
-    progress: Any = None,
-    **params: Any,
-) -> WeightsResult:
+def fit_de(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
+           kind: str = "probs", rng: np.random.Generator | None = None,
+           per_class: bool = False, progress: Any = None, **params: Any) -> WeightsResult:
     """Fit blend weights by differential evolution.
 
     Parameters
     ----------
-    P : ndarray of shape (U, N, C)
-        One score matrix per unit (model or model x TTA view).
-    y : ndarray of shape (N,) or (N, C)
-    metric : blend.metrics.Metric
-    rule, kind : str
-        Combine rule and what ``P`` holds (see :func:`blend.combine.combine`).
     rng : numpy.random.Generator, optional
         Source of randomness for scipy; ``seed=<int>`` in ``params`` instead uses
         scipy's legacy ``RandomState(seed)``, as the seed's script did.

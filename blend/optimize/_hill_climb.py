@@ -68,26 +68,13 @@ def climb(
 
 
 @register_optimizer("hill-climb", per_class=False)
-def fit_hill_climb(
-    P: np.ndarray,
-    y: np.ndarray,
-    *,
-    metric: Any,
-    rule: str = "prob",
-    kind: str = "probs",
-    rng: np.random.Generator | None = None,
-    per_class: bool = False,
-    progress: Any = None,
-    **params: Any,
-) -> WeightsResult:
+def fit_hill_climb(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
+                   kind: str = "probs", rng: np.random.Generator | None = None,
+                   per_class: bool = False, progress: Any = None, **params: Any) -> WeightsResult:
     """Fit blend weights by bagged greedy selection with replacement.
 
     Parameters
     ----------
-    P : ndarray of shape (U, N, C)
-    y : ndarray of shape (N,) or (N, C)
-    metric : blend.metrics.Metric
-    rule, kind : str
     rng : numpy.random.Generator, optional
         Draws the bags.
     per_class : bool

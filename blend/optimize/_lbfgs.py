@@ -45,26 +45,13 @@ _PARAMS = {"parameterization": Param("str", choices=("nonneg", "softmax")),
 
 @register_optimizer("lbfgs", metrics=("logloss", "kl", "cross-entropy"),
                     rules=("prob", "logit", "geo"), per_class=False)
-def fit_lbfgs(
-    P: np.ndarray,
-    y: np.ndarray,
-    *,
-    metric: Any,
-    rule: str = "prob",
-    kind: str = "probs",
-    rng: np.random.Generator | None = None,
-    per_class: bool = False,
-    **params: Any,
-) -> WeightsResult:
+def fit_lbfgs(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
+              kind: str = "probs", rng: np.random.Generator | None = None,
+              per_class: bool = False, **params: Any) -> WeightsResult:
     """Fit blend weights by L-BFGS-B on a cross-entropy-family metric.
 
     Parameters
     ----------
-    P : ndarray of shape (U, N, C)
-    y : ndarray of shape (N,) or (N, C)
-    metric : blend.metrics.Metric
-        ``logloss``, ``kl`` or a cross-entropy.
-    rule, kind : str
     rng : unused (the fit is deterministic)
     per_class : bool
         Not supported (raises).

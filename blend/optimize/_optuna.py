@@ -28,6 +28,7 @@ stopped by its timeout is resumed.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -142,26 +143,13 @@ def _report(progress: Any, trials: int) -> Any:
 
 
 @register_optimizer("optuna")
-def fit_optuna(
-    P: np.ndarray,
-    y: np.ndarray,
-    *,
-    metric: Any,
-    rule: str = "prob",
-    kind: str = "probs",
-    rng: np.random.Generator | None = None,
-    per_class: bool = False,
-    progress: Any = None,
-    **params: Any,
-) -> WeightsResult:
+def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
+               kind: str = "probs", rng: np.random.Generator | None = None,
+               per_class: bool = False, progress: Any = None, **params: Any) -> WeightsResult:
     """Fit blend weights with an Optuna study.
 
     Parameters
     ----------
-    P : ndarray of shape (U, N, C)
-    y : ndarray of shape (N,) or (N, C)
-    metric : blend.metrics.Metric
-    rule, kind : str
     rng : numpy.random.Generator, optional
         Seeds the sampler.
     per_class : bool
@@ -201,6 +189,7 @@ def fit_optuna(
     seed = int(rng.integers(2**31 - 1))
     sampler = _make_sampler(params.get("sampler", "tpe"), seed, params.get("n_startup_trials"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_interrupts()
     storage = resolve_storage(params.get("storage"))
     study_name = params.get("study_name")
     if study_name:
@@ -285,6 +274,39 @@ def fit_optuna(
     )
 
 
+class _NoInterruptTraceback(logging.Filter):
+    """Drop Optuna's "Trial N failed ... KeyboardInterrupt" record and its traceback.
+
+    Ctrl-C during a trial makes Optuna log the interrupted trial as failed, with a 25-line
+    traceback, before it re-raises; the CLI then prints one line ("interrupted"). The
+    study keeps the interrupted trial as FAIL and stays valid (resumable).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._after_interrupt = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info
+        if exc and exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):
+            self._after_interrupt = True
+            return False
+        if self._after_interrupt and "failed with value" in record.getMessage():
+            self._after_interrupt = False  # its companion line, "Trial N failed with value None."
+            return False
+        return True
+
+
+_QUIET = _NoInterruptTraceback()
+
+
+def _quiet_interrupts() -> None:
+    """Install :class:`_NoInterruptTraceback` on Optuna's loggers and handlers (once)."""
+    log = logging.getLogger("optuna.study._optimize")  # the logger that reports failed trials
+    if _QUIET not in log.filters:
+        log.addFilter(_QUIET)
+
+
 def _worker(job: tuple, seed: int) -> int:
     """One Optuna worker of a shared study; returns how many weight vectors it scored."""
     import optuna
@@ -294,6 +316,7 @@ def _worker(job: tuple, seed: int) -> int:
     obj, names, storage, study_name, sampler, n_startup, trials, timeout, space = job
     low = _LOG_LOW if space == "log" else 0.0
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_interrupts()
     study = optuna.load_study(study_name=study_name, storage=resolve_storage(storage),
                               sampler=_make_sampler(sampler, seed, n_startup))
     before = obj.evaluations

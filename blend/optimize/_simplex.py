@@ -31,25 +31,13 @@ def _theta_to_w(theta: np.ndarray, obj: Objective) -> np.ndarray:
 
 
 @register_optimizer("nelder-mead")
-def fit_nelder_mead(
-    P: np.ndarray,
-    y: np.ndarray,
-    *,
-    metric: Any,
-    rule: str = "prob",
-    kind: str = "probs",
-    rng: np.random.Generator | None = None,
-    per_class: bool = False,
-    **params: Any,
-) -> WeightsResult:
+def fit_nelder_mead(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
+                    kind: str = "probs", rng: np.random.Generator | None = None,
+                    per_class: bool = False, **params: Any) -> WeightsResult:
     """Fit blend weights with Nelder-Mead on ``softmax(theta)``.
 
     Parameters
     ----------
-    P : ndarray of shape (U, N, C)
-    y : ndarray of shape (N,) or (N, C)
-    metric : blend.metrics.Metric
-    rule, kind : str
     rng : numpy.random.Generator, optional
         Used only for ``restarts`` (random starting points after the first).
     per_class : bool

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import blend.nested as _nested
 from blend._errors import BlendError
 from blend.ordinal._cuts import fit_cuts, get_cut_method
 from blend.ordinal._fit import ordinal_scores
@@ -179,16 +180,22 @@ def search_ordinal(
     if nested:
         if len(fold_ids) < 2:
             raise BlendError("nested search needs at least 2 folds")
-        heldout = np.empty(N, dtype=np.int64)
-        nested_folds, choices = [], []
-        for k in fold_ids:
-            tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+
+        def fit(tr: np.ndarray, k: int) -> tuple[int, np.ndarray]:
             sc, cu = best_on(tr)
             i = min(range(len(subsets)), key=lambda i: (-sc[i], len(subsets[i]), subsets[i]))
-            heldout[te] = apply_cuts(means[i][te], cu[i])
-            nested_folds.append(qwk_grades(y_idx[te], heldout[te], grades.n))
-            choices.append([names[j] for j in subsets[i]])
-        nested_score = qwk_grades(y_idx, heldout, grades.n)
+            return i, cu[i]
+
+        def predict(chosen: tuple[int, np.ndarray], te: np.ndarray) -> np.ndarray:
+            i, cuts = chosen
+            return apply_cuts(means[i][te], cuts)
+
+        # the one nested engine: the training rows come from blend.nested.train_rows
+        cv = _nested.nested_cv(fit, predict, folds, y_idx,
+                               lambda t, p: qwk_grades(t, p, grades.n))
+        nested_folds = list(cv.fold_scores)
+        choices = [[names[j] for j in subsets[i]] for i, _ in cv.fold_results]
+        nested_score = cv.nested_score
     return OrdinalSearchResult(
         cut_method=cut_method,
         grades=list(grades.values),

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import blend.nested as _nested
 from blend._errors import BlendError
 from blend.ordinal._cuts import fit_cuts, get_cut_method
 from blend.ordinal._qwk import Grades, apply_cuts, qwk_grades
@@ -122,20 +123,23 @@ def stack_cuts(
     regression = task == "regression"
     y_idx = grades.index(y) if regression else np.asarray(y, dtype=np.int64)
     s_all = np.asarray(oof_score, dtype=np.float64).reshape(-1)
-    heldout = np.empty(len(y_idx), dtype=np.int64)
-    fold_scores, fold_cuts = [], []
-    for i, k in enumerate(fold_ids):
-        tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+    index = {k: i for i, k in enumerate(fold_ids)}  # the seed of each fold
+
+    def fit(tr: np.ndarray, k: int) -> np.ndarray:
         inner = fit_stacker(stacker, X[tr], y[tr], folds[tr], task=task,
                             metric="rmse" if regression else "logloss",
-                            rng=np.random.default_rng([rng, i]), **dict(fit_kwargs or {}))
+                            rng=np.random.default_rng([rng, index[k]]), **dict(fit_kwargs or {}))
         inner_score = np.asarray(inner.oof, dtype=np.float64)
         if not regression:
             inner_score = inner_score @ grades.array
-        cuts = fit_cuts(inner_score, y_idx[tr], grades, cut_method)
-        heldout[te] = apply_cuts(s_all[te], cuts)
-        fold_scores.append(qwk_grades(y_idx[te], heldout[te], grades.n))
-        fold_cuts.append([float(c) for c in cuts])
+        return fit_cuts(inner_score, y_idx[tr], grades, cut_method)
+
+    # the one nested engine: the training rows come from blend.nested.train_rows
+    cv = _nested.nested_cv(fit, lambda cuts, te: apply_cuts(s_all[te], cuts), folds, y_idx,
+                           lambda t, p: qwk_grades(t, p, grades.n))
+    heldout = cv.predictions.astype(np.int64)
+    fold_scores = list(cv.fold_scores)
+    fold_cuts = [[float(c) for c in cuts] for cuts in cv.fold_results]
     final = fit_cuts(s_all, y_idx, grades, cut_method)
     return StackCutsResult(
         cut_method=cut_method,

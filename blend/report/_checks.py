@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 from blend.combine import as_4d
 from oof_common.core import TASKS
@@ -46,8 +47,7 @@ def _check_inputs(views, y, folds, task, models, tta_views, class_names, ids, by
         raise BlendError(f"{len(models)} model names for {len(views)} models")
     if len(set(models)) != len(models):
         raise BlendError(f"model names must be unique, got {list(models)}")
-    if folds.shape != (n,):
-        raise BlendError(f"folds must have shape ({n},), got {folds.shape}")
+    y, folds = check_rows(y, folds, n)
     if task == "softclass":
         if y.shape != (n, c):
             raise BlendError(f"soft targets must have shape ({n}, {c}), got {y.shape}")

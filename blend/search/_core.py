@@ -17,7 +17,9 @@ from blend.search._kernels import AccuracyKernel, GenericKernel, count_subsets, 
 
 __all__ = ["SearchPlan", "SearchResult", "SubsetScore", "plan_search", "search_subsets", "beam_search"]
 
-METHODS = ("auto", "exhaustive", "beam")
+METHODS = ("auto", "exact", "exhaustive", "beam")
+#: what each method did, as the output and the JSON say it
+DONE = {"exact": "exact (pruned)", "exhaustive": "exhaustive", "beam": "beam"}
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,10 @@ class SearchPlan:
     note: str | None
 
     def summary(self) -> str:
-        est = "" if self.est_seconds is None else f", about {_fmt_s(self.est_seconds)}"
-        what = f"{self.method} search over {self.n_subsets:,} subsets of {self.n_models} models{est}"
+        est = "" if self.est_seconds is None else (
+            f", at most about {_fmt_s(self.est_seconds)} (bounds may prune)" if self.method == "exact"
+            else f", about {_fmt_s(self.est_seconds)}")
+        what = f"{DONE.get(self.method, self.method)} search over {self.n_subsets:,} subsets of {self.n_models} models{est}"
         return what + (f"; {self.note}" if self.note else "")
 
 
@@ -88,6 +92,7 @@ class SearchResult:
             "greater_is_better": self.greater_is_better,
             "rule": self.rule,
             "method": self.method,
+            "done": self.done,
             "models": list(self.models),
             "n_subsets": self.n_subsets,
             "n_evaluated": self.n_evaluated,
@@ -101,10 +106,18 @@ class SearchResult:
             **self.extra,
         }
 
+    @property
+    def done(self) -> str:
+        """What was done: ``exact (pruned)``, ``exhaustive`` or ``beam``."""
+        return DONE.get(self.method, self.method)
+
     def summary(self) -> str:
+        pruned = self.extra.get("pruned_fraction")
+        how = f" ({pruned:.1%} pruned by bounds)" if self.method == "exact" and pruned is not None else ""
         lines = [
-            f"{self.method} search, metric {self.metric}, rule {self.rule}: "
-            f"{self.n_evaluated:,} of {self.n_subsets:,} subsets in {_fmt_s(self.elapsed_s)}"
+            f"{self.done} search, metric {self.metric}, rule {self.rule}: "
+            f"{self.n_evaluated:,} of {self.n_subsets:,} subsets scored{how} in "
+            f"{_fmt_s(self.elapsed_s)}"
         ]
         if self.results:
             b = self.best
@@ -115,6 +128,9 @@ class SearchResult:
             for k, (fid, choice) in enumerate(zip(self.fold_ids, self.nested_choices or (), strict=False)):
                 lines.append(f"  fold {fid}: chose {', '.join(choice)}, held-out "
                              f"{self.nested_fold_scores[k]:.6f}")
+        cert = self.extra.get("certificate")
+        if cert:
+            lines.append(cert["text"])
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
@@ -217,11 +233,27 @@ def _prepare(P, y, folds, *, metric, rule, kind, tta_weights, min_size, max_size
     return _Prepared(S, y, labels, folds, names, cand, forced, min_size, max_size, m, rule, kind, fast)
 
 
-def _kernel(prep: _Prepared, rows=None):
+def _best_first(prep: _Prepared, S: np.ndarray, labels: np.ndarray) -> list[int]:
+    """The candidates ordered for the accuracy kernel so that the K-th best rises fast.
+
+    The kernel tabulates its last ``inner_bits`` candidates (every subset of them is scored
+    with each outer subset) and its Gray-code walk flips the first outer bits most often: the
+    most accurate models go to the inner table, the next ones to the first outer bits, so
+    the first outer subsets walked are subsets of the best models. The results are the same
+    in any order (the kernel's masks are mapped back through ``kernel.cand``).
+    """
+    acc = [float(np.mean(S[c].argmax(axis=-1) == labels)) for c in prep.cand]
+    by = sorted(range(len(prep.cand)), key=lambda i: (-acc[i], i))
+    b = min(10, len(by))
+    return [prep.cand[i] for i in by[b:] + by[:b]]
+
+
+def _kernel(prep: _Prepared, rows=None, inner_bits: int = 10):
     S = prep.S if rows is None else prep.S[:, rows]
     if prep.fast:
         labels = prep.labels if rows is None else prep.labels[rows]
-        return AccuracyKernel(S, labels, prep.cand, prep.forced, prep.min_size, prep.max_size)
+        return AccuracyKernel(S, labels, _best_first(prep, S, labels), prep.forced, prep.min_size,
+                              prep.max_size, inner_bits=inner_bits)
     y = prep.y if rows is None else prep.y[rows]
     return GenericKernel(S, y, prep.cand, prep.forced, prep.min_size, prep.max_size,
                          metric=prep.metric, rule=prep.rule, kind=prep.kind)
@@ -232,22 +264,32 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, devic
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
     if method not in METHODS:
         raise BlendError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    kernel, est, note = None, None, None
-    if method in ("auto", "exhaustive"):
+    kernel, est, notes = None, None, []
+    # branch and bound needs a bound on the best score any completion of a partial subset can
+    # reach: the accuracy kernel has one (rows surely wrong whatever the undecided models)
+    bounded = prep.fast and device is None and executor is None
+    if method == "exact" and not bounded:
+        why = (f"metric {prep.metric.name} has no bound for branch and bound (only accuracy on "
+               "class labels has)" if not prep.fast else
+               "the pruned search runs on the CPU in this process only (no --device, no --ray)")
+        notes.append(f"--method exact: {why}; searching as --method auto does")
+        method = "auto"
+    if method in ("auto", "exhaustive", "exact"):
         if len(prep.cand) > 40:
-            if method == "exhaustive":
-                raise BlendError(f"{len(prep.cand)} candidate models are too many for an exhaustive search")
-            note = f"{n_sub:.3g} subsets cannot be enumerated; using beam search instead"
+            if method != "auto":
+                raise BlendError(f"{len(prep.cand)} candidate models are too many for an {method} search")
+            notes.append(f"{n_sub:.3g} subsets cannot be enumerated; using beam search instead")
             method = "beam"
         else:
             kernel = _kernel(prep)
+            full = "exact" if bounded else "exhaustive"
             if device is not None and prep.fast:
                 # the torch path streams every subset through a matrix product; its time is
                 # not estimated here: it is taken up to 30 candidates (2**30 subsets)
                 est = None
                 if len(prep.cand) > 30 and method == "auto":
                     method = "beam"
-                    note = f"{n_sub:,} subsets are too many for the {device} path; using beam search instead"
+                    notes.append(f"{n_sub:,} subsets are too many for the {device} path; using beam search instead")
                 elif method == "auto":
                     method = "exhaustive"
             elif executor is not None and executor.n_workers > 1:
@@ -257,15 +299,17 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, devic
                 est = kernel.estimate_seconds(n_jobs=n_jobs)
             if method == "auto":
                 if est <= time_budget:
-                    method = "exhaustive"
+                    method = full
                 else:
-                    note = (f"exhaustive search of {n_sub:,} subsets would take about {_fmt_s(est)}, "
-                            f"over the {_fmt_s(time_budget)} budget; using beam search instead "
-                            "(a heuristic: the results are good subsets, not proven best)")
+                    notes.append(
+                        f"an exact search of {n_sub:,} subsets would take about {_fmt_s(est)}, "
+                        f"over the {_fmt_s(time_budget)} budget; using beam search instead "
+                        "(a heuristic: the results are good subsets, not proven best)")
                     method = "beam"
     name = ("accuracy-margins" + (f"-torch-{device}" if device is not None else "")) if prep.fast else "generic"
     plan = SearchPlan(len(prep.names), len(prep.cand), len(prep.forced), n_sub, method,
-                      name if method == "exhaustive" else None, est, note)
+                      name if method in ("exhaustive", "exact") else None, est,
+                      "; ".join(notes) or None)
     return plan, kernel
 
 
@@ -344,7 +388,7 @@ def beam_search(prep: _Prepared, top: int, width: int | None = None, rows=None,
 
 def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=None, n_jobs=2,
          beam_width=None, device=None, executor=None, stats=None):
-    """Best ``top`` subsets on ``rows`` as ([(indices, score)], n_evaluated)."""
+    """Best ``top`` subsets on ``rows`` as ([(indices, score)], n_scored)."""
     if method == "beam":
         return beam_search(prep, top, beam_width, rows)
     if kernel is None:
@@ -355,19 +399,30 @@ def _run(prep: _Prepared, method: str, kernel, top: int, rows=None, progress=Non
         _, masks = torch_accuracy_search(kernel, top, device=device, progress=progress)
     elif executor is not None:
         _, masks = run_sharded(kernel, top, executor, progress=progress, stats=stats)
+    elif prep.fast:
+        _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs, prune=method == "exact")
     else:
         _, masks = kernel.run(top, progress=progress, n_jobs=n_jobs)
-    # every subset returned is rescored in float64 by the core metric and the list re-sorted
-    # in the search's order: the kernel's ranking is never trusted at near-ties
+    # every subset returned is rescored exactly and the list re-sorted in the search's order:
+    # the kernel's ranking is never trusted at near-ties. For accuracy, a subset whose rows
+    # surely right and possibly right are as many has an exact count (no row is within the
+    # fixed point's guard of its decision): its accuracy is that count over the rows, the
+    # value the float64 metric gives; the others are rescored in float64 by the core metric.
     m = prep.metric
     out = []
-    for mask in masks.tolist():
-        chosen = [prep.cand[p] for p in range(len(prep.cand)) if (mask >> p) & 1]
+    cand = kernel.cand
+    exact = np.full(len(masks), -1, dtype=np.int64)
+    if prep.fast and len(masks):
+        sure, upper = kernel.sure_counts(masks), kernel.sure_counts(masks, sure=False)
+        exact = np.where(sure == upper, sure, -1)
+    n_rows = len(prep.y) if rows is None else len(rows)
+    for mask, count in zip(masks.tolist(), exact.tolist(), strict=True):
+        chosen = [cand[p] for p in range(len(cand)) if (mask >> p) & 1]
         subset = tuple(sorted(prep.forced + chosen))
-        out.append((subset, _score(prep, subset, rows)))
+        out.append((subset, count / n_rows if count >= 0 else _score(prep, subset, rows)))
     out.sort(key=lambda r: (-m.gain(r[1]), len(r[0]), r[0]))
     n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
-    return out[:top], n_sub
+    return out[:top], n_sub - int(getattr(kernel, "n_pruned", 0))
 
 
 def search_subsets(
@@ -418,9 +473,14 @@ def search_subsets(
     must_include, exclude : sequences of model indices or names
     names : sequence of str, optional
         Model names (default ``m0, m1, ...``).
-    method : {"auto", "exhaustive", "beam"}
-        ``auto`` is exhaustive when its estimated time fits ``time_budget`` seconds, else
-        beam search (the result's ``note`` says so).
+    method : {"auto", "exact", "exhaustive", "beam"}
+        ``exact``: branch and bound (accuracy on class labels: every subset is scored or
+        ruled out by a proven bound; the same top ``top`` as ``exhaustive``; other metrics
+        have no bound: the note says so and it searches as ``auto``). ``exhaustive`` scores
+        every subset. ``auto`` is ``exact`` (accuracy) or ``exhaustive`` when the estimated
+        time fits ``time_budget`` seconds, else beam search (the result's ``note`` says so,
+        and for accuracy ``extra["certificate"]`` bounds how far the beam's K-th best can be
+        from the true K-th best).
     beam_width : int, optional
         Beam width (default ``max(top, 16)``).
     nested : bool
@@ -471,8 +531,10 @@ def search_subsets(
             "promising were rescored in float64, so the order near the K-th may be approximate")
     fold_ids = tuple(int(k) for k in np.unique(folds)) if folds is not None else ()
     results = []
+    fold_rows = [np.flatnonzero(folds == k) for k in fold_ids]
     for subset, score in found:
-        fs = tuple(_score(prep, subset, np.flatnonzero(folds == k)) for k in fold_ids)
+        blend = _blend(prep, subset) if fold_ids else None  # row-wise: one blend, sliced per fold
+        fs = tuple(prep.metric(prep.y[r], blend[r]) for r in fold_rows)
         results.append(SubsetScore(tuple(prep.names[i] for i in subset), subset, len(subset),
                                    float(score), fs))
     nested_score = nested_folds = nested_choices = None
@@ -502,5 +564,25 @@ def search_subsets(
         nested_fold_scores=nested_folds,
         nested_choices=nested_choices,
         note=note,
-        extra={"shards": stats} if stats else {},
+        extra=_extra(prep, plan, found, n_eval, stats, kernel),
     )
+
+
+def _extra(prep: _Prepared, plan: SearchPlan, found, n_eval: int, stats: dict, kernel) -> dict:
+    """What was done, for the output and the JSON: scored and pruned counts, the certificate."""
+    extra: dict = {"shards": stats} if stats else {}
+    extra["subsets_scored"] = int(n_eval)
+    extra["pruned_fraction"] = (1.0 - n_eval / plan.n_subsets if plan.method == "exact" and plan.n_subsets
+                                else 0.0 if plan.method in ("exact", "exhaustive") else None)
+    extra["certificate"] = None
+    if plan.method == "beam" and found:
+        if prep.fast:
+            from blend.search._bounds import beam_certificate
+
+            extra["certificate"] = beam_certificate(
+                prep.S, prep.labels, prep.cand, prep.forced, prep.min_size, prep.max_size,
+                found[-1][1], len(found))
+        else:
+            extra["certificate_note"] = (f"no certificate: metric {prep.metric.name} has no "
+                                         "bound (only accuracy on class labels has)")
+    return extra

@@ -20,13 +20,18 @@ broadcast, so every subset is scored exactly once.
   Exactness: decisions are exact for the fixed-point margins. When a margin is not an
   exact multiple of the scale's resolution (the usual case: float32 probabilities below
   1/4, log-probabilities), every summed margin may be off by at most ``guard`` units (half
-  a unit per model). The kernel then counts, per subset, the rows *surely* right
-  (row-minimum margin ``>= guard``) and the rows *possibly* right (``>= -guard``), and the
-  search keeps every subset whose possible count reaches the K-th best sure count: those
-  near-ties are decided in float64 by rescoring (:class:`GuardedTopK`), as the
+  a unit per model). The broadcast then counts, per subset, only the rows *possibly*
+  right (row-minimum margin ``>= -guard``): an upper bound, as cheap as the exact count.
+  Lower bounds (rows *surely* right, ``>= guard``) are computed lazily for the few most
+  promising subsets (:class:`LazyTopK`); their K-th best is a proven floor, and every
+  subset whose upper bound reaches it is kept and decided in float64 by rescoring, as the
   optimiser's float32 kernel sends its near-ties to float64. The returned top-K is then
   the float64 one. (An exact int64 scale was tried too: 1.4x slower than int32 with the
   guard on float32 probabilities, see ``docs/benchmarks/search.md``.)
+
+  Branch and bound (``run(prune=True)``, ``--method exact``): an outer subset whose
+  bound (``always right + live rows not surely wrong whatever the inner subset``) is below
+  the floor is skipped without its broadcast; the result is the same.
 
 ``GenericKernel`` (any metric): float64 sums of the models' scores, the outer sums computed
 directly (no running sums), the blend finalised and passed to the metric for each subset.
@@ -46,8 +51,8 @@ from blend.combine import finalize
 from blend.metrics import Metric
 from blend.search._topk import TopK, popcount
 
-__all__ = ["AccuracyKernel", "GenericKernel", "GuardedTopK", "count_subsets", "shard_bounds",
-           "run_sharded"]
+__all__ = ["AccuracyKernel", "GenericKernel", "GuardedTopK", "LazyTopK", "SharedFloor", "count_subsets",
+           "shard_bounds", "run_sharded"]
 
 
 def count_subsets(n_cand: int, n_forced: int, min_size: int, max_size: int) -> int:
@@ -162,16 +167,122 @@ class GuardedTopK:
         return u[order], m[order]
 
 
-def _walk_in_threads(run_range, n_outer: int, topk_size: int, n_models: int, progress,
-                     n_jobs: int, collector=TopK):
-    """Walk the outer subsets ``[0, n_outer)`` in ``n_jobs`` threads and merge their top-k.
+class SharedFloor:
+    """The best lower bound on the k-th best count any thread has proved (threads share it)."""
 
-    Each thread calls ``run_range(t0, t1, topk, progress)`` on its share with its own
-    collector (a :class:`TopK`, or a :class:`GuardedTopK`). Returns ``(gains, masks)``,
-    best first.
+    def __init__(self) -> None:
+        self.value = -np.inf
+
+    def raise_to(self, value: float) -> None:
+        if value > self.value:  # a plain float store: atomic under the GIL
+            self.value = float(value)
+
+
+class LazyTopK:
+    """Every subset that can be among the best ``k``, offered with upper bounds only.
+
+    The kernel's broadcast counts only the rows *possibly* right (an upper bound; inexact
+    margins, ``guard > 0``): one count per subset, as cheap as the exact kernel's. Lower
+    bounds are computed lazily, for a few subsets only: when many candidates are kept, the
+    most promising ``k`` not yet bounded get ``lower(masks)`` (the rows *surely* right, one
+    small matrix product), and the ``k``-th best lower bound becomes the threshold ``T``: a
+    proven lower bound on the true ``k``-th best, so every subset whose upper bound is below
+    ``T`` is dropped for good. :meth:`result` returns every candidate with ``upper >= T``,
+    for the caller to rescore exactly (float64). ``shared`` (a :class:`SharedFloor`) lets
+    threads use each other's thresholds.
+    """
+
+    def __init__(self, k: int, n_bits: int, lower: Callable[[np.ndarray], np.ndarray],
+                 limit: int = 200_000, shared: SharedFloor | None = None):
+        self.k = int(k)
+        self.n_bits = int(n_bits)
+        self.lower = lower
+        self.sure = TopK(k, n_bits)  # lower bounds of the subsets bounded so far
+        self.limit = int(limit)
+        self.soft = max(4 * self.k, 256)
+        self.shared = shared
+        self._upper: list[np.ndarray] = []
+        self._masks: list[np.ndarray] = []
+        self._done: list[np.ndarray] = []
+        self._n = 0
+        self.n_lower = 0  # subsets whose lower bound was computed
+        self.n_pruned = 0
+        self.truncated = False
+
+    @property
+    def threshold(self) -> float:
+        t = self.sure.threshold
+        return max(t, self.shared.value) if self.shared is not None else t
+
+    def offer(self, upper: np.ndarray, masks: np.ndarray) -> None:
+        upper = np.asarray(upper, dtype=np.float64)
+        keep = upper >= self.threshold
+        if not keep.all():
+            upper, masks = upper[keep], masks[keep]
+        if len(upper) == 0:
+            return
+        self._upper.append(upper)
+        self._masks.append(np.asarray(masks, dtype=np.int64))
+        self._done.append(np.zeros(len(upper), dtype=bool))
+        self._n += len(upper)
+        if self._n > 2 * self.soft:
+            self._compact()
+
+    def _compact(self, rounds: int = 8) -> None:
+        if not self._upper:
+            return
+        u, m, d = (np.concatenate(x) for x in (self._upper, self._masks, self._done))
+        for _ in range(rounds + 1):
+            keep = u >= self.threshold
+            u, m, d = u[keep], m[keep], d[keep]
+            todo = np.flatnonzero(~d)
+            if len(u) <= self.soft or len(todo) == 0 or _ == rounds:
+                break
+            # bound the most promising subsets not bounded yet; their k-th best lower bound
+            # is the new threshold
+            pick = todo[np.argsort(-u[todo], kind="stable")[: self.k]]
+            low = np.asarray(self.lower(m[pick]), dtype=np.float64)
+            self.n_lower += len(pick)
+            d[pick] = True
+            self.sure.offer(low, m[pick])
+            self.sure._trim()
+            if self.shared is not None:
+                self.shared.raise_to(self.sure.threshold)
+        if len(u) > self.limit:  # pathological ties: keep the most promising
+            order = np.argsort(-u, kind="stable")[: self.limit]
+            u, m, d = u[order], m[order], d[order]
+            self.truncated = True
+        self._upper, self._masks, self._done, self._n = [u], [m], [d], len(u)
+
+    def merge(self, other: LazyTopK) -> None:
+        self.sure.merge(other.sure)  # the threads' masks are distinct: no subset twice
+        self._upper.extend(other._upper)
+        self._masks.extend(other._masks)
+        self._done.extend(other._done)
+        self._n += other._n
+        self.n_lower += other.n_lower
+        self.n_pruned += other.n_pruned
+        self.truncated |= other.truncated
+        self._compact()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(upper bounds, masks) of every candidate, most promising first."""
+        self._compact()
+        if not self._upper:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        u, m = self._upper[0], self._masks[0]
+        order = np.argsort(-u, kind="stable")
+        return u[order], m[order]
+
+
+def _walk_in_threads(run_range, n_outer: int, make_collector, progress, n_jobs: int):
+    """Walk the outer subsets ``[0, n_outer)`` in ``n_jobs`` threads; the merged collector.
+
+    Each thread calls ``run_range(t0, t1, collector, progress)`` on its share with its own
+    collector from ``make_collector()`` (a :class:`TopK` or a :class:`LazyTopK`).
     """
     n_jobs = max(1, min(n_jobs, n_outer))
-    tops = [collector(topk_size, n_models) for _ in range(n_jobs)]
+    tops = [make_collector() for _ in range(n_jobs)]
     lock = threading.Lock()
 
     def prog(k):
@@ -190,9 +301,7 @@ def _walk_in_threads(run_range, n_outer: int, topk_size: int, n_models: int, pro
                 f.result()
     for other in tops[1:]:
         tops[0].merge(other)
-    if collector is GuardedTopK:
-        return tops[0]
-    return tops[0].result()
+    return tops[0]
 
 
 def shard_bounds(n_outer: int, n_shards: int) -> list[tuple[int, int]]:
@@ -208,23 +317,28 @@ def shard_bounds(n_outer: int, n_shards: int) -> list[tuple[int, int]]:
     return [(int(b[i]), int(b[i + 1])) for i in range(n_shards) if b[i + 1] > b[i]]
 
 
-def _collector(kernel):
-    """The kernel's top-k collector: guarded (candidates to rescore) when its margins are inexact."""
-    return GuardedTopK if getattr(kernel, "guard", 0) else TopK
+def _collector(kernel, topk_size: int, shared: SharedFloor | None = None):
+    """The kernel's top-k collector: a :class:`LazyTopK` when its margins are inexact.
+
+    Else a plain :class:`TopK` of exact counts.
+    """
+    if getattr(kernel, "guard", 0):
+        return LazyTopK(topk_size, kernel.split.n, kernel.sure_counts, shared=shared)
+    return TopK(topk_size, kernel.split.n, getattr(kernel, "tie_perm", None))
 
 
 def _shard(kernel, t0: int, t1: int, topk_size: int) -> tuple[Any, int, float]:
     """One shard as a task: ``(collector, subsets scored, seconds)`` of outer range [t0, t1)."""
     start = time.perf_counter()
-    top = _collector(kernel)(topk_size, kernel.split.n)
+    top = _collector(kernel, topk_size)
     done = [0]
 
     def count(k):
         done[0] += k
 
     kernel._run_range(t0, t1, top, count)
-    if isinstance(top, GuardedTopK):
-        top._prune()  # ship only the candidates that can still qualify
+    if isinstance(top, LazyTopK):
+        top._compact()  # ship only the candidates that can still qualify
     return top, done[0], time.perf_counter() - start
 
 
@@ -244,11 +358,10 @@ def run_sharded(kernel, topk_size: int, executor, n_shards: int | None = None,
     outs = executor.map(_shard, [(t0, t1, topk_size) for t0, t1 in shards], shared=kernel,
                         on_done=None if progress is None else lambda _, o: progress(o[1]))
     t0 = time.perf_counter()
-    top = _collector(kernel)(topk_size, kernel.split.n)
+    top = _collector(kernel, topk_size)
     for part, _, _ in outs:
         top.merge(part)
-    if isinstance(top, GuardedTopK):
-        kernel.truncated = top.truncated
+    kernel.truncated = bool(getattr(top, "truncated", False))
     result = top.result()
     if stats is not None:
         stats.update(shards=len(shards), shard_s=[o[2] for o in outs],
@@ -327,18 +440,33 @@ class AccuracyKernel:
         self.QB = QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
         self.posB = np.maximum(QB, 0).sum(axis=0)
-        TB = _table(QB, self.dtype)[sp.order]  # (2**b, K), inner subsets by size
-        # (K, block) column blocks: a block stays in cache while a batch of outer subsets uses it
+        # (K, block) column blocks of the inner subsets' sums, inner subsets by size: a block
+        # stays in cache while a batch of outer subsets uses it. Each block is one float64
+        # matrix product (integer sums below 2**53: exact), cast to the kernel's type.
         self.block = min(1 << sp.b, 128)
-        self.TB_blocks = [np.ascontiguousarray(TB[c : c + self.block].T) for c in range(0, 1 << sp.b, self.block)]
+        QBt = np.ascontiguousarray(QB.T, dtype=np.float64)  # (K, b)
+        shifts = np.arange(sp.b)
+        self.TB_blocks = []
+        for c in range(0, 1 << sp.b, self.block):
+            bits = ((sp.order[c : c + self.block, None] >> shifts) & 1).astype(np.float64)
+            self.TB_blocks.append((QBt @ bits.T).astype(self.dtype))
+        self.cand = cand
+        #: kernel bit p is bit tie_perm[p] in model order (ties are broken in model order)
+        self.tie_perm = list(np.argsort(np.argsort(cand, kind="stable"), kind="stable"))
+        self.prune = False
+        self.truncated = False
+        self.n_pruned = 0
+        self._Qf = None
 
     # -- scoring outer subsets -------------------------------------------------------------
-    def _prepare_outer(self, outer_mask: int, av: np.ndarray):
+    def _prepare_outer(self, outer_mask: int, av: np.ndarray, floor: float = -np.inf):
         """What one outer subset needs: the undecided margins and the fixed part of the count.
 
-        Returns None (no inner subset of an allowed size), or
+        Returns None (no inner subset of an allowed size), an int (the number of its inner
+        subsets, pruned: no row count of theirs can reach ``floor``), or
         ``(outer_mask, j0, j1, base, idx, thr, sizes, n_groups)``; with ``idx`` None every
-        inner subset scores ``base``.
+        inner subset scores ``base``. With a ``guard`` the counts are upper bounds (rows
+        possibly right): ``thr`` includes ``+guard``.
         """
         sp = self.split
         j0, j1 = sp.inner_range(outer_mask)
@@ -346,9 +474,13 @@ class AccuracyKernel:
             return None
         if self.n_constraints == 0:
             return outer_mask, j0, j1, self.always_right, None, None, None, 0
-        sat = av + self.negB >= self.guard
         vio = av + self.posB < -self.guard
         row_vio = np.logical_or.reduceat(vio, self.row_starts)
+        n_row_vio = int(np.count_nonzero(row_vio))
+        # the bound: rows no inner subset can make right are lost for the whole inner table
+        if self.always_right + self.n_live_rows - n_row_vio < floor:
+            return j1 - j0
+        sat = av + self.negB >= self.guard
         livec = ~sat & ~vio & ~row_vio[self.rowpos]
         idx = np.flatnonzero(livec)
         L = len(idx)
@@ -359,7 +491,7 @@ class AccuracyKernel:
             gstart = np.flatnonzero(new)
             n_groups = len(gstart)
         # rows with every rival decided in favour of the true class, whatever the inner subset
-        base = self.always_right + self.n_live_rows - int(row_vio.sum()) - n_groups
+        base = self.always_right + self.n_live_rows - n_row_vio - n_groups
         if L == 0:
             return outer_mask, j0, j1, base, None, None, None, 0
         sizes = None
@@ -372,7 +504,7 @@ class AccuracyKernel:
             pos = np.arange(L) - gstart[grp]
             idx = idx[np.lexsort((grp, -cnt[grp], pos))]
             sizes = np.bincount(pos)[1:].tolist()  # rows with > l live rivals, l = 1, 2, ...
-        thr = av[idx].astype(self.dtype)[:, None]
+        thr = (av[idx] + self.guard).astype(self.dtype)[:, None]
         return outer_mask, j0, j1, base, idx, thr, sizes, n_groups
 
     def _score_batch(self, states):
@@ -380,16 +512,16 @@ class AccuracyKernel:
 
         The loop runs over column blocks of the inner table outermost, so one block
         (``K x block`` int32) stays in cache while every outer subset of the batch uses it.
-        With a ``guard`` (inexact margins), returns ``(sure, possible)`` lists of counts.
+        With a ``guard`` (inexact margins) the counts are of the rows *possibly* right (the
+        summed margin ``>= -guard``): upper bounds, as cheap as exact counts (the ``+guard``
+        is folded into the outer sums).
         """
         blk = self.block
-        g = self.guard
         counts = [None if st is None else np.full(st[2] - st[1], st[3] + st[7], dtype=np.int64)
                   for st in states]
-        upper = [None if c is None else c.copy() for c in counts] if g else None
         for c, Tc in enumerate(self.TB_blocks):
             c0, c1 = c * blk, (c + 1) * blk
-            for i, (st, cnt) in enumerate(zip(states, counts, strict=False)):
+            for st, cnt in zip(states, counts, strict=False):
                 if st is None or st[4] is None:
                     continue
                 _, j0, j1, _, idx, thr, sizes, n_groups = st
@@ -406,16 +538,17 @@ class AccuracyKernel:
                         np.minimum(work[:n_l], work[off : off + n_l], out=work[:n_l])
                         off += n_l
                     work = work[:n_groups]
-                if g:  # possibly right: >= -g (upper count); surely right: >= g (lower count)
-                    maybe = work + self.dtype(g)
-                    np.right_shift(maybe, self.shift, out=maybe)
-                    upper[i][lo - j0 : hi - j0] += maybe.sum(axis=0, dtype=self.dtype)
-                    np.subtract(work, self.dtype(g), out=work)
                 np.right_shift(work, self.shift, out=work)
-                cnt[lo - j0 : hi - j0] += work.sum(axis=0, dtype=self.dtype)
-        return (counts, upper) if g else counts
+                cnt[lo - j0 : hi - j0] += np.einsum("ij->j", work)
+        return counts
 
-    def _run_range(self, t0, t1, topk: TopK, progress, batch: int = 32):
+    def _run_range(self, t0, t1, topk, progress, batch: int = 32):
+        """Walk outer subsets ``[t0, t1)`` (Gray-code order), offering every count to ``topk``.
+
+        With ``self.prune`` an outer subset whose bound (rows not surely wrong for any inner
+        subset) is below ``topk.threshold`` (a proven lower bound on the k-th best) is
+        skipped without its broadcast; ``topk.n_pruned`` counts its subsets.
+        """
         sp = self.split
         g = _gray(t0)
         av = self.base.copy()
@@ -424,9 +557,15 @@ class AccuracyKernel:
                 av += self.QA[p]
         for b0 in range(t0, t1, batch):
             states = []
+            pruned = 0
+            floor = topk.threshold if self.prune else -np.inf
             for t in range(b0, min(b0 + batch, t1)):
                 g = _gray(t)
-                states.append(self._prepare_outer(g, av))
+                st = self._prepare_outer(g, av, floor)
+                if isinstance(st, int):
+                    pruned += st
+                    st = None
+                states.append(st)
                 if t + 1 < t1:  # Gray-code step: one model joins or leaves the outer subset
                     flip = ((t + 1) & -(t + 1)).bit_length() - 1
                     if (g >> flip) & 1:
@@ -434,57 +573,87 @@ class AccuracyKernel:
                     else:
                         av += self.QA[flip]
             done = 0
-            scored = self._score_batch(states)
-            if self.guard:
-                for st, low, up in zip(states, *scored, strict=False):
-                    if st is not None:
-                        topk.offer(low, up, sp.masks(st[0], st[1], st[2]))
-                        done += len(low)
-            else:
-                for st, cnt in zip(states, scored, strict=False):
-                    if st is not None:
-                        topk.offer(cnt, sp.masks(st[0], st[1], st[2]))
-                        done += len(cnt)
-            if progress is not None and done:
-                progress(done)
+            for st, cnt in zip(states, self._score_batch(states), strict=False):
+                if st is not None:
+                    topk.offer(cnt, sp.masks(st[0], st[1], st[2]))
+                    done += len(cnt)
+            topk.n_pruned += pruned
+            if progress is not None and done + pruned:
+                progress(done + pruned)
 
-    def run(self, topk_size: int, progress: Callable[[int], None] | None = None, n_jobs: int = 2):
+    def sure_counts(self, masks: np.ndarray, sure: bool = True) -> np.ndarray:
+        """Rows surely right (``sure``; else possibly right) for each subset in ``masks``.
+
+        A lower (upper) bound on the float64 count, exact when ``guard`` is 0: the summed
+        fixed-point margins as one float64 matrix product (integers below 2**53: exact).
+        """
+        masks = np.asarray(masks, dtype=np.int64)
+        if len(masks) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.n_constraints == 0:
+            return np.full(len(masks), self.always_right, dtype=np.int64)
+        if self._Qf is None:
+            self._Qf = np.concatenate([self.QA, self.QB], axis=0).astype(np.float64)
+        bits = ((masks[:, None] >> np.arange(self.split.n)) & 1).astype(np.float64)
+        sums = bits @ self._Qf + self.base
+        ok = sums >= (self.guard if sure else -self.guard)
+        right = np.logical_and.reduceat(ok, self.row_starts, axis=1).sum(axis=1)
+        return self.always_right + right.astype(np.int64)
+
+    def run(self, topk_size: int, progress: Callable[[int], None] | None = None, n_jobs: int = 2,
+            prune: bool = False):
         """Score every subset; return (gains, masks) of the best ``topk_size``, best first.
 
         Gains are numbers of correctly predicted rows. With inexact margins (``guard > 0``)
-        the masks are every candidate that can be among the best (possibly many more than
+        the masks are every candidate that can be among the best (possibly more than
         ``topk_size``) and the gains their upper bounds: the caller rescores them in
         float64. ``self.truncated`` says whether pathological ties overflowed the candidates.
+        ``prune`` skips the outer subsets the bound rules out (branch and bound: the same
+        result); ``self.n_pruned`` counts the subsets skipped.
         """
-        if not self.guard:
-            self.truncated = False
-            return _walk_in_threads(self._run_range, 1 << self.split.a, topk_size,
-                                    self.split.n, progress, n_jobs)
-        top = _walk_in_threads(self._run_range, 1 << self.split.a, topk_size, self.split.n,
-                               progress, n_jobs, collector=GuardedTopK)
-        self.truncated = top.truncated
+        self.prune = bool(prune)
+        shared = SharedFloor()
+        top = _walk_in_threads(self._run_range, 1 << self.split.a,
+                               lambda: _collector(self, topk_size, shared), progress, n_jobs)
+        self.truncated = bool(getattr(top, "truncated", False))
+        self.n_pruned = int(top.n_pruned)
+        self.n_lower = int(getattr(top, "n_lower", 0))
         return top.result()
 
-    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.3) -> float:
-        """Wall time for the whole walk, extrapolated from batches of random outer subsets."""
+    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.15) -> float:
+        """Wall time for the whole walk, extrapolated from random outer subsets.
+
+        The sample walks runs of consecutive outer subsets exactly as the search does, in
+        ``n_jobs`` threads at once, so the machine's current load and the threads' real
+        speed-up are in the figure (an earlier estimate timed random single outer subsets on
+        one thread and divided by a fixed factor: 3.5x low at load 7, 2.6-2.8x high at 24
+        models). For ``prune=True`` it is an upper bound (the sample does not prune).
+        """
         n_outer = 1 << self.split.a
-        rng = np.random.default_rng(0)
-        order = rng.permutation(n_outer)
-        t_start = time.perf_counter()
-        n = 0
-        while n < n_outer and time.perf_counter() - t_start < sample_s:
-            states = []
-            for t in order[n : n + 16]:
-                g = _gray(int(t))
-                av = self.base.copy()
-                for p in range(self.split.a):
-                    if (g >> p) & 1:
-                        av += self.QA[p]
-                states.append(self._prepare_outer(g, av))
-            self._score_batch(states)
-            n += len(states)
-        per = (time.perf_counter() - t_start) / max(n, 1)
-        return per * n_outer / max(1.0, 0.85 * min(n_jobs, 2))
+        n_jobs = max(1, min(n_jobs, n_outer))
+        done = [0] * n_jobs
+        stop = 0.0  # set below, after the warm-up
+
+        def work(k: int) -> None:
+            # runs of 32 consecutive outer subsets from random starts, walked as the search
+            # walks them (Gray-code steps, one batch per block of the inner table)
+            rng = np.random.default_rng(k)
+            while time.perf_counter() < stop and sum(done) < n_outer:
+                t0 = int(rng.integers(0, max(1, n_outer - 32)))
+                t1 = min(n_outer, t0 + 32)
+                self._run_range(t0, t1, TopK(1, self.split.n), None)
+                done[k] += t1 - t0
+
+        # warm-up, untimed: first-call costs (allocations, thread start) are not per subset
+        self._run_range(0, min(n_outer, 8), TopK(1, self.split.n), None)
+        stop = time.perf_counter() + sample_s
+        t0 = time.perf_counter()
+        if n_jobs == 1:
+            work(0)
+        else:
+            with ThreadPoolExecutor(n_jobs) as ex:
+                list(ex.map(work, range(n_jobs)))
+        return (time.perf_counter() - t0) / max(sum(done), 1) * n_outer
 
 
 class GenericKernel:
@@ -513,6 +682,7 @@ class GenericKernel:
         self.SA = S[cand[: sp.a]]
         self.TB = _table(S[cand[sp.a :]], np.float64)[sp.order]
         self.sizes_B = popcount(sp.order)
+        self.cand = cand
 
     def _score_outer(self, g: int):
         sp = self.split
@@ -545,8 +715,8 @@ class GenericKernel:
         ``n_jobs`` threads share the outer subsets (numpy releases the GIL in the blend and
         in most metrics).
         """
-        return _walk_in_threads(self._run_range, 1 << self.split.a, topk_size, self.split.n,
-                                progress, n_jobs)
+        return _walk_in_threads(self._run_range, 1 << self.split.a,
+                                lambda: TopK(topk_size, self.split.n), progress, n_jobs).result()
 
     def estimate_seconds(self, n_jobs: int = 1, sample_s: float = 0.3) -> float:
         n_outer = 1 << self.split.a

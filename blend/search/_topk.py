@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TopK", "popcount", "order_key"]
+__all__ = ["TopK", "popcount", "order_key", "permute_bits"]
 
 
 def popcount(masks: np.ndarray) -> np.ndarray:
@@ -38,16 +38,31 @@ def order_key(gains: np.ndarray, masks: np.ndarray, n_bits: int) -> np.ndarray:
     return np.lexsort((-_reverse_bits(masks, n_bits), popcount(masks), -gains))
 
 
-class TopK:
-    """The best ``k`` (gain, mask) pairs offered so far; larger gain is better."""
+def permute_bits(masks: np.ndarray, perm) -> np.ndarray:
+    """Masks with bit ``p`` moved to bit ``perm[p]``."""
+    masks = np.asarray(masks, dtype=np.int64)
+    out = np.zeros_like(masks)
+    for p, q in enumerate(perm):
+        out |= ((masks >> p) & 1) << int(q)
+    return out
 
-    def __init__(self, k: int, n_bits: int):
+
+class TopK:
+    """The best ``k`` (gain, mask) pairs offered so far; larger gain is better.
+
+    ``perm``: when the masks' bits are not in model order (a kernel that reorders its
+    candidates), bit ``p`` is model-order bit ``perm[p]``: ties are broken in model order.
+    """
+
+    def __init__(self, k: int, n_bits: int, perm=None):
         self.k = int(k)
         self.n_bits = int(n_bits)
+        self.perm = None if perm is None or list(perm) == list(range(len(perm))) else list(perm)
         self._gains: list[np.ndarray] = []
         self._masks: list[np.ndarray] = []
         self._n = 0
         self.threshold = -np.inf
+        self.n_pruned = 0  # subsets skipped by a bound (branch and bound), for the record
 
     def offer(self, gains: np.ndarray, masks: np.ndarray) -> None:
         gains = np.asarray(gains, dtype=np.float64)
@@ -67,13 +82,15 @@ class TopK:
             return
         g = np.concatenate(self._gains)
         m = np.concatenate(self._masks)
-        order = order_key(g, m, self.n_bits)[: self.k]
+        key = m if self.perm is None else permute_bits(m, self.perm)
+        order = order_key(g, key, self.n_bits)[: self.k]
         g, m = g[order], m[order]
         self._gains, self._masks, self._n = [g], [m], len(g)
         if len(g) >= self.k:
             self.threshold = g[-1]
 
     def merge(self, other: TopK) -> None:
+        self.n_pruned += getattr(other, "n_pruned", 0)
         self._gains.extend(other._gains)
         self._masks.extend(other._masks)
         self._n += other._n

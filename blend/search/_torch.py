@@ -46,7 +46,7 @@ def torch_accuracy_search(kernel: AccuracyKernel, top: int, *, device: str = "cu
         chunk = int(max(1024, min(1 << 16, (512 * 2**20) // per)))
     bits = torch.arange(n, device=dev, dtype=torch.int64)
     guard = float(getattr(kernel, "guard", 0))
-    topk = GuardedTopK(top, n) if guard else TopK(top, n)
+    topk = GuardedTopK(top, n) if guard else TopK(top, n, getattr(kernel, "tie_perm", None))
     size_lo = max(sp.min_size - sp.nf, 0)
     size_hi = sp.max_size - sp.nf
     for s0 in range(0, total, chunk):

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from blend._checks import check_rows
 from blend._errors import BlendError
 from blend._params import jsonable as _jsonable
 from blend.stack._baselines import baseline_scores
@@ -59,9 +60,7 @@ def _check_inputs(X, y, folds, task, X_test, extra, extra_test, hpo, seeds):
     if not np.isfinite(X).all():
         bad = int((~np.isfinite(X)).any(axis=(1, 2)).sum())
         raise BlendError(f"features hold NaN or infinite values in {bad} row(s); fix the base predictions")
-    y = np.asarray(y)
-    if y.shape[0] != N:
-        raise BlendError(f"y has {y.shape[0]} rows but the features have {N}")
+    y, folds = check_rows(y, folds, N, what="the features")
     if task == "softclass":
         if y.ndim != 2 or y.shape[1] != C:
             raise BlendError(f"softclass targets must have shape (N, {C}); got {y.shape}")
@@ -74,9 +73,7 @@ def _check_inputs(X, y, folds, task, X_test, extra, extra_test, hpo, seeds):
         y = y.astype(np.int64).reshape(N)
         if y.min() < 0 or y.max() >= C:
             raise BlendError(f"class labels must lie in [0, {C - 1}]; got {y.min()}..{y.max()}")
-    folds = np.asarray(folds).astype(np.int64)
-    if folds.shape != (N,):
-        raise BlendError(f"folds must have shape ({N},); got {folds.shape}")
+    folds = folds.astype(np.int64)
     fold_ids = np.unique(folds)
     if len(fold_ids) < 3:
         raise BlendError(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from blend._errors import BlendError
 from blend.stack._stacker import Stacker
 
 __all__ = ["NeuralStacker"]
@@ -23,7 +24,7 @@ def _torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - torch is installed with the [vision] extra
-        raise ImportError(
+        raise BlendError(
             "the neural stackers need torch; install it with `pip install oof-blend[vision]` "
             "or use `stack lgbm` / `stack linear`"
         ) from exc

@@ -8,7 +8,7 @@ from typing import Any
 from blend._errors import BlendError
 
 __all__ = ["resolve_models", "without_stackers", "in_sample_models", "honesty_facts",
-           "models_without_test"]
+           "models_without_test", "level2_models", "level2_facts"]
 
 
 def in_sample_models(store: Any, models: Sequence[str]) -> list[str]:
@@ -18,13 +18,21 @@ def in_sample_models(store: Any, models: Sequence[str]) -> list[str]:
     return [m for m in models if is_in_sample(store.manifest(m))]
 
 
-def without_stackers(store: Any) -> Callable[[list[str]], list[str]]:
-    """A ``default`` for :func:`resolve_models`: the models no stacker wrote (``source != "stack"``).
+def level2_models(store: Any, models: Sequence[str]) -> list[str]:
+    """The level-2 models among ``models`` (stackers: :func:`oof_store.flags.is_level2`)."""
+    from oof_store.flags import is_level2
 
-    Stacking or comparing level-2 models again over the same folds would leak, so ``stack``
-    and ``compare`` leave them out of their default lists.
+    return [m for m in models if is_level2(store.manifest(m))]
+
+
+def without_stackers(store: Any) -> Callable[[list[str]], list[str]]:
+    """The models no stacker wrote: the level-2 filter :func:`resolve_models` applies.
+
+    Weights, subsets or stackers fitted again on level-2 models over the same folds are
+    not nested, so every command leaves them out of its default list (``level2=True``
+    keeps them: ``blend report``).
     """
-    return lambda have: [m for m in have if store.manifest(m).get("source") != "stack"]
+    return lambda have: [m for m in have if m not in set(level2_models(store, have))]
 
 
 def resolve_models(
@@ -35,11 +43,13 @@ def resolve_models(
     what: str = "this command",
     default: Callable[[list[str]], list[str]] | None = None,
     allow_in_sample: bool = False,
+    level2: bool = False,
 ) -> list[str]:
     """The models a command works on.
 
-    ``models`` checked against the store, or by default every finished model (filtered by
-    ``default``). In-sample models (blends written back by ``blend apply --write-model``,
+    ``models`` checked against the store, or by default every finished model that is not a
+    level-2 model (:func:`without_stackers`, unless ``level2``; a named one is used, and the
+    CLI says its score is not nested), filtered by ``default``. In-sample models (blends written back by ``blend apply --write-model``,
     see :mod:`oof_store.flags`) are left out of the default list, and naming one is an
     error, unless ``allow_in_sample``.
 
@@ -47,7 +57,9 @@ def resolve_models(
     but no manifest), unknown (listing the store's) or in-sample, or when fewer than
     ``need`` remain.
     """
-    available = store.models()
+    # "every model" leaves out models without a manifest or failing their checks, each named
+    # in a SkippedModelWarning (a `warning:` line in the CLIs), never silently
+    available = store.models() if models else store.usable_models()
     insample = [] if allow_in_sample else in_sample_models(store, available)
     if models:
         models = list(models)
@@ -79,6 +91,8 @@ def resolve_models(
         chosen = models
     else:
         have = [m for m in available if m not in insample]
+        if not level2:
+            have = without_stackers(store)(have)
         chosen = default(have) if default else have
     if len(chosen) < need:
         raise BlendError(
@@ -105,3 +119,13 @@ def honesty_facts(store: Any, models: Sequence[str]) -> dict[str, Any]:
 
     flagged = {m: f for m in models if (f := model_flags(store.manifest(m)))}
     return {"honest": not flagged, "flagged_models": flagged}
+
+
+def level2_facts(store: Any, models: Sequence[str]) -> dict[str, Any]:
+    """The JSON facts on the level-2 models among ``models`` (used because named).
+
+    ``level2_models`` lists them; when there are any, ``honest`` is False: the nested score
+    does not cover what was fitted on them.
+    """
+    used = level2_models(store, models)
+    return {"level2_models": used, **({"honest": False} if used else {})}

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_block", "write_model"]
+__all__ = ["as_block", "in_sample_mark", "write_model"]
 
 
 def as_block(a: np.ndarray) -> np.ndarray:
@@ -34,6 +34,19 @@ def as_block(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def in_sample_mark(store: Any, parents: list[str], fitted_on_all_rows: bool) -> bool:
+    """The ``params.in_sample`` mark of a level-2 model written back into ``store``.
+
+    True when what it was fitted on was chosen on every OOF row (a blend's weights, subset
+    or temperatures: ``blend apply --write-model``), or when any of its ``parents`` is
+    in-sample (:func:`oof_store.flags.is_in_sample`): a stacker over in-sample blends is
+    in-sample too. The one definition every write-back uses (through :func:`write_model`).
+    """
+    from oof_store.flags import is_in_sample
+
+    return bool(fitted_on_all_rows) or any(is_in_sample(store.manifest(m)) for m in parents)
+
+
 def write_model(
     store: Any,
     name: str,
@@ -47,8 +60,12 @@ def write_model(
     source: str,
     parents: list[str],
     overwrite: bool,
+    fitted_on_all_rows: bool,
 ) -> dict[str, Any]:
     """Write model ``name`` (its OOF and test predictions) in one store transaction.
+
+    The honesty mark ``params.in_sample`` is set here, for every writer, by
+    :func:`in_sample_mark` (a caller cannot set it by hand).
 
     Parameters
     ----------
@@ -66,13 +83,21 @@ def write_model(
         The write's blocks replace every block the model had, at its commit (an existing
         model is replaced all at once, never removed first).
     kind, params, source, parents, overwrite
-        Passed to :meth:`oof_store.Transaction.finish_model` (``tta_views=["none"]``).
+        Passed to :meth:`oof_store.Transaction.finish_model` (``tta_views=["none"]``);
+        ``params`` without ``in_sample``.
+    fitted_on_all_rows : bool
+        Whether the model's predictions were chosen on every OOF row (an in-sample blend);
+        False for a nested stacker.
 
     Returns
     -------
     dict
         The committed manifest.
     """
+    if "in_sample" in params:
+        raise TypeError("write_model sets params['in_sample'] itself (in_sample_mark: "
+                        "fitted_on_all_rows and the parents' marks); do not pass it")
+    params = {**params, "in_sample": in_sample_mark(store, parents, fitted_on_all_rows)}
     per_fold = isinstance(test, Mapping)
     with store.transaction(name, op, replace=replace) as tx:
         for k, block in oof.items():

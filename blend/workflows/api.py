@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from blend._errors import BlendError
 from blend.workflows import _defaults as D
-from blend.workflows._models import honesty_facts
+from blend.workflows._models import honesty_facts, level2_facts
 
 __all__ = ["open_store", "compare", "optimize", "search", "stack", "report", "WorkflowResult",
            "CompareRun", "OptimizeRun", "SearchRun", "StackRun", "ReportRun"]
@@ -255,7 +255,8 @@ def optimize(store: Any, *, method: str = D.OPTIMIZE_METHOD, metric: str | None 
                          seed=seed, nested=nested, params=params, executor=executor,
                          progress=progress, from_search=from_search, rank=rank,
                          allow_in_sample=allow_in_sample)
-    return OptimizeRun(res, store, honesty_facts(store, res.models))
+    return OptimizeRun(res, store, {**honesty_facts(store, res.models),
+                                    **level2_facts(store, res.models)})
 
 
 # --------------------------------------------------------------------------- search
@@ -297,6 +298,7 @@ def search_facts(store: Any, result: Any, models: Sequence[str], settings: dict[
                             "nested: pooled held-out predictions; each fold's subset "
                             "chosen on the other folds"),
         **honesty_facts(store, models),
+        **level2_facts(store, models),
         # what `blend optimize --from-search` needs to rerun this search inside its folds
         "settings": settings,
     }

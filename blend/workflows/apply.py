@@ -49,6 +49,7 @@ def submission(recipe, store, *, output: str = "auto", sample: Any = None, raw: 
         id_col=store.id_col,
         target_col="label" if store.task == "softclass" else store.target_cols[0],
         class_names=store.class_names, output=how, sample=sample,
+        rows_in_order=bool(store.meta.get("test_ids_from_rows")),
     )
 
 
@@ -59,11 +60,14 @@ def in_sample_in(recipe, store) -> bool:
     of several models, temperatures, or a model that is itself in-sample. One model
     blended alone, untempered, is that model's own (honest) OOF.
     """
-    from oof_store.flags import is_in_sample
+    from blend.workflows._write_back import in_sample_mark
 
-    if len(recipe.models) > 1 or recipe.temperatures is not None:
-        return True
-    return any(is_in_sample(store.manifest(m)) for m in recipe.models)
+    return in_sample_mark(store, list(recipe.models), fitted_on_all_rows(recipe))
+
+
+def fitted_on_all_rows(recipe) -> bool:
+    """Whether ``recipe`` holds a choice made on every OOF row: weights, a subset, temperatures."""
+    return len(recipe.models) > 1 or recipe.temperatures is not None
 
 
 def write_to_store(recipe, store, name: str, *, overwrite: bool = False) -> dict:
@@ -76,7 +80,6 @@ def write_to_store(recipe, store, name: str, *, overwrite: bool = False) -> dict
     """
     if name in store.models(include_incomplete=True) and not overwrite:
         raise BlendError(f"model {name!r} already exists in the store; pick another name")
-    in_sample = in_sample_in(recipe, store)
     oof = recipe.predict_oof(store).astype(np.float32)
     test = recipe.predict_test(store).astype(np.float32) if len(store.test_ids) else None
     # one write: an existing model is replaced all at once, never removed first
@@ -86,10 +89,11 @@ def write_to_store(recipe, store, name: str, *, overwrite: bool = False) -> dict
         test=test,
         replace=True,
         kind="raw" if store.task == "regression" else "probs",
-        params={"recipe": recipe.to_dict(), "in_sample": in_sample},
+        params={"recipe": recipe.to_dict()},
         source="blend",
         parents=list(recipe.models),
         overwrite=True,
+        fitted_on_all_rows=fitted_on_all_rows(recipe),  # the mark: write_model's in_sample_mark
     )
 
 
@@ -111,6 +115,9 @@ class Submission:
 
     def to_csv(self, path: Any, **kwargs: Any) -> None:
         """Write the table as CSV (no index column); ``kwargs`` go to ``DataFrame.to_csv``."""
+        from oof_common.outputs import check_output_path
+
+        check_output_path(path, "the submission")  # never into a store's own files
         self.frame.to_csv(path, index=False, **kwargs)
 
     def __len__(self) -> int:

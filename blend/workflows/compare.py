@@ -20,6 +20,7 @@ from blend.compare import BUDGETS, CompareData, CompareResult, compare
 from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models, without_stackers
 from blend.workflows._write_back import as_block, write_model
+from oof_common.outputs import check_output_path
 
 __all__ = ["compare_models", "load_data", "compare_store", "recipe_for", "write_stackers", "recipe_with_stackers",
            "write_html"]
@@ -128,6 +129,7 @@ def write_stackers(store: Any, res: CompareResult, names: Sequence[str], *, pref
             source="stack",
             parents=list(data.models),
             overwrite=True,
+            fitted_on_all_rows=False,  # nested; in-sample over in-sample models (write_model)
         )
     return out
 
@@ -220,6 +222,7 @@ def write_html(res: CompareResult, path: str | Path) -> None:
         f"<p>Recommended: <b>{e(res.recommended.name)}</b>. {e(res.reason)}</p>"
         f"<p>Procedure score (doubly nested): <b>{proc}</b></p></body></html>\n"
     )
+    check_output_path(path, "the HTML page")
     Path(path).write_text(page, encoding="utf-8")
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from blend._errors import BlendError
+from blend.combine import rule_space
+from blend.metrics import metric_from_file
 from blend.optimize import OptimizeResult, available_optimizers, optimize
 from blend.workflows import _defaults as D
 from blend.workflows._models import resolve_models
@@ -55,7 +57,7 @@ def _read_search(path: str | Path) -> dict:
 
 
 def selection_from_search(store: Any, path: str | Path, rank: int = 1,
-                          allow_in_sample: bool = False):
+                          allow_in_sample: bool = False, metric: Any = None):
     """The subset search of a ``blend search --json`` file, as a function of the rows.
 
     Returns ``(candidates, select, chosen)``: the models the search chose among, a function
@@ -80,6 +82,9 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
             "cannot be rerun inside the outer folds, and a nested score would not cover the "
             "selection. Rerun `blend search --json` (or pass --models)"
         )
+    # the file's metric is data: a custom module:function in it is imported only when the
+    # user named the same metric (``metric``: --metric or the Python API)
+    search_metric = metric_from_file(data["metric"], str(path), given=metric)
     chosen = results[rank - 1].get("models")
     if not isinstance(chosen, list) or not chosen:
         raise BlendError(f"result {rank} in {path} has no 'models' list")
@@ -91,17 +96,22 @@ def selection_from_search(store: Any, path: str | Path, rank: int = 1,
     output = load_output_for(data["rule"], store.task)
     oof = store.load_oof(candidates, tta=tta, output=output)
     kind = _kind_for(output)
-    method = data["method"] if data["method"] in ("exhaustive", "beam") else "auto"
+    method = data["method"] if data["method"] in ("exact", "exhaustive", "beam") else "auto"
 
     def select(rows: np.ndarray) -> list[int]:
         res = search_subsets(
-            oof.preds[:, :, rows], oof.y[rows], metric=data["metric"], rule=data["rule"],
+            oof.preds[:, :, rows], oof.y[rows], metric=search_metric, rule=data["rule"],
             kind=kind, top=rank, min_size=settings.get("min_size", 1),
             max_size=settings.get("max_size"), must_include=settings.get("must_include") or (),
             exclude=settings.get("exclude") or (), names=candidates, method=method,
             beam_width=settings.get("beam_width"), n_jobs=1,
         )
-        return list(res.results[min(rank, len(res.results)) - 1].indices)
+        if len(res.results) < rank:  # never fall back to a lower-ranked subset silently
+            raise BlendError(
+                f"the search of {path} rerun on {len(rows)} rows returned "
+                f"{len(res.results)} subsets, fewer than --rank {rank}: that rank does not "
+                "exist there; pass a smaller --rank")
+        return list(res.results[rank - 1].indices)
 
     return candidates, select, [str(m) for m in chosen]
 
@@ -178,7 +188,7 @@ def optimize_store(
         if models:
             raise BlendError("give either --models or --from-search, not both")
         models, select, recorded = selection_from_search(store, from_search, rank,
-                                                         allow_in_sample)
+                                                         allow_in_sample, metric=metric)
         again = [models[i] for i in select(np.arange(len(store.ids)))]
         if sorted(again) != sorted(recorded):
             raise BlendError(
@@ -190,7 +200,7 @@ def optimize_store(
                             allow_in_sample=allow_in_sample)
     metric = D.metric_for(store.task, metric)
     regression = store.task == "regression"
-    output = "probs" if rule in ("prob", "rank") else "logits"
+    output = rule_space(rule)
     tta = _tta_mode(store, models, tta_weights)
     oof = store.load_oof(models, tta=tta, output="raw" if regression else output)
     kind = "raw" if regression else output

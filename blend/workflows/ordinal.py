@@ -83,15 +83,20 @@ def ordinal_optimize_store(
     return sorted(results, key=key, reverse=True)
 
 
-def ordinal_recipe(result: OrdinalResult, store: Any):
-    """The recipe of ``result``: weights (prob rule, TTA views averaged), cut points, grades."""
+def ordinal_recipe(result: OrdinalResult, store: Any, nested_score: float | None):
+    """The recipe of ``result``: weights (prob rule, TTA views averaged), cut points, grades.
+
+    ``nested_score``: the nested score of keeping ``result``
+    (:func:`blend.ordinal._fit.nested_score_of_the_choice`; for a candidate kept among
+    several it is not the candidate's own nested QWK).
+    """
     from blend.recipe import Recipe
 
     return Recipe.for_store(
         store, list(result.models), rule="prob", tta="mean",
         weights=tuple(result.weights[m] for m in result.models),
         cuts=tuple(result.cuts), grades=tuple(result.grades), metric="qwk",
-        score=result.score, nested_score=result.nested_score,
+        score=result.score, nested_score=nested_score,
         source=f"optimize:{result.method}+{result.cut_method}:{result.mode}",
     )
 

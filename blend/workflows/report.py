@@ -15,6 +15,7 @@ import numpy as np
 from blend._errors import BlendError
 from blend.report import Report, build_report
 from blend.workflows._models import honesty_facts, in_sample_models, resolve_models
+from oof_common.outputs import check_output_path
 
 __all__ = ["report", "write_noise_csv"]
 
@@ -84,7 +85,7 @@ def report(
     from oof_store.flags import FLAG_TEXT
 
     left_out = [] if (models or allow_in_sample) else in_sample_models(store, store.models())
-    models = resolve_models(store, models, need=1, what="the report",
+    models = resolve_models(store, models, need=1, what="the report", level2=True,
                             allow_in_sample=allow_in_sample)
     by_values = _by_columns(store, by)
     get_metric(metric if metric is not None else default_metric(store.task), store.task)  # fail early
@@ -121,5 +122,6 @@ def write_noise_csv(report: Report, path: str | Path, *, id_col: str = "id",
     })
     if folds is not None:
         df["fold"] = np.asarray(folds)[nz.rows]
+    check_output_path(path, "the noise CSV")
     df.to_csv(path, index=False, float_format="%.6f")
     return len(df)

@@ -18,7 +18,7 @@ import numpy as np
 from blend._errors import BlendError
 from blend.stack import FEATURES, StackResult, check_params, fit_stacker, get_stacker, make_features
 from blend.workflows import _defaults as D
-from blend.workflows._models import in_sample_models, resolve_models, without_stackers
+from blend.workflows._models import resolve_models, without_stackers
 from blend.workflows._write_back import as_block, write_model
 
 __all__ = ["run_stack", "stack_recipe", "read_extra_features"]
@@ -187,12 +187,12 @@ def run_stack(
               else {k: as_block(t) for k, t in zip(res.fold_ids, res.fold_test, strict=True)}),
         replace=overwrite,
         kind="raw" if task == "regression" else "probs",
-        # a stacker is honest OOF (nested), unless it stacks in-sample blends
-        params={"stacker": st.name, **res.to_dict(),
-                "in_sample": bool(in_sample_models(store, chosen))},
+        # a stacker is honest OOF (nested), unless it stacks in-sample blends (write_model)
+        params={"stacker": st.name, **res.to_dict()},
         source="stack",
         parents=chosen,
         overwrite=overwrite,
+        fitted_on_all_rows=False,
     )
     return res, name
 

@@ -53,9 +53,9 @@ def output_for(metric: str | None, task: str, output: str = "auto") -> str:
         return "values"
     if output != "auto":
         return output
-    from blend.metrics import METRICS
+    from blend.metrics import METRICS, canonical_metric
 
-    m = METRICS.get(str(metric))
+    m = METRICS.get(canonical_metric(str(metric)))
     if task == "softclass" or m is None:
         return "probs"
     return "labels" if m.needs == "labels" else "probs"
@@ -84,10 +84,18 @@ def _first(values: Sequence[Any], n: int = 5) -> str:
     return shown + (", ..." if len(values) > n else "")
 
 
-def _sample_ids(sample: Any, id_col: str, test_ids: np.ndarray) -> tuple[str, np.ndarray]:
-    """The sample's id column and, for each sample row, its row in ``test_ids``."""
+def _sample_ids(
+    sample: Any, id_col: str, test_ids: np.ndarray, rows_in_order: bool = False
+) -> tuple[str, np.ndarray]:
+    """The sample's id column and, for each sample row, its row in ``test_ids``.
+
+    ``rows_in_order``: the store's test ids are row numbers (its test file had no ids), so
+    a sample with as many rows is taken in order, its ids written as it spells them.
+    """
     col = id_col if id_col in sample.columns else str(sample.columns[0])
     ids = sample[col].astype(str).to_numpy()
+    if rows_in_order and len(ids) == len(test_ids) and not sample[col].duplicated().any():
+        return col, np.arange(len(ids), dtype=np.int64)
     dup = sample[col].duplicated()
     if dup.any():
         raise BlendError(
@@ -115,6 +123,22 @@ def _sample_ids(sample: Any, id_col: str, test_ids: np.ndarray) -> tuple[str, np
     return col, np.array([pos[v] for v in ids], dtype=np.int64)
 
 
+def _refuse_non_finite(P: np.ndarray, test_ids: Sequence[Any]) -> None:
+    """A submission with a NaN or infinite cell (or a label taken from one) is never made."""
+    if not np.issubdtype(P.dtype, np.number):
+        return  # labels or grades already (ordinal recipes)
+    bad = ~np.isfinite(P)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(P), -1).any(axis=1))
+        ids = np.asarray(test_ids)[rows[:5]].tolist()
+        raise BlendError(
+            f"the blended test predictions hold {int(bad.sum())} NaN or infinite value(s) in "
+            f"{len(rows)} of {len(P)} row(s) (test ids {ids}{' ...' if len(rows) > 5 else ''}); "
+            "no submission is written. Check the recipe's weights and temperatures and the "
+            "models' test predictions (`oof validate`)"
+        )
+
+
 def submission_frame(
     P: np.ndarray,
     *,
@@ -125,6 +149,7 @@ def submission_frame(
     class_names: Sequence[str],
     output: str,
     sample: Any = None,
+    rows_in_order: bool = False,
 ) -> Any:
     """A submission table from blended test predictions.
 
@@ -147,6 +172,10 @@ def submission_frame(
         order. One target column gets the labels, the positive class's probability (binary)
         or the value (regression); one column per class name gets each class's probability
         (with ``output="labels"``: 1 for the most likely class, else 0).
+    rows_in_order : bool
+        The store's test ids are row numbers (``oof init --test`` with a file without
+        ids): a sample with as many rows is matched to them by order, and its own ids
+        are written, spelled as in the sample.
 
     Returns
     -------
@@ -155,6 +184,7 @@ def submission_frame(
     import pandas as pd
 
     P = np.asarray(P)
+    _refuse_non_finite(P, test_ids)
     names = np.asarray([str(c) for c in class_names], dtype=object)
     if sample is None:
         out = pd.DataFrame({id_col: np.asarray(test_ids)})
@@ -169,7 +199,7 @@ def submission_frame(
                 out[name] = P[:, k]
         return out
 
-    col, rows = _sample_ids(sample, id_col, np.asarray(test_ids))
+    col, rows = _sample_ids(sample, id_col, np.asarray(test_ids), rows_in_order)
     targets = [str(c) for c in sample.columns if str(c) != col]
     Q = P[rows]
     out = pd.DataFrame({col: sample[col].to_numpy()})

@@ -70,9 +70,9 @@ def test_default_metric_follows_the_task(task, name):
 @pytest.mark.parametrize(
     ("metric", "task", "message"),
     [
-        ("acc", None, "unknown metric 'acc'; choose one of accuracy, logloss"),
+        ("accu", None, "unknown metric 'accu'; choose one of accuracy, logloss"),
         ("rmse", "multiclass", "metric 'rmse' does not fit a multiclass task"),
-        ("accuracy", "regression", "for regression use one of qwk, rmse, mae, r2, pearson, spearman"),
+        ("accuracy", "regression", "for regression use one of qwk, rmse, mse, mae, r2, pearson, spearman"),
         ("kl", "multiclass", "does not fit a multiclass task"),
         ("nosuchmodule_xyz:f", None, "cannot import module 'nosuchmodule_xyz'"),
         ("math:nosuchfunc", None, "has no function 'nosuchfunc'"),

@@ -66,3 +66,27 @@ def test_bad_folds(folds, message):
     with pytest.raises(BlendError, match=message):
         nested_cv(lambda i, k: None, lambda f, i: np.zeros(len(i)), folds, np.zeros(5),
                   get_metric("rmse"))
+
+
+def test_a_metric_that_fails_on_one_fold_raises_instead_of_giving_a_nan_fold_score():
+    """A ValueError inside the metric (a bug, or a metric that cannot score one fold) is not
+    turned into a NaN fold score that nobody sees: it propagates."""
+    from blend.metrics import Metric
+
+    y = np.array([0, 1, 0, 1, 0, 1])
+    folds = np.array([0, 0, 0, 1, 1, 1])
+    P = np.tile([[0.4, 0.6]], (6, 1))
+
+    def broken(yy, pp):
+        if len(yy) < 6:  # fine on the pooled rows, a broadcasting bug on one fold
+            return float(np.mean(np.ones(3) + np.ones(len(yy) + 1)))
+        return 0.5
+
+    metric = Metric("broken", True, ("binary",), "probs", broken)
+    with pytest.raises(ValueError, match="operands could not be broadcast"):
+        nested_cv(lambda tr, k: None, lambda _, idx: P[idx], folds, y, metric)
+    # a metric undefined on one fold returns NaN, and that is kept as the fold's score
+    y1 = np.array([0, 0, 0, 0, 1, 1])
+    res = nested_cv(lambda tr, k: None, lambda _, idx: P[idx], folds, y1, get_metric("auc"))
+    assert np.isnan(res.fold_scores[0])
+    assert not np.isnan(res.nested_score)

@@ -160,9 +160,9 @@ def test_plan_counts_subsets_with_size_limits(rng):
     plan = plan_search(P, y, min_size=2, max_size=3, must_include=[0])
     # {0} plus 1 or 2 of the other 5: C(5,1) + C(5,2)
     assert plan.n_subsets == 15
-    assert plan.method == "exhaustive"
+    assert plan.method == "exact"  # accuracy has a bound: auto prunes
     assert plan.est_seconds >= 0
-    assert "15 subsets of 6 models" in plan.summary()
+    assert "exact (pruned) search over 15 subsets of 6 models" in plan.summary()
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_plan_counts_subsets_with_size_limits(rng):
         ((3, 20, 3), {"must_include": [1], "exclude": [1]}, "models m1 are both required and excluded"),
         ((3, 20, 3), {"exclude": ["zz"]}, "exclude: unknown model 'zz'; models are m0, m1, m2"),
         ((3, 20, 3), {"must_include": [7]}, "model index 7 out of range"),
-        ((3, 20, 3), {"metric": "acc"}, "unknown metric 'acc'"),
+        ((3, 20, 3), {"metric": "accu"}, "unknown metric 'accu'"),
         ((3, 20, 3), {"rule": "median"}, "unknown rule 'median'"),
         ((3, 20, 3), {"nested": True}, "nested=True needs the fold assignment"),
         ((3, 20, 3), {"top": 0}, "top must be >= 1"),

@@ -194,7 +194,7 @@ def test_unknown_method_and_too_few_folds_raise(tiny_store):
     bad[2, 0, 7, 1] = np.nan
     with pytest.raises(BlendError, match="model 'm02' has NaN"):
         compare(data.__class__(bad, data.y, data.folds, data.task, data.models), methods=[])
-    with pytest.raises(BlendError, match="must match"):
+    with pytest.raises(BlendError, match="y has 299 rows but the predictions have 300"):
         compare(data.__class__(data.probs, data.y[:-1], data.folds, data.task, data.models),
                 methods=[])
 

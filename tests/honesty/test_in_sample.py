@@ -98,9 +98,13 @@ def test_stack_leaves_it_out_and_its_own_output_stays_usable(store, tmp_path, ca
     s = Store(store.uri)
     assert s.manifest("stack_linear")["parents"] == ["m00", "m01", "m02", "m03"]
     assert s.manifest("stack_linear")["params"]["in_sample"] is False
-    # the stacker is honest OOF: a search or report takes it by default
+    # the stacker is honest OOF, but a level-2 model: a search leaves it out by default and
+    # takes it when named (issue 19, item 6: tests/honesty/test_level2_defaults.py)
     res = tmp_path / "s.json"
     assert blend(["search", str(store.uri), "--top", "3", "--json", str(res)]) == 0
+    assert "stack_linear" not in json.loads(res.read_text())["models"]
+    assert blend(["search", str(store.uri), "--top", "3", "--models", "m00", "stack_linear",
+                  "--json", str(res)]) == 0
     assert "stack_linear" in json.loads(res.read_text())["models"]
     # a stacker of an in-sample blend is in-sample itself
     assert stack(["linear", str(store.uri), "--models", "b01", "m02", "--allow-in-sample",

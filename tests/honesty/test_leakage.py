@@ -15,13 +15,15 @@ would prove nothing.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
 import blend.nested
 from blend.optimize import available_optimizers, optimize, optimizer_capabilities
 from blend.search import search_subsets
-from blend.stack import available_stackers, fit_stacker, make_features
+from blend.stack import available_stackers, fit_stacker, get_stacker, make_features
 
 C = 3
 CHANCE = 1 / C
@@ -76,13 +78,59 @@ def check_optimizer(method: str) -> None:
     assert res.nested_score < CEILING, f"{method}: nested accuracy {res.nested_score:.3f}"
 
 
+@contextlib.contextmanager
+def row_spy(st):
+    """Record the rows each ``fit_one`` call of stacker ``st`` trains and validates on, and
+    the outer fold it is fitted for.
+
+    The row ids travel as the first extra feature column, which the spy strips before the
+    stacker sees its inputs, so the fit is the one the stacker makes without the spy. The
+    outer fold is the last one the engine asked training rows for
+    (:func:`blend.nested.train_rows`, wrapped, not replaced: a planted leak stays planted).
+    """
+    seen: list[tuple[int, set[int], set[int]]] = []
+    outer: list[int] = []
+    fit_one, predict_one, train_rows = st.fit_one, st.predict_one, blend.nested.train_rows
+
+    def rest(E):
+        return None if E is None or E.shape[1] == 1 else E[:, 1:]
+
+    def spy_fit(X, E, y, X_val, E_val, y_val, **kw):
+        seen.append((outer[-1], set(E[:, 0].astype(int).tolist()),
+                     set(E_val[:, 0].astype(int).tolist())))
+        return fit_one(X, rest(E), y, X_val, rest(E_val), y_val, **kw)
+
+    def spy_train_rows(folds, k):
+        outer.append(int(k))
+        return train_rows(folds, k)
+
+    st.fit_one = spy_fit
+    st.predict_one = lambda m, X, E: predict_one(m, X, rest(E))
+    blend.nested.train_rows = spy_train_rows
+    try:
+        yield seen
+    finally:
+        blend.nested.train_rows = train_rows
+
+
 def check_stacker(name: str) -> None:
     P, y, folds = fold_oracles()
     X = make_features(P, task="multiclass")
-    res = fit_stacker(name, X, y, folds, task="multiclass", metric="accuracy",
-                      params=STACKER_PARAMS.get(name, {}), rng=0, n_jobs=1)
+    st = get_stacker(name)
+    with row_spy(st) as seen:
+        res = fit_stacker(st, X, y, folds, task="multiclass", metric="accuracy",
+                          extra=np.arange(len(y), dtype=np.float64)[:, None],
+                          params=STACKER_PARAMS.get(name, {}), rng=0, n_jobs=1)
     assert res.nested_score < CEILING, f"{name}: nested accuracy {res.nested_score:.3f}"
     assert abs(res.nested_score - CHANCE) < 0.12  # at chance: 240 rows, ~2.5 standard errors
+    # no fit for outer fold k, not even its early stopping (the validation rows), sees a row
+    # of fold k (early stopping on fold k gave the same chance-level score here, so the
+    # score alone cannot show it)
+    assert {k for k, _, _ in seen} == set(np.unique(folds).tolist())
+    for k, train, val in seen:
+        held = set(np.flatnonzero(folds == k).tolist())
+        assert not train & held, f"{name}: a fit for fold {k} trained on {len(train & held)} of its rows"
+        assert not val & held, f"{name}: a fit for fold {k} early-stopped on {len(val & held)} of its rows"
 
 
 def check_search(method: str) -> None:

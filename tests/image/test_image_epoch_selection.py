@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import base_models.image.trainer as trainer
+import base_models.image.trainer._folds as fold_runner
 from base_models.image.trainer import inner_split
 from blend.cli import main as blend
 from oof_store import Store
@@ -24,7 +25,7 @@ def spy(monkeypatch):
         seen.append((fold, set(train_ds.index.tolist()), set(val_ds.index.tolist())))
         return real(model, train_ds, val_ds, config, fold=fold, **kw)
 
-    monkeypatch.setattr(trainer, "fit_fold", fit_fold)
+    monkeypatch.setattr(fold_runner, "fit_fold", fit_fold)  # where each fold calls it
     return seen
 
 

@@ -127,7 +127,7 @@ def test_optimize_reports_in_sample_and_nested_scores(method, oof):
     d = res.to_dict()
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
                        "fold_weights", "seconds", "evaluations", "score_is", "nested_score_is",
-                       "nested_covers"]
+                       "nested_covers", "mean_score", "mean_score_is"]
     assert len(d["fold_scores"]) == 4
     assert len(d["fold_weights"]) == 4
     assert all(set(fw) == set(d["weights"]) for fw in d["fold_weights"])

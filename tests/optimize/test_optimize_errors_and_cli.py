@@ -28,7 +28,7 @@ F = np.arange(40) % 4
         ({"metric": "rmse", "task": "multiclass"}, r"metric 'rmse' does not fit a multiclass"),
         ({"metric": "nope"}, r"unknown metric 'nope'"),
         ({"rule": "median"}, r"unknown rule 'median'"),
-        ({"method": "lbfgs", "metric": "accuracy"}, r"lbfgs needs a differentiable metric"),
+        ({"method": "lbfgs", "metric": "accuracy", "rule": "rank"}, r"lbfgs needs a differentiable metric"),
         ({"temperature": True, "rule": "prob"}, r"--temperature scales logits"),
         ({"tta_weights": True}, r"--tta-weights needs several TTA views"),
         ({"models": ["a", "a", "b"]}, r"3 distinct model names"),
@@ -65,7 +65,8 @@ def test_cli_writes_the_json_facts(store, tmp_path):
     d = json.loads(out.read_text())
     assert list(d) == ["method", "metric", "weights", "score", "nested_score", "fold_scores",
                        "fold_weights", "seconds", "evaluations", "score_is", "nested_score_is",
-                       "nested_covers", "honest", "flagged_models"]
+                       "nested_covers", "mean_score", "mean_score_is", "honest", "flagged_models",
+                       "level2_models"]
     assert d["method"] == "de"
     assert d["metric"] == "accuracy"
     assert set(d["weights"]) == set(store.models())
@@ -131,7 +132,7 @@ def test_cli_optuna_study_is_stored_and_resumed(store, tmp_path):
         (["--models", "m00", "zz"], "unknown model"),
         (["--models", "m00"], "at least 2 models"),
         (["--from-search", "missing.json"], "No such file"),
-        (["--method", "lbfgs"], "lbfgs needs a differentiable metric"),
+        (["--method", "lbfgs", "--rule", "rank"], "lbfgs needs a differentiable metric"),
     ],
 )
 def test_cli_bad_input_prints_one_red_line_and_exits_2(store, argv, message, capsys):

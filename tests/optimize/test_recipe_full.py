@@ -267,7 +267,8 @@ STORE_ERRORS = [
     ({"class_weights": [[1, 1, 1, 1], [1, 1, 1, 1]]},
      r"'class_weights' has 4 columns, but the store has 3 classes"),
     ({"class_weights": [[1, 1, 1], [1, 1, 1]], "class_names": ["x", "y", "z"]},
-     r"'class_weights' is for the classes \['x', 'y', 'z'\]"),
+     # the recipe-level class check (issue 23, item 9) speaks before the per-field one
+     r"recipe is for the classes \['x', 'y', 'z'\], the store's are \['c0', 'c1', 'c2'\]"),
     ({"models": ["m00", "zz"], "weights": [1, 1]}, r"recipe models \['zz'\] are not in the store"),
 ]
 

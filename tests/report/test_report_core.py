@@ -275,8 +275,8 @@ def arrays(make_arrays):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda P, y, f, kw: (P[..., :1, :, :], y[:10], f, kw), r"y must have shape \(300,\)"),
-        (lambda P, y, f, kw: (P, y, f[:5], kw), r"folds must have shape \(300,\)"),
+        (lambda P, y, f, kw: (P[..., :1, :, :], y[:10], f, kw), r"y has 10 rows but the predictions have 300"),
+        (lambda P, y, f, kw: (P, y, f[:5], kw), r"folds must hold one fold id per row \(300\)"),
         (lambda P, y, f, kw: (P, y, f, {**kw, "task": "ranking"}), "unknown task 'ranking'"),
         (lambda P, y, f, kw: (P, y, f, {**kw, "metric": "nope"}), "unknown metric 'nope'"),
         (lambda P, y, f, kw: (P, y, f, {**kw, "metric": "rmse"}), "does not fit a multiclass task"),

@@ -120,7 +120,7 @@ def test_tables_list_the_models_best_first_like_the_terminal(page_multiclass):
     assert _rows_of(page, "breakdown") == ["mean blend", *escaped]
 
 
-def test_the_correlation_colour_scale_is_0_to_1_not_min_to_max():
+def test_the_correlation_colour_scale_spans_the_data_with_a_colour_bar():
     from blend.report_html import _correlation_figure
 
     rng = np.random.default_rng(3)
@@ -131,9 +131,11 @@ def test_the_correlation_colour_scale_is_0_to_1_not_min_to_max():
     P = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     r = build_report(P, y, np.arange(n) % 4, task="multiclass")
     off = r.correlation[~np.eye(3, dtype=bool)]
-    assert off.min() > 0.8  # three highly correlated models: a min..max scale would hide it
-    im = _correlation_figure(r).axes[0].images[0]
-    assert (im.norm.vmin, im.norm.vmax) == (0.0, 1.0)
+    assert off.min() > 0.8  # three highly correlated models: one colour on a 0..1 scale
+    fig = _correlation_figure(r)
+    im = fig.axes[0].images[0]
+    assert (im.norm.vmin, im.norm.vmax) == (pytest.approx(off.min()), pytest.approx(off.max()))
+    assert len(fig.axes) == 2  # the heat map and its colour bar
 
 
 def test_reliability_bins_show_their_counts(page_multiclass):
@@ -155,3 +157,9 @@ def test_without_a_browser_the_check_fails_in_ci_and_skips_elsewhere(monkeypatch
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="chromium is not installed"):
         require_chromium()
+
+
+def test_a_binary_page_names_its_positive_class(make_arrays):
+    P, y, folds = make_arrays("binary", n_models=3, n_rows=300, n_tta=1)
+    page = render_html(build_report(P, y, folds, task="binary", class_names=["CE", "LAA"]))
+    assert "positive class: &#x27;LAA&#x27; (AUC, log loss" in page or "positive class: 'LAA' (AUC, log loss" in page

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from oof_store import synthetic
@@ -47,15 +48,109 @@ def test_the_demo_help_names_its_test_part_in_percent():
 
 def test_an_error_message_keeps_its_bracketed_text(capsys):
     from oof_common.cli import run_main
+    from oof_store import StoreError
 
     def fail(args):
-        raise ValueError("install the [vision] extra; values must lie in [nan, 1.0] not [bold]")
+        raise StoreError("install the [vision] extra; values must lie in [nan, 1.0] not [bold]")
 
     parser = argparse.ArgumentParser()
     parser.set_defaults(func=fail)
     assert run_main(parser, []) == 2
     err = capsys.readouterr().err
     assert "install the [vision] extra; values must lie in [nan, 1.0] not [bold]" in err
+
+
+def _runner(exc: BaseException, *, debug: bool = False):
+    from oof_common.cli import add_debug_flag
+
+    def fail(args):
+        raise exc
+
+    parser = argparse.ArgumentParser(prog="tool")
+    add_debug_flag(parser)
+    parser.set_defaults(func=fail)
+    return parser, ["--debug"] if debug else []
+
+
+def _user_errors():
+    from base_models.image._errors import ImageTrainerError
+    from blend import BlendError
+    from oof_store import ModelNotFoundError, StoreError
+    from oof_store.distributed import DistributedError
+
+    return [
+        (StoreError("model 'b4' has 3 NaN values"), "model 'b4' has 3 NaN values"),
+        (ModelNotFoundError("no model 'zz' in the store"), "no model 'zz' in the store"),
+        (BlendError("unknown method 'x'; available: de"), "unknown method 'x'; available: de"),
+        (ImageTrainerError("image a.png not found"), "image a.png not found"),
+        (DistributedError("the worker died 3 times"), "the worker died 3 times"),
+        (FileNotFoundError(2, "No such file or directory", "feats.csv"),
+         "No such file or directory: feats.csv"),
+    ]
+
+
+@pytest.mark.parametrize(("exc", "shown"), _user_errors(), ids=lambda v: type(v).__name__)
+def test_a_user_error_is_one_red_line_and_exit_code_2(exc, shown, capsys):
+    from oof_common.cli import run_main
+
+    assert run_main(*_runner(exc)) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {shown}"
+
+
+@pytest.mark.parametrize("exc", [
+    ValueError("operands could not be broadcast together with shapes (3,) (4,)"),
+    KeyError("stacker"), RuntimeError("boom"), ImportError("cannot import name 'x'"),
+    TypeError("unsupported operand"), IndexError("index 5 is out of bounds"),
+    OSError(28, "No space left on device"),
+], ids=lambda v: type(v).__name__)
+def test_any_other_exception_is_an_internal_error_with_its_traceback_in_a_log(exc, capsys):
+    """A bug is never shown as a user error: one line, the type, where the traceback is, exit 1."""
+    from oof_common.cli import run_main
+
+    assert run_main(*_runner(exc)) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("internal error")
+    assert f"{type(exc).__name__}: " in lines[0]
+    assert "--debug" in lines[0]
+    log = Path(lines[0].split("traceback in ")[1].split(" (or rerun")[0])
+    try:
+        text = log.read_text()
+        assert "Traceback (most recent call last)" in text
+        assert "in fail" in text
+        assert type(exc).__name__ in text
+    finally:
+        log.unlink()
+
+
+@pytest.mark.parametrize("exc", [ValueError("a bug"), _user_errors()[0][0]], ids=["bug", "user"])
+def test_debug_shows_the_traceback_of_any_error(exc):
+    from oof_common.cli import run_main
+
+    with pytest.raises(type(exc), match=str(exc)):
+        run_main(*_runner(exc, debug=True))
+
+
+def test_a_bug_inside_a_command_exits_1_end_to_end(tmp_path, monkeypatch, capsys):
+    """`blend report` whose core fails with a numpy error: an internal error, not a user error."""
+    import blend.workflows.report as workflow_report
+    from blend.cli import main
+
+    synthetic.make_store(tmp_path / "s", n_models=2, n_rows=60, n_classes=3, seed=0)
+
+    def broken(*a, **k):
+        return np.ones(3) + np.ones(4)
+
+    monkeypatch.setattr(workflow_report, "build_report", broken)
+    assert main(["report", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("internal error")
+    assert "ValueError: operands could not be broadcast" in err
+    Path(err.split("traceback in ")[1].split(" (or rerun")[0]).unlink()
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
 
 
 def test_a_report_keeps_bracketed_class_and_group_names():

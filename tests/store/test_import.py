@@ -572,7 +572,7 @@ def test_cli_shows_one_bar_over_files_on_a_terminal(tmp_path, monkeypatch):
         (lambda s, df: df, {"fold": 9},
          FoldMismatchError, r"fold 9 is not a fold of the store \(\[0, 1, 2, 3\]\)"),
         (lambda s, df: df[s.class_names].to_numpy()[:-1], {},
-         StoreError, r"199 rows, but 200 expected \(the store's targets order\)"),
+         StoreError, r"199 rows and the store's training rows are 200"),
         (lambda s, df: df.assign(c0="x"), {},
          StoreError, r"columns \['c0', 'c1', 'c2'\] are not all numeric \(could not convert string"),
     ],

@@ -28,21 +28,20 @@ WRITER = textwrap.dedent(
 
 HANGING_WRITER = textwrap.dedent(
     """
-    import sys, time, numpy as np
+    import os, sys, time, numpy as np
     from oof_store import Store
 
-    class HangOnRename:
-        def __init__(self, fs):
-            self._fs = fs
-        def __getattr__(self, name):
-            return getattr(self._fs, name)
-        def move(self, src, dst):
+    real_rename = os.rename
+
+    def hang_on_rename(src, dst, **kw):  # local stores rename in the directory's descriptor
+        if str(src).startswith(".tmp-"):
             print("temp file written", flush=True)
             time.sleep(600)
+        return real_rename(src, dst, **kw)
 
     store = Store(sys.argv[1])
-    store.ids, store.folds, store.test_ids  # read the targets before the file system is wrapped
-    store._fs.fs = HangOnRename(store._fs.fs)
+    store.ids, store.folds, store.test_ids  # read the targets before rename is wrapped
+    os.rename = hang_on_rename
     rows = np.flatnonzero(store.folds == 0)
     store.write_block("oof", "crashy", 0, 0, store.ids[rows], np.zeros((len(rows), store.n_classes)))
     """

@@ -63,6 +63,8 @@ def test_a_block_checked_once_is_not_hashed_again_until_it_changes(small_store, 
     monkeypatch.setattr(S, "content_hash", lambda b: calls.append(len(b)) or real(b))
     monkeypatch.setenv("OOF_STORE_CACHE", "0")
     store = Store(small_store.uri)
+    store.ids  # noqa: B018 - the targets file is checked against its own checksum once
+    calls.clear()
     store.load_oof(["m01"])
     n_first = len(calls)
     assert n_first == 5 * 2  # folds x views, each hashed once
@@ -167,9 +169,11 @@ def _as_version_1(uri: str) -> None:
             src = os.path.join(uri, entry["file"])
             os.replace(src, os.path.join(os.path.dirname(src), "part-0.parquet"))
         man.pop("generation")
+        man.pop("checksum", None)  # version 1 had no record checksums
         man["format_version"] = 1
         json.dump(man, open(man_path, "w"))
     meta = json.load(open(f"{uri}/store.json"))
+    meta.pop("checksums", None)
     json.dump({**meta, "format_version": 1}, open(f"{uri}/store.json", "w"))
 
 

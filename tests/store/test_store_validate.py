@@ -137,7 +137,7 @@ CASES = [
                  r"see the committed model"),
     ("targets changed behind the store's back",
      lambda u: shutil.copy(os.path.join(u, "test.parquet"), os.path.join(u, "targets.parquet")),
-     "validate", r"targets.parquet (does not match the fingerprint|cannot be read)"),
+     "validate", r"targets.parquet (does not match the fingerprint|cannot be read|fails its checksum)"),
 ]
 
 
