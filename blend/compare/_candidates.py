@@ -319,6 +319,7 @@ def _stacker_candidate(data: CompareData, stacker: str, *, bag: bool, seeds: int
                      + (f", {hpo} HPO trials per fit" if hpo else ""),
                      extra={"stacker": stacker, "features": features, "params": p, "seeds": seeds,
                             "parallel": st.parallel_fits, "predict_rows": predict_rows,
+                            "seeded": st.early_stops,
                             "X": X})
     return cand
 

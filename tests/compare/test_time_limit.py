@@ -25,27 +25,44 @@ def test_bad_time_limits_are_refused(text):
         parse_time_limit(text)
 
 
-def test_the_limit_is_honoured_and_what_did_not_fit_is_named(tiny_store):
-    # hill-climb with the defaults on 300 rows x 16 fits, two stackers with their level 3s
-    # and the procedure loop do not fit in 6 s on this machine: the plan must skip some
+METHODS = ["lbfgs/prob", "hill-climb/prob", "stack:lgbm", "stack:linear", "level3",
+           "level3/logit"]
+
+
+def test_the_limit_is_honoured(tiny_store):
+    # whether everything fits in 12 s depends on the machine's load (LightGBM's 100 fits
+    # took 2 s on a quiet moment, 100 s at load 15); the limit holds either way
     data = load_data(tiny_store)
     plans = []
-    limit = 6.0
+    limit = 12.0
     t = time.perf_counter()
-    res = compare(data, methods=["lbfgs/prob", "hill-climb/prob", "stack:lgbm", "stack:linear",
-                                 "level3", "level3/logit"], time_limit=limit, n_jobs=1,
-                  on_plan=plans.append)
+    res = compare(data, methods=METHODS, time_limit=limit, n_jobs=1, on_plan=plans.append)
     wall = time.perf_counter() - t
     assert wall <= 1.1 * limit, (wall, res.time_plan.line())
     tp = res.time_plan
     assert plans == [tp]
-    assert tp.skipped, tp.line()
     assert set(tp.kept).isdisjoint(tp.skipped)
     names = {c.name for c in res.candidates}
     assert names.isdisjoint(tp.skipped)
+    assert names | set(tp.skipped) >= {"lbfgs prob", "stack:lgbm", "level3 lbfgs"}
     assert {"mean", "best single"} <= names  # the baselines always run
     assert res.procedure_nested_score is not None
     assert tp.line() in res.notes
+
+
+def test_what_does_not_fit_is_skipped_and_named(tiny_store, monkeypatch):
+    # every estimate made 1,000 x larger: only the candidates whose first fit already
+    # holds their whole plan could stay; the stackers and their level 3s cannot
+    import blend.compare._budget as bb
+
+    monkeypatch.setattr(bb, "_speedup", lambda eng, c: 1e-3)
+    res = compare(load_data(tiny_store), methods=METHODS, time_limit=30, n_jobs=1)
+    tp = res.time_plan
+    assert tp.skipped["stack:lgbm"].startswith("estimated")
+    assert tp.skipped["level3 lbfgs"] == "one of its stackers was skipped"
+    assert "skipped: stack:lgbm (estimated" in tp.line()
+    assert not any(c.kind in ("stacker", "level3") and c.name == "stack:lgbm"
+                   for c in res.candidates)
 
 
 def test_a_generous_limit_keeps_everything_and_bags_the_stackers_over_two_seeds(tiny_store):
@@ -56,7 +73,8 @@ def test_a_generous_limit_keeps_everything_and_bags_the_stackers_over_two_seeds(
     assert tp.skipped == {}
     assert tp.seeds == 2
     assert "bagged over 2 seeds" in tp.line()
-    assert all(c.extra["seeds"] == 2 for c in res.engine.candidates if c.kind == "stacker")
+    seeds = {c.name: c.extra["seeds"] for c in res.engine.candidates if c.kind == "stacker"}
+    assert seeds == {"stack:lgbm": 2, "stack:linear": 1}  # linear is deterministic
     assert "estimated" in tp.line()
 
 
