@@ -288,12 +288,7 @@ class FS:
             self._put_local(rel, parent, name, tmp.rsplit("/", 1)[-1], payload)
             return
         with self.fs.open_output_stream(self.path(tmp)) as out:
-            half = len(payload) // 2
-            out.write(payload[:half])
-            if os.environ.get(CRASH_ENV):
-                out.flush()
-                crash_point(f"half-way through the temporary file of {rel}")
-            out.write(payload[half:])
+            _write_in_two_halves(out, payload, rel)
         crash_point(f"before renaming into {rel}")
         try:
             self.fs.move(self.path(tmp), self.path(rel))
@@ -312,12 +307,7 @@ class FS:
             fd = os.open(tmp, _NEW_FILE_FLAGS, 0o666, dir_fd=dfd)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    half = len(payload) // 2
-                    out.write(payload[:half])
-                    if os.environ.get(CRASH_ENV):
-                        out.flush()
-                        crash_point(f"half-way through the temporary file of {rel}")
-                    out.write(payload[half:])
+                    _write_in_two_halves(out, payload, rel)
                 crash_point(f"before renaming into {rel}")
                 os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
             except BaseException:
@@ -405,3 +395,13 @@ class FS:
         except OSError as exc:
             raise CorruptFileError(f"cannot read {self.display(rel)}: {exc}") from exc
         return self.parse_parquet(rel, payload, columns)
+
+
+def _write_in_two_halves(out: Any, payload: bytes, rel: str) -> None:
+    """Write ``payload`` to ``out`` in two halves, with the crash harness's point between them."""
+    half = len(payload) // 2
+    out.write(payload[:half])
+    if os.environ.get(CRASH_ENV):
+        out.flush()
+        crash_point(f"half-way through the temporary file of {rel}")
+    out.write(payload[half:])
