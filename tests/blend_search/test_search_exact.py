@@ -88,11 +88,15 @@ def _separable(seed=0, M=14, N=400, C=3):
 
 def test_the_bound_prunes_and_the_result_is_unchanged():
     P, y = _separable()
-    got, n_pruned = pruned(P, y, 20, inner_bits=4, n_jobs=2)
     ex = search_subsets(P, y, top=20, method="exhaustive")
-    assert [s for s, _ in got] == [r.indices for r in ex.results]
-    assert [v for _, v in got] == [r.score for r in ex.results]
-    assert n_pruned > 0.5 * ex.n_subsets  # most of the space is ruled out
+    for n_jobs in (1, 2):
+        got, n_pruned = pruned(P, y, 20, inner_bits=4, n_jobs=n_jobs)
+        assert [s for s, _ in got] == [r.indices for r in ex.results]
+        assert [v for _, v in got] == [r.score for r in ex.results]
+        if n_jobs == 1:
+            # one thread: the K-th best rises in one fixed order, so how much is pruned is
+            # fixed too (8,496 of 16,383); with two it depends on which thread is first
+            assert n_pruned > 0.5 * ex.n_subsets  # most of the space is ruled out
 
 
 def test_exact_reports_what_was_done():
