@@ -8,7 +8,9 @@
 # Set WITH_IMAGE=1 to also train a small timm CNN on the digit images (needs the [vision] extra).
 set -euo pipefail
 store="${1:-demo-store}"
-out="$store/example"
+ex="$store/example"        # written by `base-models demo`: features, test labels, sample submission
+out="${store%/}-results"   # every output goes beside the store: commands never write into one
+mkdir -p "$out"
 # colour only on a terminal, and never with NO_COLOR set (`demo.sh dir > log` has no escape codes)
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
     step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
@@ -35,15 +37,15 @@ stack lgbm "$store" --name stack_lgbm --overwrite --json "$out/stack.json"
 step "blend compare $store --recipe $out/compare-recipe.json   (what to submit: every candidate under the same folds, the choice itself scored doubly nested)"
 blend compare "$store" --json "$out/compare.json" --recipe "$out/compare-recipe.json" --overwrite
 
-step "blend apply $out/compare-recipe.json --store $store --out $out/submission.csv --sample-submission $out/sample_submission.csv"
+step "blend apply $out/compare-recipe.json --store $store --out $out/submission.csv --sample-submission $ex/sample_submission.csv"
 blend apply "$out/compare-recipe.json" --store "$store" --out "$out/submission.csv" \
-    --sample-submission "$out/sample_submission.csv"
+    --sample-submission "$ex/sample_submission.csv"
 
 step "blend apply $out/optimize-recipe.json --store $store --out $out/submission-optimize.csv   (the DE blend, for contrast)"
 blend apply "$out/optimize-recipe.json" --store "$store" --out "$out/submission-optimize.csv" \
-    --sample-submission "$out/sample_submission.csv"
+    --sample-submission "$ex/sample_submission.csv"
 
-python3 - "$out/test_labels.csv" "$out/submission.csv" "$out/submission-optimize.csv" <<'PY'
+python3 - "$ex/test_labels.csv" "$out/submission.csv" "$out/submission-optimize.csv" <<'PY'
 import sys
 import pandas as pd
 truth = pd.read_csv(sys.argv[1])
