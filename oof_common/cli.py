@@ -80,30 +80,14 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show a full traceback on error")
 
 
-@contextmanager
-def _warnings_as_lines() -> Iterator[None]:
-    """Show :class:`~oof_common.core.CommandWarning` warnings as ``warning: ...`` lines."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", CommandWarning)
-        shown = warnings.showwarning
-
-        def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-            if issubclass(category, CommandWarning):
-                err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
-                                  highlight=False)
-            else:
-                shown(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        yield
-
-
 def add_version_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--version`` (print ``PROG VERSION`` and exit) to a command's top-level parser."""
     from oof_common.version import package_version
 
     parser.add_argument("--version", action="version",
                         version=f"{parser.prog} {package_version()}")
+
+
 #: what a user can fix: the project's error family, and a path that is missing or unusable
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError, argparse.ArgumentError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -129,45 +113,47 @@ def _write_traceback(prog: str, exc: BaseException) -> str | None:
 
 
 @contextmanager
-def _convergence_warnings_counted() -> Iterator[None]:
-    """Count scikit-learn's ConvergenceWarning and report it once, as a count, with its meaning.
+def _warnings_shown() -> Iterator[None]:
+    """How the warnings raised while a command runs reach the user.
 
-    A linear stacker refitted in every fold can warn dozens of times with the same text;
-    one line after the command says how often and what it means. Every other warning is
-    passed on unchanged (re-issued through the filters in force).
+    - :class:`~oof_common.core.CommandWarning`: one ``warning: ...`` line on stderr, at once;
+    - scikit-learn's ConvergenceWarning: counted, and reported once after the command with
+      what it means (a linear stacker refitted in every fold can warn dozens of times with
+      the same text);
+    - any other warning: passed on unchanged after the command (re-issued through the
+      filters in force).
     """
-    import warnings
+    later: list[tuple] = []
+    n_convergence = 0
 
-    caught: list[warnings.WarningMessage] = []
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        nonlocal n_convergence
+        if issubclass(category, CommandWarning):
+            err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
+                              highlight=False)
+        elif category.__name__ == "ConvergenceWarning":
+            n_convergence += 1
+        else:
+            later.append((message, category, filename, lineno))
+
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # every one reaches show(): the count is exact
+            warnings.showwarning = show
             yield
     finally:
-        n = _pass_on(caught)
-        if n:
+        registry: dict = {}
+        for message, category, filename, lineno in later:
+            warnings.warn_explicit(message, category, filename, lineno, registry=registry)
+        if n_convergence:
             err_console.print(
-                f"note: scikit-learn warned {n} time(s) that a solver stopped before converging "
-                "(ConvergenceWarning, mostly from the linear stacker's fits in each fold): those "
-                "fits stopped at their iteration limit; their scores are still honest nested "
-                "scores, perhaps slightly below what more iterations (max_iter) would give",
+                f"note: scikit-learn warned {n_convergence} time(s) that a solver stopped before "
+                "converging (ConvergenceWarning, mostly from the linear stacker's fits in each "
+                "fold): those fits stopped at their iteration limit; their scores are still "
+                "honest nested scores, perhaps slightly below what more iterations (max_iter) "
+                "would give",
                 highlight=False, markup=False,
             )
-
-
-def _pass_on(caught: list) -> int:
-    """Re-issue every caught warning but ConvergenceWarning (shown once per place); count those."""
-    import warnings
-
-    n = 0
-    registry: dict = {}
-    for w in caught:
-        if w.category.__name__ == "ConvergenceWarning":
-            n += 1
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
-                                   registry=registry, source=w.source)
-    return n
 
 
 def run_main(
@@ -190,7 +176,7 @@ def run_main(
     debug = bool(getattr(args, "debug", False)) or bool(os.environ.get("OOF_DEBUG"))
     try:
         check_output_args(args)  # no output file inside a store (oof_common.outputs)
-        with _warnings_as_lines(), _convergence_warnings_counted():
+        with _warnings_shown():
             code = func(args)
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")

@@ -36,3 +36,20 @@ def test_other_warnings_pass_through_unchanged():
 
     with pytest.warns(UserWarning, match="something else"):
         assert run_main(_parser(work), []) == 0
+
+
+def test_command_warnings_are_shown_when_raised_not_after_the_command(capfd):
+    from oof_common.cli import err_console
+    from oof_common.core import CommandWarning
+
+    def work(args):
+        warnings.warn("skipped model 'm01'", CommandWarning, stacklevel=1)
+        err_console.print("the leaderboard", highlight=False)
+        for _ in range(3):
+            warnings.warn("lbfgs failed to converge", ConvergenceWarning, stacklevel=1)
+        return 0
+
+    assert run_main(_parser(work), []) == 0
+    err = capfd.readouterr().err
+    assert err.index("warning: skipped model 'm01'") < err.index("the leaderboard")
+    assert "scikit-learn warned 3 time(s)" in " ".join(err.split())
