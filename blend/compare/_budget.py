@@ -7,7 +7,8 @@ rest of the candidate's fits from it by their number of training rows. A candida
 when its estimate, with a reserve for the scoring (bootstrap replicates on every row of
 every candidate, in every outer fold of the procedure loop), still fits in what is left of
 the limit (:data:`PLAN_SHARE` of it: estimates are rough on a busy machine); otherwise it
-is skipped and named. Stackers feeding level 3 inside the procedure
+is skipped and named; a level 3 whose stacker is skipped blends the base models and the
+stackers that stay (without the base models it needs two). Stackers feeding level 3 inside the procedure
 loop also need their fits without three folds, counted with level 3. When every kept
 candidate fits and the stackers' fits fit twice more, the stackers are bagged over two
 seeds. While fitting, a candidate whose turn comes after the limit's share for fitting has
@@ -173,10 +174,12 @@ def fit_within(eng: Any, plan: dict[str, list[frozenset]], limit: float, t0: flo
     triples: dict[str, float] = {}  # each stacker's fits without three folds, as estimated
     per_fit: dict[str, float] = {}
     n_kept = len(ALWAYS)
-    for c in order:
+    for i, c in enumerate(order):
         if c.kind == "level3" and any(d in tp.skipped for d in c.depends):
-            tp.skipped[c.name] = "one of its stackers was skipped"
-            continue
+            c = _over_kept(eng, plan, tp, c)
+            if c is None:
+                continue
+            order[i] = c
         reserve = _scoring_reserve(eng, n_kept + 1, procedure)
         if left() - committed - reserve <= 0:
             tp.skipped[c.name] = "no time left to try it"
@@ -243,8 +246,9 @@ def fit_within(eng: Any, plan: dict[str, list[frozenset]], limit: float, t0: flo
         if c.name in ALWAYS:
             continue
         if c.kind == "level3" and any(d not in eng.by_name for d in c.depends):
-            _skip_late(eng, plan, tp, c.name, "one of its stackers was skipped")
-            continue
+            c = _over_kept(eng, plan, tp, c)
+            if c is None:
+                continue
         reserve = _scoring_reserve(eng, len(eng.candidates), procedure)
         todo = [h for h in plan[c.name] if len(h) < len(K) and not _has(eng, c.name, h)]
         if todo and left(1.0) - reserve < 0.5 * tp.kept.get(c.name, 0.0):
@@ -276,13 +280,37 @@ def _forget(eng: Any, name: str) -> None:
 
 
 def _skip_late(eng: Any, plan: dict, tp: TimePlan, name: str, why: str) -> None:
+    """Skip ``name`` while fitting; a level 3 on it goes on over its other stackers."""
     tp.kept.pop(name, None)
     tp.skipped[name] = why
-    gone = {name} | {c.name for c in eng.candidates if name in c.depends}
-    for g in gone - {name}:
-        tp.kept.pop(g, None)
-        tp.skipped[g] = f"its stacker {name} was skipped"
-    _drop(eng, plan, gone)
+    _drop(eng, plan, {name})
+    for c in [c for c in eng.candidates if name in c.depends]:
+        _over_kept(eng, plan, tp, c)
+
+
+def _over_kept(eng: Any, plan: dict, tp: TimePlan, c: Any) -> Any:
+    """Level 3 ``c`` rebuilt over the stackers it blends that are still in the comparison.
+
+    With the base models in its blend one stacker is enough; without them (or with none
+    left) it is skipped. Returns the candidate that replaced ``c``, or None.
+    """
+    kept = [eng.by_name[d] for d in c.depends if d in eng.by_name and d not in tp.skipped]
+    gone = [d for d in c.depends if d not in eng.by_name or d in tp.skipped]
+    rebuild = c.extra.get("rebuild")
+    if rebuild is None or not kept or (len(kept) < 2 and not c.extra.get("base", True)):
+        tp.kept.pop(c.name, None)
+        tp.skipped[c.name] = f"its stacker{'s' if len(gone) > 1 else ''} {', '.join(gone)} skipped"
+        _drop(eng, plan, {c.name})
+        return None
+    new = rebuild(kept)
+    new.note += f" ({', '.join(gone)} skipped by --time-limit)"
+    for key in [k for k in eng._fits if k[0] == c.name]:  # fitted over the old stackers
+        eng._fits.pop(key, None)
+        eng.fit_rows.pop(key, None)
+    i = eng.candidates.index(c)
+    eng.candidates[i] = new
+    eng.by_name[new.name] = new
+    return new
 
 
 def _drop(eng: Any, plan: dict, names: set[str]) -> None:

@@ -397,6 +397,9 @@ def _level3_candidate(data: CompareData, stackers: Sequence[Candidate], metric: 
                      depends=tuple(names),
                      extra={"method": method, "rule": rule, "temperature": temperature,
                             "base": base})
+    # the same blend over fewer stackers (``--time-limit`` skipped one of them)
+    cand.extra["rebuild"] = lambda kept: _level3_candidate(
+        data, kept, metric, method, rule=rule, temperature=temperature, base=base)
     return cand
 
 

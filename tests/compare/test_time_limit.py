@@ -59,7 +59,7 @@ def test_what_does_not_fit_is_skipped_and_named(tiny_store, monkeypatch):
     res = compare(load_data(tiny_store), methods=METHODS, time_limit=30, n_jobs=1)
     tp = res.time_plan
     assert tp.skipped["stack:lgbm"].startswith("estimated")
-    assert tp.skipped["level3 lbfgs"] == "one of its stackers was skipped"
+    assert tp.skipped["level3 lbfgs"] == "its stackers stack:lgbm, stack:linear skipped"
     assert "skipped: stack:lgbm (estimated" in tp.line()
     assert not any(c.kind in ("stacker", "level3") and c.name == "stack:lgbm"
                    for c in res.candidates)
@@ -85,3 +85,25 @@ def test_cli_prints_the_plan_line(tiny_store, capsys):
     assert "plan for --time-limit 5m00s: estimated" in " ".join(out.split())
     assert blend(["compare", str(tiny_store.uri), "--time-limit", "later"]) == 2
     assert "--time-limit 'later'" in capsys.readouterr().err
+
+
+def test_level3_goes_on_over_the_stackers_that_fit(tiny_store, monkeypatch):
+    # only the LightGBM stacker's estimate made 1,000 x larger: it is skipped, and level 3
+    # blends the base models and the linear stacker instead of being skipped with it
+    import blend.compare._budget as bb
+
+    real = bb._speedup
+    monkeypatch.setattr(bb, "_speedup",
+                        lambda eng, c: 1e-3 if c.name == "stack:lgbm" else real(eng, c))
+    res = compare(load_data(tiny_store), methods=["lbfgs/prob", "stack:lgbm", "stack:linear",
+                                                  "level3"], time_limit=60, n_jobs=1)
+    tp = res.time_plan
+    assert tp.skipped["stack:lgbm"].startswith("estimated")
+    assert "level3 lbfgs" in tp.kept
+    l3 = res.engine.by_name["level3 lbfgs"]
+    assert l3.depends == ("stack:linear",)
+    assert "stack:lgbm skipped by --time-limit" in l3.note
+    scores = {c.name: c.nested_score for c in res.candidates}
+    assert "stack:lgbm" not in scores and scores["level3 lbfgs"] is not None
+    # its fits saw only the linear stacker's level-2 predictions
+    assert not any(k[0] == "stack:lgbm" for k in res.engine._fits if len(k[1]) == 3)
