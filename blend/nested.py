@@ -194,7 +194,7 @@ def nested_cv(
 
 
 def beside_mean(nested: float | None, mean: float | None, greater_is_better: bool,
-                digits: int = 4) -> str:
+                digits: int = 4, rule: str = "prob") -> str:
     """A nested score beside the plain mean's score on the same rows, in words.
 
     The plain mean fits nothing, so its pooled OOF score is already its nested score on the
@@ -206,6 +206,9 @@ def beside_mean(nested: float | None, mean: float | None, greater_is_better: boo
     nested, mean : float or None
     greater_is_better : bool
         The metric's direction.
+    rule : str
+        The combination rule of the mean (``prob``: of the probabilities); any other is
+        named, e.g. ``plain mean (logit rule)``, since the means differ.
     """
     if nested is None:
         return "nested skipped"
@@ -218,4 +221,5 @@ def beside_mean(nested: float | None, mean: float | None, greater_is_better: boo
         verdict = "above the mean" if greater_is_better else "better than the mean"
     else:
         verdict = "below the mean" if greater_is_better else "worse than the mean"
-    return f"{text} (plain mean {mean:.{digits}f}: {verdict})"
+    what = "plain mean" if rule == "prob" else f"plain mean ({rule} rule)"
+    return f"{text} ({what} {mean:.{digits}f}: {verdict})"

@@ -105,7 +105,8 @@ def search_cli(args: argparse.Namespace) -> int:
         from blend.nested import beside_mean
 
         console.print("the selection: " + beside_mean(result.nested_score, result.extra["mean_score"],
-                                                      result.greater_is_better, 6), highlight=False)
+                                                      result.greater_is_better, 6, result.rule),
+                      highlight=False)
     from blend.metrics import about_positive
 
     positive = about_positive(result.metric, store.task, store.class_names)

@@ -121,7 +121,7 @@ class OptimizeResult:
         """``"nested 0.6605 (plain mean 0.6705: below the mean)"``: the nested score beside the bar."""
         from blend.nested import beside_mean
 
-        return beside_mean(self.nested_score, self.mean_score, self.greater_is_better, 6)
+        return beside_mean(self.nested_score, self.mean_score, self.greater_is_better, 6, self.rule)
 
     def to_dict(self) -> dict[str, Any]:
         """The facts ``blend optimize --json`` writes.

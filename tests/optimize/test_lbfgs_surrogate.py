@@ -55,3 +55,6 @@ def test_beside_mean_words():
     assert beside_mean(0.40, 0.45, False) == "nested 0.4000 (plain mean 0.4500: better than the mean)"
     assert beside_mean(0.5, 0.5, True) == "nested 0.5000 (plain mean 0.5000: level with the mean)"
     assert beside_mean(None, 0.5, True) == "nested skipped"
+    # the mean under another rule is another number: named, not passed off as the prob mean
+    assert (beside_mean(0.5, 0.4, True, rule="logit")
+            == "nested 0.5000 (plain mean (logit rule) 0.4000: above the mean)")
