@@ -283,14 +283,27 @@ def check_store(store: Any, models: Sequence[str] | None = None) -> list[Finding
     names = [m for m in names if store.manifest(m).get("test_folds")]
     if not names or len(store.test_ids) == 0:
         return []
+    from oof_store._convert import convert
+
     out = "raw" if store.task == "regression" else "probs"
     oof = store.load_oof(names, tta="mean", output=out).preds[:, 0]
-    test = store.load_test(names, tta="mean", folds="mean", output=out).preds[:, 0]
-    per_fold: list[np.ndarray | None] = []
-    for m in names:
-        tf = [f for f in store.manifest(m).get("test_folds", []) if f >= 0]
-        if sorted(tf) == store.fold_ids:
-            per_fold.append(store.load_test([m], tta="mean", folds="all", output=out).preds[0, :, 0])
-        else:
-            per_fold.append(None)
+    # each test block read once: a model with one block per store fold gives its fold
+    # predictions and, averaged as stored (as folds="mean" averages), its fold mean
+    full = [m for m in names
+            if sorted(f for f in store.manifest(m).get("test_folds", []) if f >= 0) == store.fold_ids]
+    rest = [m for m in names if m not in full]
+    mean: dict[str, np.ndarray] = {}
+    per: dict[str, np.ndarray] = {}
+    if full:
+        ts = store.load_test(full, tta="mean", folds="all", output="raw")
+        for i, m in enumerate(full):
+            kind = ts.kinds[i]
+            raw = ts.preds[i, :, 0]  # (F, Nt, C) as stored
+            mean[m] = convert(raw.mean(axis=0, dtype=np.float64).astype(np.float32), kind, out, store.task)
+            per[m] = convert(raw, kind, out, store.task)
+    if rest:
+        ts = store.load_test(rest, tta="mean", folds="mean", output=out)
+        mean.update({m: ts.preds[i, 0] for i, m in enumerate(rest)})
+    test = np.stack([mean[m] for m in names])
+    per_fold = [per.get(m) for m in names]
     return check_test_predictions(oof, test, names, test_folds=per_fold, fold_ids=store.fold_ids)

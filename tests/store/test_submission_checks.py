@@ -101,3 +101,42 @@ def test_ks_statistic_equals_scipy(n, m, seed, levels):
     b = rng.integers(0, levels, size=(m, 2)) / levels
     want = max(ks_2samp(a[:, j], b[:, j]).statistic for j in range(2))
     assert _ks(a, b) == pytest.approx(want)
+
+
+def test_check_store_reads_each_test_block_once_and_sees_what_the_loaders_give(tmp_path, monkeypatch):
+    """The fold mean and the fold predictions come from one read per model; they equal
+    ``load_test(folds="mean")`` and ``load_test(folds="all")`` (logits averaged as stored,
+    then the softmax), and a model with one whole-test prediction keeps its own."""
+    import oof_store.submission_checks as sc
+    from oof_store import synthetic
+
+    store = synthetic.make_store(tmp_path / "s", n_models=3, n_rows=120, n_classes=3, n_folds=3,
+                                 n_test=25, n_tta=2, seed=1, kind="logits")
+    rng = np.random.default_rng(0)
+    ids = store.test_ids
+    with store.transaction("whole", "test") as tx:
+        for f in store.fold_ids:
+            rows = store.folds == f
+            tx.write_block("oof", f, 0, store.ids[rows], rng.normal(size=(int(rows.sum()), 3)))
+        tx.write_block("test", -1, 0, ids, rng.normal(size=(len(ids), 3)))
+        tx.finish_model(kind="logits", tta_views=["none"], source="test")
+    seen = {}
+    monkeypatch.setattr(sc, "check_test_predictions",
+                        lambda oof, test, names, test_folds, fold_ids: seen.update(
+                            test=test, names=names, per=test_folds) or [])
+    reads = []
+    real = type(store).load_test
+    monkeypatch.setattr(type(store), "load_test",
+                        lambda self, models=None, **kw: reads.append(list(models)) or real(self, models, **kw))
+    sc.check_store(store)
+    assert sorted(m for r in reads for m in r) == sorted(seen["names"])  # each model once
+    monkeypatch.setattr(type(store), "load_test", real)
+    names = seen["names"]
+    mean = store.load_test(names, tta="mean", folds="mean", output="probs").preds[:, 0]
+    np.testing.assert_allclose(seen["test"], mean, atol=1e-6)
+    for m, per in zip(names, seen["per"], strict=True):
+        if m == "whole":
+            assert per is None
+        else:
+            want = store.load_test([m], tta="mean", folds="all", output="probs").preds[0, :, 0]
+            np.testing.assert_allclose(per, want, atol=1e-6)
