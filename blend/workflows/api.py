@@ -411,6 +411,16 @@ class ReportRun(WorkflowResult):
     """The OOF report of the store's models (:func:`report`)."""
 
     command: ClassVar[str] = "blend report"
+    #: With ``ordinal`` (or qwk on a regression store): the ordinal section
+    #: (:class:`blend.ordinal.OrdinalReport`: QWK rounded and with nested cut points).
+    ordinal: Any = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``blend report --json`` writes (``ordinal`` with the ordinal section)."""
+        d = super().to_dict()
+        if self.ordinal is not None:
+            d["ordinal"] = self.ordinal.to_dict()
+        return d
 
     def leaderboard(self):
         """One row per model, then the plain mean of all: score, fold scores, secondary metrics."""
@@ -424,8 +434,14 @@ class ReportRun(WorkflowResult):
     def headline(self) -> list[str]:
         """The lines shown above the leaderboard."""
         r = self.result
-        return [f"{len(r.models)} models, {r.n_rows} rows, {r.task}; OOF {r.metric} "
-                f"(the last row is the plain mean of all)", *r.notes]
+        lines = [f"{len(r.models)} models, {r.n_rows} rows, {r.task}; OOF {r.metric} "
+                 f"(the last row is the plain mean of all)", *r.notes]
+        if self.ordinal is not None:
+            mean = self.ordinal.rows[-1]
+            lines.append(f"ordinal: QWK of the mean of all {mean['rounded']:.5f} rounded, "
+                         f"{mean['cuts']:.5f} with nested cut points ({self.ordinal.cut_method}); "
+                         "per model in .ordinal.rows")
+        return lines
 
 
 def report_facts(store: Any, rep: Any) -> dict[str, Any]:
@@ -438,11 +454,20 @@ def report_facts(store: Any, rep: Any) -> dict[str, Any]:
 
 def report(store: Any, *, models: Sequence[str] | None = None, metric: str | None = None,
            by: Sequence[str] = (), n_pairs: int = 3, n_bins: int = 15,
-           allow_in_sample: bool = False) -> ReportRun:
-    """The OOF report of the store's models (``blend report``); ``store`` may be a path."""
+           allow_in_sample: bool = False, ordinal: bool = False,
+           grades: str | None = None) -> ReportRun:
+    """The OOF report of the store's models (``blend report``); ``store`` may be a path.
+
+    With ``ordinal=True`` (or ``metric="qwk"`` on a regression store) the result's
+    ``ordinal`` holds the ordinal section ``blend report --ordinal`` prints (``grades``:
+    as ``--grades``, e.g. ``"1..6"``; inferred by default).
+    """
+    from blend.workflows.ordinal import is_ordinal, ordinal_report_store
     from blend.workflows.report import report as build
 
     store = open_store(store)
     rep = build(store, models=models, metric=metric, by=by, n_pairs=n_pairs, n_bins=n_bins,
                 allow_in_sample=allow_in_sample)
-    return ReportRun(rep, store, report_facts(store, rep))
+    section = (ordinal_report_store(store, list(models) if models else None, grades)
+               if is_ordinal(store, metric, ordinal) else None)
+    return ReportRun(rep, store, report_facts(store, rep), section)

@@ -301,3 +301,18 @@ def test_cli_procedure_scores_the_choice_doubly_nested(ordinal_store, tmp_path):
     assert d["nested_score_is"].startswith("procedure")
     assert d["kept_candidate_nested_score"] == d["candidates"][0]["nested_score"]
     assert Recipe.load(rec).nested_score == proc["score"]
+
+
+def test_library_report_has_the_ordinal_section_the_cli_json_has(ordinal_store, tmp_path):
+    import blend
+
+    out = tmp_path / "rep.json"
+    assert main(["report", str(ordinal_store.uri), "--metric", "qwk", "--quiet", "--json",
+                 str(out)]) == 0
+    cli = json.loads(out.read_text())
+    res = blend.report(ordinal_store, metric="qwk")
+    assert res.ordinal is not None
+    assert res.to_dict()["ordinal"] == cli["ordinal"]
+    assert any(line.startswith("ordinal: QWK of the mean of all") for line in res.headline())
+    # not asked for on a store that is not ordinal-scored: no section
+    assert blend.report(ordinal_store, metric="rmse").ordinal is None
