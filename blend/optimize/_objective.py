@@ -299,15 +299,32 @@ class Objective:
             p = Wn @ self._py  # (S, N)
             return -np.log(np.clip(p, _EPS, None)).mean(axis=1) - self._ce_shift
         out = np.empty(S)
+        N, C = self.n_rows, self.n_classes
+        t = self._T.reshape(-1)
+        ones = np.ones(C)
+        # in place on the chunk's (s, N, C) blend; the row sums and the sums against the
+        # targets as products (numpy's reductions over a short last axis are 10x slower)
         for a, b in self._chunks(S):
             Z = self._blend_scores(Wn[a:b])
+            s = b - a
             if self.rule == "prob":
-                Z = Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
-                out[a:b] = -(self._T * np.log(np.clip(Z, _EPS, None))).sum(-1).mean(-1)
+                den = Z @ ones
+                np.maximum(den, _EPS, out=den)
+                Z /= den[..., None]
+                np.maximum(Z, _EPS, out=Z)
+                np.log(Z, out=Z)
+                out[a:b] = -(Z.reshape(s, N * C) @ t) / N
             else:
-                m = Z.max(axis=-1, keepdims=True)
-                lse = (m[..., 0] + np.log(np.exp(Z - m).sum(-1)))
-                out[a:b] = (lse - (self._T * Z).sum(-1)).mean(-1)
+                tz = Z.reshape(s, N * C) @ t / N  # mean over rows of sum_c T Z
+                if self._xmax <= 300.0:  # |Z| <= max|X|: exp neither overflows nor underflows
+                    np.exp(Z, out=Z)
+                    lse = np.log(Z @ ones).mean(axis=1)
+                else:
+                    m = Z.max(axis=-1, keepdims=True)
+                    Z -= m
+                    np.exp(Z, out=Z)
+                    lse = (m[..., 0] + np.log(Z @ ones)).mean(axis=1)
+                out[a:b] = lse - tz
         return out - self._ce_shift
 
     def loss_and_grad(self, w: np.ndarray) -> tuple[float, np.ndarray]:

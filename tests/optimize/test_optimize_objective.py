@@ -51,6 +51,20 @@ def test_soft_targets_score_like_the_reference(oof, rule, metric, rng):
     np.testing.assert_allclose(obj.scores(W), ref, rtol=1e-9)
 
 
+@pytest.mark.parametrize("shift", [0.0, 400.0])
+@pytest.mark.parametrize("metric", ["logloss", "kl"])
+def test_logit_cross_entropy_with_huge_logits_scores_like_the_reference(oof, metric, shift, rng):
+    # logits above 300 (the same probabilities: a constant added to every class): the
+    # log-sum-exp is then shifted by the row max, as exp would overflow
+    T = _soft(oof.y, 4, rng)
+    X = to_scores(oof.logits, rule="logit", kind="logits") + shift
+    obj = Objective(X, T, get_metric(metric), rule="logit", kind="logits")
+    assert (obj._xmax > 300.0) == (shift > 0)
+    W = rng.random((6, 5))
+    ref = reference_scores(X, T, W, get_metric(metric), rule="logit", kind="logits")
+    np.testing.assert_allclose(obj.scores(W), ref, rtol=1e-9)
+
+
 @pytest.mark.parametrize("rule", ["prob", "logit"])
 def test_per_class_scores_equal_the_plain_loop(oof, rule, rng):
     X = to_scores(oof.logits, rule=rule, kind="logits")
