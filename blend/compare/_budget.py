@@ -303,7 +303,7 @@ def _over_kept(eng: Any, plan: dict, tp: TimePlan, c: Any) -> Any:
         _drop(eng, plan, {c.name})
         return None
     new = rebuild(kept)
-    new.note += f" ({', '.join(gone)} skipped by --time-limit)"
+    new.note += f"; {', '.join(gone)} skipped by --time-limit"
     for key in [k for k in eng._fits if k[0] == c.name]:  # fitted over the old stackers
         eng._fits.pop(key, None)
         eng.fit_rows.pop(key, None)
