@@ -96,4 +96,5 @@ def test_stack_lgbm_on_soft_targets_end_to_end():
     kl = get_metric("kl", "softclass")
     mean = kl(Y, P[:, 0].mean(0))
     assert res.nested_score < mean  # beats the plain mean of the views
-    assert np.isfinite(res.oof).all() and np.allclose(res.oof.sum(1), 1.0)
+    assert np.isfinite(res.oof).all()
+    assert np.allclose(res.oof.sum(1), 1.0)
