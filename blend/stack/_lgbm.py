@@ -88,7 +88,7 @@ class LGBMStacker(Stacker):
 
     def predict_one(self, fitted, X, E):
         booster, task, it = fitted[:3]
-        if task == "softclass":
+        if task == "softclass" and len(fitted) > 3:  # (a 3-tuple: fitted on repeated rows)
             init = fitted[3]
             raw = booster.predict(flatten(X, E, task), num_iteration=it, raw_score=True)
             return normalize_probs(_softmax(np.asarray(raw, dtype=np.float64).reshape(len(X), -1) + init))
