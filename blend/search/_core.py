@@ -13,11 +13,11 @@ from blend._errors import BlendError
 from blend.combine import RULES, finalize, to_scores
 from blend.metrics import METRICS, Metric, get_metric
 from blend.nested import nested_cv
+from blend.search import METHODS
 from blend.search._kernels import AccuracyKernel, GenericKernel, count_subsets, run_sharded
 
 __all__ = ["SearchPlan", "SearchResult", "SubsetScore", "plan_search", "search_subsets", "beam_search"]
 
-METHODS = ("auto", "exact", "exhaustive", "beam")
 #: what each method did, as the output and the JSON say it
 DONE = {"exact": "exact (pruned)", "exhaustive": "exhaustive", "beam": "beam"}
 
