@@ -14,7 +14,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy.optimize import differential_evolution
 
 from blend._params import Param
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
@@ -50,6 +49,9 @@ def fit_de(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
     -------
     WeightsResult
     """
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import differential_evolution
+
     check_params("de", params, _PARAMS)
     obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=per_class)
     vectorized = bool(params.get("vectorized", True))

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from blend._errors import BlendError
 from blend._params import Param
@@ -62,6 +61,9 @@ def fit_lbfgs(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
     -------
     WeightsResult
     """
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import minimize
+
     check_params("lbfgs", params, _PARAMS)
     if per_class:
         raise BlendError("lbfgs does not fit per-class weights; use "

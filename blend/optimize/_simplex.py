@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from blend._params import Param
 from blend.combine import softmax as _softmax
@@ -49,6 +48,9 @@ def fit_nelder_mead(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "p
     -------
     WeightsResult
     """
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import minimize
+
     check_params("nelder-mead", params, _PARAMS)
     obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=per_class)
     K = obj.n_params
