@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend.stack._registry import register_stacker
 from blend.stack._stacker import Stacker, expand_soft, flatten, normalize_probs
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    pass
 
 __all__ = ["LGBMStacker"]
 
@@ -82,6 +83,8 @@ class LGBMStacker(Stacker):
         return (booster, task, booster.best_iteration or rounds)
 
     def predict_one(self, fitted, X, E):
+        import numpy as np
+
         booster, task, it = fitted
         out = booster.predict(flatten(X, E, task), num_iteration=it)
         if task == "regression":
