@@ -403,11 +403,12 @@ class AccuracyKernel:
         self.scale = scale_for(30 if fits32 else 52)  # 52: float64-exact for the torch path too
         # in place: every large temporary is fresh memory, costly on some VMs (page faults)
         D *= self.scale
-        Q = np.rint(D)
+        R = np.rint(D)
         #: exact: no margin was rounded; else every summed margin is within ``guard`` units
-        self.exact = bool(np.array_equal(Q, D))
+        self.exact = bool(np.array_equal(R, D))
         del D
-        Q = Q.astype(np.int64)
+        Q = R.astype(np.int64)
+        del R
         self.dtype = np.int32 if fits32 else np.int64
         self.shift = 31 if fits32 else 63
         self.guard = 0 if self.exact else (len(used) + 1) // 2 + 1
@@ -439,6 +440,8 @@ class AccuracyKernel:
         )
         Qk = Qc[:, ri, ci]  # (n_cand, K)
         self.base = base[ri, ci]
+        # the (models, rows, classes) arrays are done with: their memory serves the tables
+        del Q, Qc, neg, pos, lo_any, hi_any, sat, vio, live
         self.QA = Qk[: sp.a]
         self.QB = QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
@@ -449,16 +452,21 @@ class AccuracyKernel:
         self.block = min(1 << sp.b, 128)
         QBt = np.ascontiguousarray(QB.T, dtype=np.float64)  # (K, b)
         shifts = np.arange(sp.b)
-        # one float64 product buffer for every block, cast into one array of blocks (a new
-        # temporary per block cost 0.3-0.6 s of page faults at 20 models on a VM)
-        # (2**b is a multiple of the block: both are powers of two)
-        tb = np.empty(((1 << sp.b) // self.block, len(QBt), self.block), dtype=self.dtype)
-        prod = np.empty((len(QBt), self.block))
+        # one small float64 product buffer for every block, cast into one array of blocks:
+        # a new (K, block) float64 temporary per block cost 0.3-0.6 s at 20 models on a VM
+        # where fresh memory is slow (page faults); 2**b is a multiple of the block (both
+        # are powers of two)
+        K = len(QBt)
+        tb = np.empty(((1 << sp.b) // self.block, K, self.block), dtype=self.dtype)
+        rows_per = max(1, min(K, (1 << 19) // self.block))  # a 4 MiB buffer
+        prod = np.empty((rows_per, self.block))
         for i in range(len(tb)):
             c = i * self.block
-            bits = ((sp.order[c : c + self.block, None] >> shifts) & 1).astype(np.float64)
-            np.matmul(QBt, bits.T, out=prod)
-            tb[i] = prod
+            bits_t = ((sp.order[c : c + self.block] >> shifts[:, None]) & 1).astype(np.float64)
+            for k0 in range(0, K, rows_per):
+                k1 = min(K, k0 + rows_per)
+                np.matmul(QBt[k0:k1], bits_t, out=prod[: k1 - k0])
+                tb[i, k0:k1] = prod[: k1 - k0]
         del prod
         self.TB_blocks = list(tb)
         self.cand = cand
