@@ -50,6 +50,7 @@ import numpy as np
 from blend.combine import finalize
 from blend.metrics import Metric
 from blend.search._topk import TopK, popcount
+from oof_common.core import blas_limit
 
 __all__ = ["AccuracyKernel", "GenericKernel", "GuardedTopK", "LazyTopK", "SharedFloor", "count_subsets",
            "shard_bounds", "run_sharded"]
@@ -392,7 +393,9 @@ class AccuracyKernel:
         rows = np.arange(N)
         D = S[:, rows, y][:, :, None] - S  # (M, N, C) margins of the true class
         used = cand + forced
-        total = float(np.abs(D[used]).reshape(len(used), -1).max(axis=1).sum()) if used else 0.0
+        # the largest |margin| of each model, without a copy of the margins
+        big = np.maximum(D.max(axis=(1, 2)), -D.min(axis=(1, 2)))
+        total = float(big[used].sum()) if used else 0.0
         # int32 when that keeps a resolution of 2**-24 per model's margin, else int64
         # (e.g. logits of very confident models), with at most 2**-40
         fits32 = total == 0 or np.floor(np.log2(2.0**30 / total)) >= 24
@@ -460,13 +463,15 @@ class AccuracyKernel:
         tb = np.empty(((1 << sp.b) // self.block, K, self.block), dtype=self.dtype)
         rows_per = max(1, min(K, (1 << 19) // self.block))  # a 4 MiB buffer
         prod = np.empty((rows_per, self.block))
-        for i in range(len(tb)):
-            c = i * self.block
-            bits_t = ((sp.order[c : c + self.block] >> shifts[:, None]) & 1).astype(np.float64)
-            for k0 in range(0, K, rows_per):
-                k1 = min(K, k0 + rows_per)
-                np.matmul(QBt[k0:k1], bits_t, out=prod[: k1 - k0])
-                tb[i, k0:k1] = prod[: k1 - k0]
+        # small products: one BLAS thread (several spin for 0.2 s on a busy 2-core machine)
+        with blas_limit(1):
+            for i in range(len(tb)):
+                c = i * self.block
+                bits_t = ((sp.order[c : c + self.block] >> shifts[:, None]) & 1).astype(np.float64)
+                for k0 in range(0, K, rows_per):
+                    k1 = min(K, k0 + rows_per)
+                    np.matmul(QBt[k0:k1], bits_t, out=prod[: k1 - k0])
+                    tb[i, k0:k1] = prod[: k1 - k0]
         del prod
         self.TB_blocks = list(tb)
         self.cand = cand
@@ -632,8 +637,11 @@ class AccuracyKernel:
         """
         self.prune = bool(prune)
         shared = SharedFloor()
-        top = _walk_in_threads(self._run_range, 1 << self.split.a,
-                               lambda: _collector(self, topk_size, shared), progress, n_jobs)
+        # the walk's threads are the parallelism: the lower bounds' small products (in
+        # LazyTopK) take one BLAS thread each
+        with blas_limit(1):
+            top = _walk_in_threads(self._run_range, 1 << self.split.a,
+                                   lambda: _collector(self, topk_size, shared), progress, n_jobs)
         self.truncated = bool(getattr(top, "truncated", False))
         self.n_pruned = int(top.n_pruned)
         self.n_lower = int(getattr(top, "n_lower", 0))
