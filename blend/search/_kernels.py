@@ -543,6 +543,11 @@ class AccuracyKernel:
         blk = self.block
         counts = [None if st is None else np.full(st[2] - st[1], st[3] + st[7], dtype=np.int64)
                   for st in states]
+        # one gather buffer for the batch (a new array per gather was 256 allocations of up
+        # to K x block per batch)
+        n_max = max((len(st[4]) for st in states if st is not None and st[4] is not None),
+                    default=0)
+        buf = np.empty((n_max, blk), dtype=self.dtype)
         for c, Tc in enumerate(self.TB_blocks):
             c0, c1 = c * blk, (c + 1) * blk
             for st, cnt in zip(states, counts, strict=False):
@@ -554,7 +559,10 @@ class AccuracyKernel:
                     continue
                 # gather the undecided margins of this block, add the outer sums, row-wise
                 # minimum over rivals, count negatives through the sign bit
-                work = Tc[idx] if hi - lo == blk else Tc[idx, lo - c0 : hi - c0]
+                if hi - lo == blk:  # idx holds valid rows: "clip" skips the bounds check
+                    work = np.take(Tc, idx, axis=0, out=buf[: len(idx)], mode="clip")
+                else:
+                    work = Tc[idx, lo - c0 : hi - c0]
                 np.add(work, thr, out=work)
                 if sizes is not None:
                     off = n_groups
