@@ -327,10 +327,15 @@ def plan_search(P, y, folds=None, *, metric="accuracy", rule="prob", kind="probs
 
 
 def _blend(prep: _Prepared, subset: Sequence[int], rows=None) -> np.ndarray:
-    S = prep.S[list(subset)]
-    if rows is not None:
-        S = S[:, rows]
-    P = finalize(S.sum(axis=0) / len(subset), rule=prep.rule, kind=prep.kind)
+    # the models' scores added in order into one array (the same float64 sum as
+    # ``S[subset].sum(axis=0)``, without copying the subset's scores first)
+    def scores(i: int) -> np.ndarray:
+        return prep.S[i] if rows is None else prep.S[i, rows]
+
+    total = np.array(scores(subset[0]), dtype=np.float64)  # a copy
+    for i in subset[1:]:
+        total += scores(i)
+    P = finalize(total / len(subset), rule=prep.rule, kind=prep.kind)
     return P[:, 0] if P.shape[-1] == 1 else P
 
 
