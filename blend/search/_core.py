@@ -294,7 +294,7 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, devic
                     method = "exhaustive"
             elif executor is not None and executor.n_workers > 1:
                 # shards on the executor's workers, one thread each
-                est = kernel.estimate_seconds(n_jobs=1) / executor.n_workers
+                est = kernel.estimate_seconds(n_jobs=1, keep=False) / executor.n_workers
             else:
                 est = kernel.estimate_seconds(n_jobs=n_jobs)
             if method == "auto":
