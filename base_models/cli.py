@@ -7,11 +7,8 @@ import importlib
 import json
 from collections.abc import Sequence
 
-from rich.markup import escape
-
 from oof_common.cli import add_debug_flag, add_version_flag, console, run_main
 from oof_common.outputs import output_file
-from oof_store import Store
 from oof_store.distributed import add_ray_flag
 
 __all__ = ["main", "build_parser"]
@@ -21,7 +18,10 @@ EXTRA_SUBCOMMAND_MODULES = ["base_models.image_cli"]
 
 
 def tabular_cli(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from base_models.tabular import parse_params, train_tabular
+    from oof_store import Store
     from oof_store.distributed import get_executor
 
     store = Store(args.store)
@@ -47,6 +47,8 @@ def tabular_cli(args: argparse.Namespace) -> int:
 
 
 def demo_cli(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from base_models.demo import make_demo_store
     from oof_store.cli import ls_cli
 
@@ -81,7 +83,7 @@ def demo_cli(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``base-models`` parser: ``tabular``, ``demo`` and the extra sub-commands."""
-    from base_models.tabular import available_tabular_models
+    from base_models._estimators import available_tabular_models
 
     parser = argparse.ArgumentParser(
         prog="base-models", description="Train K-fold base models that fill an OOF store."

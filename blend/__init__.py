@@ -26,9 +26,6 @@ import types
 from typing import Any
 
 from blend._errors import BlendError
-from oof_common.version import package_version
-
-__version__ = package_version()
 
 #: The names that are an algorithm package and, called, a workflow.
 WORKFLOWS = ("compare", "optimize", "search", "stack", "report")
@@ -63,6 +60,13 @@ def _attribute(name: str) -> property:
 
 class _Blend(types.ModuleType):
     """The ``blend`` package, whose five workflow names are callable packages."""
+
+    @property
+    def __version__(self) -> str:
+        # read from the package metadata on first use (~20 ms the commands do not spend)
+        from oof_common.version import package_version
+
+        return package_version()
 
 
 for _name in WORKFLOWS:

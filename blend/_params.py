@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from blend._errors import BlendError
 
 __all__ = ["Param", "check_params", "jsonable", "param_error"]
@@ -62,6 +60,8 @@ class Param:
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` is of the declared kind and within the bounds."""
+        import numpy as np
+
         if value is None:
             return self.none or self.kind == "any"
         if self.choices is not None:
@@ -115,6 +115,8 @@ def check_params(owner: str, params: Mapping[str, Any] | None,
 
 def jsonable(obj: Any) -> Any:
     """``obj`` with numpy values as Python ones and non-finite floats as strings, recursively."""
+    import numpy as np
+
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

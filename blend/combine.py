@@ -24,17 +24,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from blend._errors import BlendError
 from oof_common.core import softmax
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # scipy.special / scipy.stats cost ~0.9 s to import; every ``blend`` command imports this
 # module, so the two small functions are here and rankdata is imported only by the rank rule.
+# numpy too is imported inside the functions that use it: the commands parse their arguments
+# (``--rule`` choices) without it (start-up < 0.3 s, issue 22).
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    import numpy as np
+
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
@@ -51,6 +57,8 @@ def _prob_scores(X: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _log_scores(X: np.ndarray, kind: str) -> np.ndarray:
+    import numpy as np
+
     return log_softmax(X, axis=-1) if kind == "logits" else np.log(np.clip(X, _CLIP, 1.0))
 
 
@@ -58,6 +66,7 @@ def _rank_scores(X: np.ndarray, kind: str) -> np.ndarray:
     # ranks (multiples of 1/2) over a power of two >= N (axis -2 holds the rows): exact in
     # float64, so equal sums of ranks stay exactly equal (argmax ties are kept, not broken
     # by rounding)
+    import numpy as np
     from scipy.stats import rankdata
 
     N = X.shape[-2]
@@ -81,14 +90,20 @@ def _linear_prob(P: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _linear_logit(P: np.ndarray, kind: str) -> np.ndarray:
+    import numpy as np
+
     return P if kind == "logits" else np.log(np.clip(P, _CLIP, 1.0))
 
 
 def _linear_geo(P: np.ndarray, kind: str) -> np.ndarray:
+    import numpy as np
+
     return log_softmax(P) if kind == "logits" else np.log(np.clip(P, _CLIP, 1.0))
 
 
 def _finish_linear_rownorm(Z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return Z / np.maximum(Z.sum(axis=-1, keepdims=True), _EPS)
 
 
@@ -179,6 +194,8 @@ def _check_rule(rule: str, kind: str, n_classes: int) -> None:
 
 def as_4d(P: np.ndarray) -> np.ndarray:
     """``(M, N, C)`` or ``(M, T, N, C)`` predictions as ``(M, T, N, C)``; anything else is a BlendError."""
+    import numpy as np
+
     P = np.asarray(P)
     if P.ndim == 3:
         P = P[:, None]
@@ -191,6 +208,8 @@ def as_4d(P: np.ndarray) -> np.ndarray:
 
 
 def _normalise_weights(w, n: int, what: str) -> np.ndarray:
+    import numpy as np
+
     if w is None:
         return np.full(n, 1.0 / n)
     w = np.asarray(w, dtype=np.float64).ravel()
@@ -220,6 +239,8 @@ def to_scores(P: np.ndarray, *, rule: str = "prob", kind: str = "probs", tta_wei
     -------
     ndarray of shape (n_models, n_rows, n_classes), float64
     """
+    import numpy as np
+
     P = as_4d(P)
     M, T, N, C = P.shape
     _check_rule(rule, kind, C)
@@ -253,6 +274,8 @@ def transform(P: np.ndarray, rule: str, kind: str) -> np.ndarray:
         prob: probabilities; logit: logits (log-probabilities when given probabilities);
         geo: log-probabilities.
     """
+    import numpy as np
+
     P = np.asarray(P, dtype=np.float64)
     if kind == "raw" or P.shape[-1] == 1:
         return P
@@ -288,6 +311,8 @@ def blend_per_class(X: np.ndarray, w: np.ndarray, rule: str) -> np.ndarray:
         Probabilities: ``z[:, c] = sum_u w[u, c] X[u, :, c]``, then row-normalised (prob
         rule) or softmaxed (logit, geo).
     """
+    import numpy as np
+
     U, N, C = X.shape
     Z = np.zeros((N, C))
     for c in range(C):
@@ -339,6 +364,8 @@ def combine(
     ndarray of shape (n_rows, n_classes)
         Probabilities (rows sum to 1), or for regression the blended values ``(n_rows, 1)``.
     """
+    import numpy as np
+
     P = as_4d(P)
     _normalise_weights(weights, P.shape[0], "weights")  # validates before the work
     X = to_scores(P, rule=rule, kind=kind, tta_weights=tta_weights)
@@ -405,6 +432,8 @@ def blend_scores(
     ndarray of shape (n_rows, n_classes)
         Probabilities, or for regression the blended values ``(n_rows, 1)``.
     """
+    import numpy as np
+
     X = np.asarray(X)
     if X.ndim != 3:
         raise BlendError(f"unit scores must have shape (units, rows, classes), got {X.shape}")
@@ -427,6 +456,8 @@ def blend_scores(
 
 
 def _blend_per_class(X: np.ndarray, weights, *, rule: str, kind: str) -> np.ndarray:
+    import numpy as np
+
     U, _, C = X.shape
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (U, C):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by softmax itself: the CLIs start without it
+    import numpy as np
 
 __all__ = ["TASKS", "softmax", "blas_limit", "CommandWarning"]
 
@@ -35,6 +36,8 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     ndarray
         Probabilities of the same shape, summing to 1 along ``axis``.
     """
+    import numpy as np
+
     z = np.asarray(z)
     if not np.issubdtype(z.dtype, np.floating):
         z = z.astype(np.float64)

@@ -9,8 +9,6 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from oof_common.cli import (
     add_debug_flag,
     add_version_flag,
@@ -42,6 +40,8 @@ __all__ = ["main", "build_parser", "list_models", "quick_scores"]
 # ---------------------------------------------------------------------------- library
 def quick_scores(store: Store, model: str) -> dict[str, float]:
     """OOF accuracy and log loss (classification) or RMSE (regression), TTA views averaged."""
+    import numpy as np
+
     data = store.load_oof([model], tta="mean", output="probs")
     p = data.preds[0, 0]
     if store.task == "regression":
@@ -241,6 +241,7 @@ def rm_cli(args: argparse.Namespace) -> int:
 
 
 def folds_cli(args: argparse.Namespace) -> int:
+    import numpy as np
     import pandas as pd
 
     store = _store(args.store)

@@ -4,23 +4,24 @@ torch and timm are imported only when a function here needs them, so importing t
 is cheap. The command is ``base-models image`` (see ``docs/commands/image.md``).
 """
 
-from ._errors import ImageTrainerError
-from .digits import DigitsExample, write_digits_images
-from .trainer import FoldFit, TrainConfig, fit_fold, predict_views, train_image_model
-from .tta import AUGMENTS, VIEWS, register_augment, register_view, resolve_views
+from oof_common.lazy import lazy_attributes
 
-__all__ = [
-    "ImageTrainerError",
-    "TrainConfig",
-    "FoldFit",
-    "fit_fold",
-    "predict_views",
-    "train_image_model",
-    "write_digits_images",
-    "DigitsExample",
-    "VIEWS",
-    "AUGMENTS",
-    "register_view",
-    "register_augment",
-    "resolve_views",
-]
+# imported on first use: ``base-models --help`` parses without numpy and pandas (issue 22)
+_LAZY = {
+    "ImageTrainerError": "base_models.image._errors",
+    "TrainConfig": "base_models.image.trainer",
+    "FoldFit": "base_models.image.trainer",
+    "fit_fold": "base_models.image.trainer",
+    "predict_views": "base_models.image.trainer",
+    "train_image_model": "base_models.image.trainer",
+    "write_digits_images": "base_models.image.digits",
+    "DigitsExample": "base_models.image.digits",
+    "VIEWS": "base_models.image.tta",
+    "AUGMENTS": "base_models.image.tta",
+    "register_view": "base_models.image.tta",
+    "register_augment": "base_models.image.tta",
+    "resolve_views": "base_models.image.tta",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+
+__all__ = list(_LAZY)

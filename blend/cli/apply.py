@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 
 from blend._errors import BlendError
-from blend.recipe import Recipe
 from oof_common.outputs import output_file
 
 __all__ = ["apply_cli", "register", "warn_flagged_test_predictions"]
@@ -25,6 +24,7 @@ def apply_cli(args: argparse.Namespace) -> int:
     """Write a submission from a recipe and/or write the blend into the store (``blend apply``)."""
     from rich.markup import escape
 
+    from blend.recipe import Recipe
     from blend.workflows.apply import submission, write_to_store
     from blend.workflows.submission import output_for, read_sample
     from oof_common.cli import console

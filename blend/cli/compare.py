@@ -13,20 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blend._errors import BlendError
-from blend.cli._common import print_honesty, warn_models_without_test
-from blend.compare import BUDGETS, CompareResult
 from blend.workflows import _defaults as D
-from blend.workflows.api import CompareRun, compare_facts
-from blend.workflows.compare import (
-    _fmt,
-    compare_models,
-    compare_store,
-    recipe_with_stackers,
-    write_html,
-)
 from oof_common.outputs import output_file
+
+if TYPE_CHECKING:
+    from blend.compare import CompareResult
 
 __all__ = ["compare_cli", "register"]
 
@@ -38,6 +32,7 @@ def _print(res: CompareResult) -> None:
     from rich.table import Table
 
     from blend.metrics import get_metric
+    from blend.workflows.compare import _fmt
     from oof_common.cli import console
 
     met = get_metric(res.metric)
@@ -79,6 +74,14 @@ def _print(res: CompareResult) -> None:
 
 def compare_cli(args: argparse.Namespace) -> int:
     """Run ``blend compare`` and print / write its results."""
+    from blend.cli._common import print_honesty, warn_models_without_test
+    from blend.workflows.api import CompareRun, compare_facts
+    from blend.workflows.compare import (
+        compare_models,
+        compare_store,
+        recipe_with_stackers,
+        write_html,
+    )
     from oof_common.cli import console, progress_bar
     from oof_store import Store
 
@@ -142,6 +145,7 @@ def compare_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``compare`` sub-command to the ``blend`` parser."""
+    from blend.compare import BUDGETS
     from blend.metrics import canonical_metric, metric_help
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag

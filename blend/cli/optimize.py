@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
-from blend.cli._common import parse_param, print_honesty, print_level2, warn_models_without_test
-from blend.optimize import OptimizeResult, available_optimizers, optimizer_capabilities
-from blend.ordinal import available_cut_methods
+from blend.cli._common import parse_param
 from blend.workflows import _defaults as D
-from blend.workflows._models import honesty_facts, level2_facts
-from blend.workflows.api import OptimizeRun
-from blend.workflows.optimize import optimize_store, recipe_from_result
 from oof_common.outputs import output_file
+
+if TYPE_CHECKING:
+    from blend.optimize import OptimizeResult
 
 __all__ = ["optimize_cli", "register"]
 
@@ -69,6 +67,10 @@ def _print(result: OptimizeResult) -> None:
 
 def optimize_cli(args: argparse.Namespace) -> int:
     """Fit blend weights on the store and print, and optionally save, the result (``blend optimize``)."""
+    from blend.cli._common import print_honesty, print_level2, warn_models_without_test
+    from blend.workflows._models import honesty_facts, level2_facts
+    from blend.workflows.api import OptimizeRun
+    from blend.workflows.optimize import optimize_store, recipe_from_result
     from oof_common.cli import progress_callback
     from oof_store import Store
 
@@ -129,7 +131,11 @@ def optimize_cli(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``optimize`` sub-command to the ``blend`` parser."""
+    # the registries of optimisers and cut-point methods are filled by the modules that
+    # define them (numpy, not scipy: that is imported where used)
     from blend.metrics import canonical_metric, metric_help
+    from blend.optimize import available_optimizers, optimizer_capabilities
+    from blend.ordinal import available_cut_methods
     from oof_common.cli import add_debug_flag
 
     p = subparsers.add_parser(

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from blend._errors import BlendError
-from blend.report import Report
-from blend.workflows.api import ReportRun, report_facts
-from blend.workflows.report import report, write_noise_csv
 from oof_common.outputs import output_file
+
+if TYPE_CHECKING:  # numpy and the report are imported where used: --help parses without them
+    from blend.report import Report
 
 __all__ = ["report_cli", "register"]
 
@@ -29,10 +28,13 @@ _MAX_TERMINAL_CLASSES = 10
 
 
 def _fmt(x, digits: int = 5) -> str:
+    import numpy as np
+
     return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
 def _print(report: Report, console, noise_top: int) -> None:
+    import numpy as np
     from rich.markup import escape as e  # user text (classes, groups, ids, views) is not markup
     from rich.table import Table
 
@@ -185,6 +187,8 @@ def report_cli(args: argparse.Namespace) -> int:
     """Report on the store's models and write the JSON, HTML and noise CSV asked for (``blend report``)."""
     from rich.markup import escape
 
+    from blend.workflows.api import ReportRun, report_facts
+    from blend.workflows.report import report, write_noise_csv
     from oof_common.cli import console
     from oof_store import Store
 

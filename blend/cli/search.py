@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from blend.cli._common import print_honesty, print_level2, warn_models_without_test
-from blend.combine import RULES
-from blend.metrics import canonical_metric, metric_help
-from blend.search import SearchResult
-from blend.search._core import METHODS
 from blend.workflows import _defaults as D
-from blend.workflows._models import resolve_models
-from blend.workflows.api import SearchRun, search_facts
-from blend.workflows.search import recipe_from_result, search_store
 from oof_common.outputs import output_file
+
+if TYPE_CHECKING:
+    from blend.search import SearchResult
 
 __all__ = ["search_cli", "register"]
 
@@ -51,15 +47,20 @@ def _table(result: SearchResult):
 
 def search_cli(args: argparse.Namespace) -> int:
     """Search the best subsets of models and print, and optionally save, them (``blend search``)."""
+    # imported here, not at the top: `blend search --help` parses without numpy (issue 22)
     from rich.markup import escape
 
+    from blend.cli import _ordinal
+    from blend.cli._common import print_honesty, print_level2, warn_models_without_test
+    from blend.workflows._models import resolve_models
+    from blend.workflows.api import SearchRun, search_facts
+    from blend.workflows.ordinal import is_ordinal
+    from blend.workflows.search import recipe_from_result, search_store
     from oof_common.cli import console, err_console, progress_bar
     from oof_store import Store
     from oof_store.distributed import get_executor
 
     store = Store(args.store)
-    from blend.cli import _ordinal
-    from blend.workflows.ordinal import is_ordinal
 
     if is_ordinal(store, args.metric, args.ordinal):
         return _ordinal.ordinal_search_cli(args, store)
@@ -130,6 +131,9 @@ def search_cli(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add the ``search`` sub-command to the ``blend`` parser."""
     from blend.cli import SUBCOMMANDS
+    from blend.combine import RULES
+    from blend.metrics import canonical_metric, metric_help
+    from blend.search import METHODS
     from oof_common.cli import add_debug_flag
     from oof_store.distributed import add_ray_flag
 

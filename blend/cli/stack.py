@@ -12,22 +12,11 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
-from blend.cli._common import parse_param, print_honesty, refuse_ray, warn_models_without_test
-from blend.stack import (
-    FEATURES,
-    StackResult,
-    available_stackers,
-    get_stacker,
-)
+from blend.cli._common import parse_param
 from blend.workflows import _defaults as D
-from blend.workflows.api import StackRun, stack_facts
-from blend.workflows.ordinal import store_grades
-from blend.workflows.stack import _resolve_models, run_stack, stack_recipe
 from oof_common.cli import (
     add_debug_flag,
     add_version_flag,
@@ -40,6 +29,9 @@ from oof_common.cli import (
 from oof_common.outputs import output_file
 from oof_store.distributed import add_ray_flag
 
+if TYPE_CHECKING:
+    from blend.stack import StackResult
+
 __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
 
 
@@ -51,6 +43,11 @@ __all__ = ["build_parser", "main", "stack_cli", "ordinal_stack_cli"]
 
 def stack_cli(args: argparse.Namespace) -> int:
     """Fit a stacker with nested CV, print it, and write it into the store unless ``--no-write``."""
+    # imported here, not at the top: `stack --help` parses without them (issue 22)
+    from blend.cli._common import print_honesty, refuse_ray, warn_models_without_test
+    from blend.stack import get_stacker
+    from blend.workflows.api import StackRun, stack_facts
+    from blend.workflows.stack import _resolve_models, run_stack, stack_recipe
     from oof_store import Store
 
     store = Store(args.store)
@@ -145,7 +142,10 @@ def _print_result(res: StackResult, written: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``stack`` parser with one sub-command per registered stacker."""
+    # the stacker registry is filled by the modules that define them (numpy; LightGBM,
+    # scikit-learn and torch are imported when a stacker is fitted)
     from blend.metrics import canonical_metric, metric_help
+    from blend.stack import FEATURES, available_stackers, get_stacker
 
     parser = argparse.ArgumentParser(
         prog="stack",
@@ -207,11 +207,14 @@ def ordinal_stack_cli(args: Any, store: Any, params: dict[str, Any], progress: A
     """
     import dataclasses
 
+    import numpy as np
     from rich.table import Table
 
     from blend.ordinal import qwk_grades
     from blend.ordinal._stack import stack_cuts
     from blend.stack import make_features
+    from blend.workflows.ordinal import store_grades
+    from blend.workflows.stack import run_stack, stack_recipe
     from oof_common.cli import console
 
     if args.extra_features:

@@ -52,28 +52,27 @@ records the rows seen by every fit and by every choice, so a test can check that
 labels reach its own fit or choice, and a candidate cannot read them around the spy.
 """
 
-from blend.compare._candidates import BUDGETS, CARUANA_PARAMS, ORDINAL_DEFAULTS, build_candidates
-from blend.compare._core import ComparePlan, CompareResult, compare
-from blend.compare._data import COMPLEXITY, CompareData
-from blend.compare._engine import Candidate, Comparison
-from blend.compare._labels import TracedLabels
-from blend.compare._recommend import GATE, CandidateScore, recommend, z_threshold
+from oof_common.lazy import lazy_attributes
 
-__all__ = [
-    "ComparePlan",
-    "BUDGETS",
-    "CARUANA_PARAMS",
-    "GATE",
-    "ORDINAL_DEFAULTS",
-    "COMPLEXITY",
-    "Candidate",
-    "CandidateScore",
-    "CompareData",
-    "CompareResult",
-    "Comparison",
-    "build_candidates",
-    "compare",
-    "recommend",
-    "z_threshold",
-    "TracedLabels",
-]
+# imported on first use: `blend compare --help` reads the budgets without numpy (issue 22)
+_LAZY = {
+    "BUDGETS": "blend.compare._presets",
+    "CARUANA_PARAMS": "blend.compare._candidates",
+    "ORDINAL_DEFAULTS": "blend.compare._candidates",
+    "build_candidates": "blend.compare._candidates",
+    "ComparePlan": "blend.compare._core",
+    "CompareResult": "blend.compare._core",
+    "compare": "blend.compare._core",
+    "COMPLEXITY": "blend.compare._data",
+    "CompareData": "blend.compare._data",
+    "Candidate": "blend.compare._engine",
+    "Comparison": "blend.compare._engine",
+    "TracedLabels": "blend.compare._labels",
+    "GATE": "blend.compare._recommend",
+    "CandidateScore": "blend.compare._recommend",
+    "recommend": "blend.compare._recommend",
+    "z_threshold": "blend.compare._recommend",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+
+__all__ = list(_LAZY)

@@ -12,49 +12,13 @@ from blend.combine import LINEAR_RULES, blend_scores, rule_space, unit_scores
 from blend.compare._data import CompareData, _seed_for
 from blend.compare._engine import Candidate, _as_2d
 from blend.compare._labels import traced
+from blend.compare._presets import BUDGETS
 from blend.metrics import Metric
 
 #: Ordinal candidates added by default when a regression store is compared on ``qwk``:
 #: the plain mean and Nelder-Mead weights (on RMSE, as ``blend optimize --metric qwk``),
 #: each graded by cut points fitted on the same training rows (``blend.ordinal``).
 ORDINAL_DEFAULTS = ("mean+cuts", "nelder-mead+cuts")
-
-
-#: What each budget runs. ``weights``: (method, rule) pairs; ``stackers``: stacker names.
-#: Every candidate runs at full strength: the optimisers with ``blend optimize``'s defaults,
-#: the stackers with their class defaults (``Stacker.default_params``), features
-#: (``preferred_features``) and bagging over the inner folds, as ``stack NAME`` runs them:
-#: with ``--budget fast`` compare's ``stack:NAME`` fits, for each outer fold, the very
-#: models ``stack NAME --seed S`` fits (the same seeds). ``full`` adds optimisers, the
-#: neural stackers, 10 HPO trials per stacker fit and 2 seeds.
-BUDGETS: dict[str, dict[str, Any]] = {
-    "fast": {
-        "weights": [("lbfgs", "prob"), ("lbfgs", "logit"), ("hill-climb", "prob")],
-        "stackers": ["lgbm", "linear"],
-        "tempered": ["lbfgs/logit+T"],
-        "level3": True,
-        "level3_specs": ["level3", "level3/logit", "level3/geo+T"],
-        "bag": True,
-        "seeds": 1,
-        "hpo": 0,
-        "params": {},
-        "stacker_params": {},
-    },
-    "full": {
-        "weights": [(m, r) for m in ("lbfgs", "hill-climb", "de", "nelder-mead")
-                    for r in ("prob", "logit")],
-        "tempered": ["lbfgs/logit+T", "lbfgs/geo+T"],
-        "stackers": ["lgbm", "linear", "mlp", "cnn1d", "cnn2d"],
-        "level3": True,
-        "level3_specs": ["level3", "level3/logit", "level3/geo", "level3/logit+T",
-                         "level3/geo+T"],
-        "bag": True,
-        "seeds": 2,
-        "hpo": 10,
-        "params": {},
-        "stacker_params": {},
-    },
-}
 
 
 # A weighting method that cannot fit the chosen classification metric (its registry entry's

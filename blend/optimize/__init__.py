@@ -10,7 +10,6 @@ fold), optionally with per-model temperatures, per-TTA-view or per-class weights
 """
 
 from blend.optimize import _de, _hill_climb, _lbfgs, _optuna, _simplex  # noqa: F401  (register)
-from blend.optimize._api import OptimizeResult, fit_temperatures, optimize
 from blend.optimize._base import (
     Capabilities,
     WeightsResult,
@@ -20,7 +19,19 @@ from blend.optimize._base import (
     optimizers_that,
     register_optimizer,
 )
-from blend.optimize._objective import Objective, reference_scores
+from oof_common.lazy import lazy_attributes
+
+# The registry and the optimisers' modules import numpy and scipy where used, so `blend
+# optimize --help` lists the methods and their capabilities without them (issue 22); the
+# nested-CV wrapper and the objective are imported on first use.
+_LAZY = {
+    "OptimizeResult": "blend.optimize._api",
+    "fit_temperatures": "blend.optimize._api",
+    "optimize": "blend.optimize._api",
+    "Objective": "blend.optimize._objective",
+    "reference_scores": "blend.optimize._objective",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "optimize",

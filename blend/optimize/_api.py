@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from blend._checks import check_rows
 from blend._errors import BlendError
@@ -187,6 +186,9 @@ class OptimizeResult:
 
 def _temperature_one(X: np.ndarray, y: np.ndarray) -> float:
     """Temperature ``T`` minimising the log loss of ``softmax(X / T)`` (X: (N, C) logits)."""
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import minimize_scalar
+
     hard = y.ndim == 1
     rows = np.arange(X.shape[0])
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
 from blend._params import check_params as _check_params
 from blend._params import jsonable as _jsonable
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
 
 __all__ = [
     "WeightsResult",
@@ -69,6 +70,8 @@ class WeightsResult:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        import numpy as np
+
         return {
             "method": self.method,
             "weights": np.asarray(self.weights).tolist(),
@@ -79,6 +82,8 @@ class WeightsResult:
         }
 
     def summary(self) -> str:
+        import numpy as np
+
         w = np.round(np.asarray(self.weights), 4).tolist()
         return (
             f"{self.method}: score {self.score:.6g} with weights {w} "
@@ -229,6 +234,8 @@ def check_params(method: str, params: dict[str, Any], allowed: Any) -> None:
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    import numpy as np
+
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or isinstance(rng, (int, np.integer)):

@@ -11,14 +11,13 @@ trajectory of the seed's script for the same ``seed``.
 from __future__ import annotations
 
 import warnings
-from typing import Any
-
-import numpy as np
-from scipy.optimize import differential_evolution
+from typing import TYPE_CHECKING, Any
 
 from blend._params import Param
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
-from blend.optimize._objective import Objective
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
 
 __all__ = ["fit_de"]
 
@@ -50,6 +49,13 @@ def fit_de(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
     -------
     WeightsResult
     """
+    import numpy as np
+
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import differential_evolution
+
+    from blend.optimize._objective import Objective
+
     check_params("de", params, _PARAMS)
     obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=per_class)
     vectorized = bool(params.get("vectorized", True))

@@ -14,9 +14,7 @@ additions at once (one population call to the objective).
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
 from blend._params import Param
@@ -27,7 +25,11 @@ from blend.optimize._base import (
     optimizers_that,
     register_optimizer,
 )
-from blend.optimize._objective import Objective
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
+
+    from blend.optimize._objective import Objective
 
 __all__ = ["fit_hill_climb", "climb"]
 
@@ -47,6 +49,8 @@ def climb(
     path : list of int
         The units in the order they were added (initial ones first).
     """
+    import numpy as np
+
     U = obj.n_units
     eye = np.eye(U)
     single = obj.loss(eye[units])
@@ -90,6 +94,10 @@ def fit_hill_climb(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "pr
     -------
     WeightsResult
     """
+    import numpy as np
+
+    from blend.optimize._objective import Objective
+
     check_params("hill-climb", params, _PARAMS)
     if per_class:
         raise BlendError("hill-climb selects whole models; per-class weights need "

@@ -20,10 +20,7 @@ the derivative-free methods.
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-from scipy.optimize import minimize
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
 from blend._params import Param
@@ -35,7 +32,9 @@ from blend.optimize._base import (
     optimizers_that,
     register_optimizer,
 )
-from blend.optimize._objective import Objective
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
 
 __all__ = ["fit_lbfgs"]
 
@@ -62,6 +61,13 @@ def fit_lbfgs(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
     -------
     WeightsResult
     """
+    import numpy as np
+
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import minimize
+
+    from blend.optimize._objective import Objective
+
     check_params("lbfgs", params, _PARAMS)
     if per_class:
         raise BlendError("lbfgs does not fit per-class weights; use "

@@ -29,14 +29,16 @@ stopped by its timeout is resumed.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
 from blend._params import Param
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
-from blend.optimize._objective import Objective
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
+
+    from blend.optimize._objective import Objective
 
 __all__ = ["fit_optuna", "resolve_storage", "study_key", "SAMPLERS"]
 
@@ -80,6 +82,8 @@ def study_key(P: np.ndarray, y: np.ndarray, **settings: Any) -> str:
     """
     import hashlib
 
+    import numpy as np
+
     h = hashlib.sha1()
     for a in (P, y):
         a = np.ascontiguousarray(a)
@@ -115,6 +119,8 @@ def _warm_starts(obj: Objective, low: float, per_class: bool) -> list[list[float
     blend of a few of them, which random draws in K dimensions almost never hit; these
     starts give TPE such blends to refine. Per-class weights start from the mean only.
     """
+    import numpy as np
+
     K = obj.n_params
     starts = [[1.0] * K]
     if per_class or K < 3:
@@ -170,9 +176,12 @@ def fit_optuna(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "prob",
     -------
     WeightsResult
     """
+    import numpy as np
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
+
+    from blend.optimize._objective import Objective
 
     check_params("optuna", params, _PARAMS)
     obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=per_class)
@@ -309,6 +318,7 @@ def _quiet_interrupts() -> None:
 
 def _worker(job: tuple, seed: int) -> int:
     """One Optuna worker of a shared study; returns how many weight vectors it scored."""
+    import numpy as np
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState

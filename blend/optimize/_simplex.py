@@ -8,15 +8,16 @@ accuracy.
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-from scipy.optimize import minimize
+from typing import TYPE_CHECKING, Any
 
 from blend._params import Param
 from blend.combine import softmax as _softmax
 from blend.optimize._base import Timer, WeightsResult, check_params, register_optimizer
-from blend.optimize._objective import Objective
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
+
+    from blend.optimize._objective import Objective
 
 __all__ = ["fit_nelder_mead"]
 
@@ -49,6 +50,13 @@ def fit_nelder_mead(P: np.ndarray, y: np.ndarray, *, metric: Any, rule: str = "p
     -------
     WeightsResult
     """
+    import numpy as np
+
+    # scipy costs ~0.5 s at start-up: imported where used
+    from scipy.optimize import minimize
+
+    from blend.optimize._objective import Objective
+
     check_params("nelder-mead", params, _PARAMS)
     obj = Objective(P, y, metric, rule=rule, kind=kind, per_class=per_class)
     K = obj.n_params

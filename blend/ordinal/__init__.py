@@ -11,31 +11,35 @@
 - :func:`ordinal_report`: QWK per model and fold, rounded against fitted cut points.
 """
 
-from blend.ordinal._cuts import (
-    available_cut_methods,
-    fit_cuts,
-    get_cut_method,
-    register_cut_method,
-)
-from blend.ordinal._fit import (
-    OrdinalResult,
-    ProcedureResult,
-    fit_ordinal,
-    ordinal_scores,
-    procedure_ordinal,
-)
-from blend.ordinal._qwk import (
-    Grades,
-    SortedScores,
-    apply_cuts,
-    infer_grades,
-    parse_grades,
-    qwk_from_confusion,
-    qwk_grades,
-)
-from blend.ordinal._report import OrdinalReport, ordinal_report
-from blend.ordinal._search import OrdinalSearchResult, search_ordinal
-from blend.ordinal._stack import StackCutsResult, stack_cuts
+from oof_common.lazy import lazy_attributes
+
+# imported on first use: `blend optimize --help` lists the cut-point methods without numpy
+# (the registry in _cuts imports numpy where used; issue 22)
+_LAZY = {
+    "available_cut_methods": "blend.ordinal._cuts",
+    "fit_cuts": "blend.ordinal._cuts",
+    "get_cut_method": "blend.ordinal._cuts",
+    "register_cut_method": "blend.ordinal._cuts",
+    "OrdinalResult": "blend.ordinal._fit",
+    "ProcedureResult": "blend.ordinal._fit",
+    "fit_ordinal": "blend.ordinal._fit",
+    "ordinal_scores": "blend.ordinal._fit",
+    "procedure_ordinal": "blend.ordinal._fit",
+    "Grades": "blend.ordinal._qwk",
+    "SortedScores": "blend.ordinal._qwk",
+    "apply_cuts": "blend.ordinal._qwk",
+    "infer_grades": "blend.ordinal._qwk",
+    "parse_grades": "blend.ordinal._qwk",
+    "qwk_from_confusion": "blend.ordinal._qwk",
+    "qwk_grades": "blend.ordinal._qwk",
+    "OrdinalReport": "blend.ordinal._report",
+    "ordinal_report": "blend.ordinal._report",
+    "OrdinalSearchResult": "blend.ordinal._search",
+    "search_ordinal": "blend.ordinal._search",
+    "StackCutsResult": "blend.ordinal._stack",
+    "stack_cuts": "blend.ordinal._stack",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "Grades",

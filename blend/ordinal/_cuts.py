@@ -21,16 +21,18 @@ non-decreasing cut points in the units of the score. Built in:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
-from blend.ordinal._qwk import Grades, SortedScores
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
+
+    from blend.ordinal._qwk import Grades, SortedScores
 
 __all__ = ["register_cut_method", "get_cut_method", "available_cut_methods", "fit_cuts"]
 
-FitCuts = Callable[..., np.ndarray]
+FitCuts = Callable[..., "np.ndarray"]
 _METHODS: dict[str, FitCuts] = {}
 
 
@@ -80,6 +82,8 @@ def fit_cuts(score: np.ndarray, y_idx: np.ndarray, grades: Grades, method: str =
     ndarray of shape (G-1,)
         Non-decreasing cut points; ``apply_cuts(score, cuts)`` gives grade indices.
     """
+    import numpy as np
+
     fit = get_cut_method(method)
     score = np.asarray(score, dtype=np.float64).reshape(-1)
     y_idx = np.asarray(y_idx, dtype=np.int64).reshape(-1)
@@ -108,6 +112,8 @@ def _round(score, y_idx, grades: Grades, *, rng=None, **params) -> np.ndarray:
 
 
 def _distribution_cuts(ss: SortedScores, grades: Grades) -> np.ndarray:
+    import numpy as np
+
     counts = np.cumsum(ss.hist)[:-1].astype(np.int64)  # rows below each cut
     pad = float(np.min(np.diff(grades.array))) / 2.0
     cuts = np.empty(ss.G - 1)
@@ -119,6 +125,8 @@ def _distribution_cuts(ss: SortedScores, grades: Grades) -> np.ndarray:
 @register_cut_method("distribution")
 def _distribution(score, y_idx, grades: Grades, *, rng=None, **params) -> np.ndarray:
     """Cut the sorted scores so that grade ``k`` gets as many rows as it has true rows."""
+    from blend.ordinal._qwk import SortedScores
+
     _check("distribution", params, set())
     return _distribution_cuts(SortedScores(score, y_idx, grades.n), grades)
 
@@ -126,7 +134,10 @@ def _distribution(score, y_idx, grades: Grades, *, rng=None, **params) -> np.nda
 @register_cut_method("nelder-mead")
 def _nelder_mead(score, y_idx, grades: Grades, *, rng=None, **params) -> np.ndarray:
     """Nelder-Mead (scipy) on ``-QWK(cuts)`` from the midpoints (the "OptimizedRounder")."""
+    import numpy as np
     from scipy.optimize import minimize
+
+    from blend.ordinal._qwk import SortedScores
 
     _check("nelder-mead", params, {"maxiter", "xatol", "fatol"})
     ss = SortedScores(score, y_idx, grades.n)
@@ -145,6 +156,8 @@ def coordinate_ascent(ss: SortedScores, cuts: np.ndarray, pad: float, *, max_pas
 
     Returns the cut points and their QWK on the rows of ``ss``.
     """
+    import numpy as np
+
     cuts = np.maximum.accumulate(np.asarray(cuts, np.float64).copy())
     best = ss.qwk(cuts)
     for _ in range(max_passes):
@@ -168,6 +181,10 @@ def coordinate_ascent(ss: SortedScores, cuts: np.ndarray, pad: float, *, max_pas
 @register_cut_method("coordinate")
 def _coordinate(score, y_idx, grades: Grades, *, rng=None, **params) -> np.ndarray:
     """Coordinate ascent on exact QWK scans, from the midpoints and the distribution cuts."""
+    import numpy as np
+
+    from blend.ordinal._qwk import SortedScores
+
     _check("coordinate", params, {"max_passes"})
     ss = SortedScores(score, y_idx, grades.n)
     pad = float(np.min(np.diff(grades.array))) / 2.0
@@ -188,6 +205,10 @@ def _bagged(score, y_idx, grades: Grades, *, rng=None, **params) -> np.ndarray:
     ``n_bags`` (default 25) bootstrap samples trades a little in-sample QWK for cut points
     that move less from one training set to the next.
     """
+    import numpy as np
+
+    from blend.ordinal._qwk import SortedScores
+
     _check("bagged", params, {"n_bags", "max_passes"})
     n_bags = int(params.get("n_bags", 25))
     if n_bags < 1:

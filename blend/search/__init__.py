@@ -3,24 +3,25 @@
 ``search_subsets`` is the pure core (arrays in, :class:`SearchResult` out). It is exact and
 exhaustive when the estimated time fits the budget (``method="auto"``) and otherwise
 switches to beam search, saying so in ``result.note``. See ``docs/commands/search.md``.
+
+The names below are imported on first use (numpy and the kernels are not needed to parse
+``blend search --help``).
 """
 
-from blend.search._core import (
-    SearchPlan,
-    SearchResult,
-    SubsetScore,
-    beam_search,
-    plan_search,
-    search_subsets,
-)
-from blend.search._reference import brute_force_search
+from oof_common.lazy import lazy_attributes
 
-__all__ = [
-    "SearchPlan",
-    "SearchResult",
-    "SubsetScore",
-    "beam_search",
-    "brute_force_search",
-    "plan_search",
-    "search_subsets",
-]
+#: The methods :func:`search_subsets` accepts (``blend search --method``).
+METHODS = ("auto", "exact", "exhaustive", "beam")
+
+_LAZY = {
+    "SearchPlan": "blend.search._core",
+    "SearchResult": "blend.search._core",
+    "SubsetScore": "blend.search._core",
+    "beam_search": "blend.search._core",
+    "plan_search": "blend.search._core",
+    "search_subsets": "blend.search._core",
+    "brute_force_search": "blend.search._reference",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+
+__all__ = ["METHODS", *_LAZY]

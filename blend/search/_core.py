@@ -13,11 +13,11 @@ from blend._errors import BlendError
 from blend.combine import RULES, finalize, to_scores
 from blend.metrics import METRICS, Metric, get_metric
 from blend.nested import nested_cv
+from blend.search import METHODS
 from blend.search._kernels import AccuracyKernel, GenericKernel, count_subsets, run_sharded
 
 __all__ = ["SearchPlan", "SearchResult", "SubsetScore", "plan_search", "search_subsets", "beam_search"]
 
-METHODS = ("auto", "exact", "exhaustive", "beam")
 #: what each method did, as the output and the JSON say it
 DONE = {"exact": "exact (pruned)", "exhaustive": "exhaustive", "beam": "beam"}
 
@@ -294,7 +294,7 @@ def _choose(prep: _Prepared, method: str, time_budget: float, n_jobs: int, devic
                     method = "exhaustive"
             elif executor is not None and executor.n_workers > 1:
                 # shards on the executor's workers, one thread each
-                est = kernel.estimate_seconds(n_jobs=1) / executor.n_workers
+                est = kernel.estimate_seconds(n_jobs=1, keep=False) / executor.n_workers
             else:
                 est = kernel.estimate_seconds(n_jobs=n_jobs)
             if method == "auto":
@@ -327,10 +327,15 @@ def plan_search(P, y, folds=None, *, metric="accuracy", rule="prob", kind="probs
 
 
 def _blend(prep: _Prepared, subset: Sequence[int], rows=None) -> np.ndarray:
-    S = prep.S[list(subset)]
-    if rows is not None:
-        S = S[:, rows]
-    P = finalize(S.sum(axis=0) / len(subset), rule=prep.rule, kind=prep.kind)
+    # the models' scores added in order into one array (the same float64 sum as
+    # ``S[subset].sum(axis=0)``, without copying the subset's scores first)
+    def scores(i: int) -> np.ndarray:
+        return prep.S[i] if rows is None else prep.S[i, rows]
+
+    total = np.array(scores(subset[0]), dtype=np.float64)  # a copy
+    for i in subset[1:]:
+        total += scores(i)
+    P = finalize(total / len(subset), rule=prep.rule, kind=prep.kind)
     return P[:, 0] if P.shape[-1] == 1 else P
 
 

@@ -50,6 +50,7 @@ import numpy as np
 from blend.combine import finalize
 from blend.metrics import Metric
 from blend.search._topk import TopK, popcount
+from oof_common.core import blas_limit
 
 __all__ = ["AccuracyKernel", "GenericKernel", "GuardedTopK", "LazyTopK", "SharedFloor", "count_subsets",
            "shard_bounds", "run_sharded"]
@@ -275,13 +276,42 @@ class LazyTopK:
         return u[order], m[order]
 
 
-def _walk_in_threads(run_range, n_outer: int, make_collector, progress, n_jobs: int):
+def _thread_bounds(n_outer: int, n_jobs: int) -> list[tuple[int, int]]:
+    """The contiguous share ``[t0, t1)`` of the outer walk each of ``n_jobs`` threads walks."""
+    n_jobs = max(1, min(n_jobs, n_outer))
+    b = np.linspace(0, n_outer, n_jobs + 1).astype(int)
+    return [(int(b[k]), int(b[k + 1])) for k in range(n_jobs)]
+
+
+class _Recorder:
+    """A collector that keeps what it is offered, to be offered again to the real one."""
+
+    threshold = -np.inf
+
+    def __init__(self) -> None:
+        self.offers: list[tuple[np.ndarray, np.ndarray]] = []
+        self.n_pruned = 0
+        self.n_done = 0
+
+    def offer(self, counts: np.ndarray, masks: np.ndarray) -> None:
+        self.offers.append((counts, masks))
+        self.n_done += len(counts)
+
+
+def _walk_in_threads(run_range, n_outer: int, make_collector, progress, n_jobs: int,
+                     done: list[tuple[int, _Recorder]] | None = None):
     """Walk the outer subsets ``[0, n_outer)`` in ``n_jobs`` threads; the merged collector.
 
-    Each thread calls ``run_range(t0, t1, collector, progress)`` on its share with its own
-    collector from ``make_collector()`` (a :class:`TopK` or a :class:`LazyTopK`).
+    Each thread calls ``run_range(t0, t1, collector, progress)`` on its share
+    (:func:`_thread_bounds`) with its own collector from ``make_collector()`` (a
+    :class:`TopK` or a :class:`LazyTopK`). ``done``, when given, is per thread ``(t, rec)``:
+    the share's outer subsets before ``t`` were already scored (the plan's timing sample)
+    and ``rec`` holds their counts, offered first; the thread walks on from ``t``.
     """
-    n_jobs = max(1, min(n_jobs, n_outer))
+    shares = _thread_bounds(n_outer, n_jobs)
+    n_jobs = len(shares)
+    if done is not None and len(done) != n_jobs:
+        done = None
     tops = [make_collector() for _ in range(n_jobs)]
     lock = threading.Lock()
 
@@ -290,14 +320,22 @@ def _walk_in_threads(run_range, n_outer: int, make_collector, progress, n_jobs: 
             with lock:
                 progress(k)
 
+    def walk(k: int) -> None:
+        t0, t1 = shares[k]
+        if done is not None:
+            t, rec = done[k]
+            for counts, masks in rec.offers:
+                tops[k].offer(counts, masks)
+            if rec.n_done:
+                prog(rec.n_done)
+            t0 = t
+        run_range(t0, t1, tops[k], prog)
+
     if n_jobs == 1:
-        run_range(0, n_outer, tops[0], prog)
+        walk(0)
     else:
-        bounds = np.linspace(0, n_outer, n_jobs + 1).astype(int)
         with ThreadPoolExecutor(n_jobs) as ex:
-            futs = [ex.submit(run_range, int(bounds[k]), int(bounds[k + 1]), tops[k], prog)
-                    for k in range(n_jobs)]
-            for f in futs:
+            for f in [ex.submit(walk, k) for k in range(n_jobs)]:
                 f.result()
     for other in tops[1:]:
         tops[0].merge(other)
@@ -392,7 +430,9 @@ class AccuracyKernel:
         rows = np.arange(N)
         D = S[:, rows, y][:, :, None] - S  # (M, N, C) margins of the true class
         used = cand + forced
-        total = float(np.abs(D[used]).reshape(len(used), -1).max(axis=1).sum()) if used else 0.0
+        # the largest |margin| of each model, without a copy of the margins
+        big = np.maximum(D.max(axis=(1, 2)), -D.min(axis=(1, 2)))
+        total = float(big[used].sum()) if used else 0.0
         # int32 when that keeps a resolution of 2**-24 per model's margin, else int64
         # (e.g. logits of very confident models), with at most 2**-40
         fits32 = total == 0 or np.floor(np.log2(2.0**30 / total)) >= 24
@@ -401,10 +441,14 @@ class AccuracyKernel:
             return min(2.0 ** np.floor(np.log2(2.0**bits / total)), 2.0**40) if total > 0 else 1.0
 
         self.scale = scale_for(30 if fits32 else 52)  # 52: float64-exact for the torch path too
-        Q = np.rint(D * self.scale)
+        # in place: every large temporary is fresh memory, costly on some VMs (page faults)
+        D *= self.scale
+        R = np.rint(D)
         #: exact: no margin was rounded; else every summed margin is within ``guard`` units
-        self.exact = bool(np.array_equal(Q, D * self.scale))
-        Q = Q.astype(np.int64)
+        self.exact = bool(np.array_equal(R, D))
+        del D
+        Q = R.astype(np.int64)
+        del R
         self.dtype = np.int32 if fits32 else np.int64
         self.shift = 31 if fits32 else 63
         self.guard = 0 if self.exact else (len(used) + 1) // 2 + 1
@@ -436,6 +480,8 @@ class AccuracyKernel:
         )
         Qk = Qc[:, ri, ci]  # (n_cand, K)
         self.base = base[ri, ci]
+        # the (models, rows, classes) arrays are done with: their memory serves the tables
+        del Q, Qc, neg, pos, lo_any, hi_any, sat, vio, live
         self.QA = Qk[: sp.a]
         self.QB = QB = Qk[sp.a :]
         self.negB = np.minimum(QB, 0).sum(axis=0)
@@ -446,10 +492,25 @@ class AccuracyKernel:
         self.block = min(1 << sp.b, 128)
         QBt = np.ascontiguousarray(QB.T, dtype=np.float64)  # (K, b)
         shifts = np.arange(sp.b)
-        self.TB_blocks = []
-        for c in range(0, 1 << sp.b, self.block):
-            bits = ((sp.order[c : c + self.block, None] >> shifts) & 1).astype(np.float64)
-            self.TB_blocks.append((QBt @ bits.T).astype(self.dtype))
+        # one small float64 product buffer for every block, cast into one array of blocks:
+        # a new (K, block) float64 temporary per block cost 0.3-0.6 s at 20 models on a VM
+        # where fresh memory is slow (page faults); 2**b is a multiple of the block (both
+        # are powers of two)
+        K = len(QBt)
+        tb = np.empty(((1 << sp.b) // self.block, K, self.block), dtype=self.dtype)
+        rows_per = max(1, min(K, (1 << 19) // self.block))  # a 4 MiB buffer
+        prod = np.empty((rows_per, self.block))
+        # small products: one BLAS thread (several spin for 0.2 s on a busy 2-core machine)
+        with blas_limit(1):
+            for i in range(len(tb)):
+                c = i * self.block
+                bits_t = ((sp.order[c : c + self.block] >> shifts[:, None]) & 1).astype(np.float64)
+                for k0 in range(0, K, rows_per):
+                    k1 = min(K, k0 + rows_per)
+                    np.matmul(QBt[k0:k1], bits_t, out=prod[: k1 - k0])
+                    tb[i, k0:k1] = prod[: k1 - k0]
+        del prod
+        self.TB_blocks = list(tb)
         self.cand = cand
         #: kernel bit p is bit tie_perm[p] in model order (ties are broken in model order)
         self.tie_perm = list(np.argsort(np.argsort(cand, kind="stable"), kind="stable"))
@@ -457,6 +518,8 @@ class AccuracyKernel:
         self.truncated = False
         self.n_pruned = 0
         self._Qf = None
+        #: ``(n_jobs, [(outer position, recorded counts)] per thread)`` of the timing sample
+        self._sampled = None
 
     # -- scoring outer subsets -------------------------------------------------------------
     def _prepare_outer(self, outer_mask: int, av: np.ndarray, floor: float = -np.inf):
@@ -519,6 +582,11 @@ class AccuracyKernel:
         blk = self.block
         counts = [None if st is None else np.full(st[2] - st[1], st[3] + st[7], dtype=np.int64)
                   for st in states]
+        # one gather buffer for the batch (a new array per gather was 256 allocations of up
+        # to K x block per batch)
+        n_max = max((len(st[4]) for st in states if st is not None and st[4] is not None),
+                    default=0)
+        buf = np.empty((n_max, blk), dtype=self.dtype)
         for c, Tc in enumerate(self.TB_blocks):
             c0, c1 = c * blk, (c + 1) * blk
             for st, cnt in zip(states, counts, strict=False):
@@ -530,7 +598,10 @@ class AccuracyKernel:
                     continue
                 # gather the undecided margins of this block, add the outer sums, row-wise
                 # minimum over rivals, count negatives through the sign bit
-                work = Tc[idx] if hi - lo == blk else Tc[idx, lo - c0 : hi - c0]
+                if hi - lo == blk:  # idx holds valid rows: "clip" skips the bounds check
+                    work = np.take(Tc, idx, axis=0, out=buf[: len(idx)], mode="clip")
+                else:
+                    work = Tc[idx, lo - c0 : hi - c0]
                 np.add(work, thr, out=work)
                 if sizes is not None:
                     off = n_groups
@@ -613,39 +684,54 @@ class AccuracyKernel:
         """
         self.prune = bool(prune)
         shared = SharedFloor()
-        top = _walk_in_threads(self._run_range, 1 << self.split.a,
-                               lambda: _collector(self, topk_size, shared), progress, n_jobs)
+        # the plan's timing sample walked the start of each thread's share: walk on from there
+        done, self._sampled = self._sampled, None
+        if done is not None and done[0] != n_jobs:
+            done = None
+        # the walk's threads are the parallelism: the lower bounds' small products (in
+        # LazyTopK) take one BLAS thread each
+        with blas_limit(1):
+            top = _walk_in_threads(self._run_range, 1 << self.split.a,
+                                   lambda: _collector(self, topk_size, shared), progress, n_jobs,
+                                   done=None if done is None else done[1])
         self.truncated = bool(getattr(top, "truncated", False))
         self.n_pruned = int(top.n_pruned)
         self.n_lower = int(getattr(top, "n_lower", 0))
         return top.result()
 
-    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.15) -> float:
-        """Wall time for the whole walk, extrapolated from random outer subsets.
+    def estimate_seconds(self, n_jobs: int = 2, sample_s: float = 0.15, keep: bool = True) -> float:
+        """Wall time for the whole walk, extrapolated from its first outer subsets.
 
-        The sample walks runs of consecutive outer subsets exactly as the search does, in
+        The sample walks the start of each thread's share exactly as the search does, in
         ``n_jobs`` threads at once, so the machine's current load and the threads' real
         speed-up are in the figure (an earlier estimate timed random single outer subsets on
         one thread and divided by a fixed factor: 3.5x low at load 7, 2.6-2.8x high at 24
         models). For ``prune=True`` it is an upper bound (the sample does not prune).
+
+        With ``keep`` the sampled counts are kept, and :meth:`run` with the same ``n_jobs``
+        offers them and walks on from where the sample stopped: the sample is part of the
+        search instead of 0.15-0.4 s spent before it (every outer subset is still scored
+        once). Runs of 8 outer subsets, so the sample ends close to ``sample_s``.
         """
         n_outer = 1 << self.split.a
-        n_jobs = max(1, min(n_jobs, n_outer))
+        shares = _thread_bounds(n_outer, n_jobs)
+        n_jobs = len(shares)
+        pos = [t0 for t0, _ in shares]
+        recs = [_Recorder() for _ in range(n_jobs)]
         done = [0] * n_jobs
         stop = 0.0  # set below, after the warm-up
 
         def work(k: int) -> None:
-            # runs of 32 consecutive outer subsets from random starts, walked as the search
-            # walks them (Gray-code steps, one batch per block of the inner table)
-            rng = np.random.default_rng(k)
-            while time.perf_counter() < stop and sum(done) < n_outer:
-                t0 = int(rng.integers(0, max(1, n_outer - 32)))
-                t1 = min(n_outer, t0 + 32)
-                self._run_range(t0, t1, TopK(1, self.split.n), None)
-                done[k] += t1 - t0
+            while time.perf_counter() < stop and pos[k] < shares[k][1]:
+                t1 = min(shares[k][1], pos[k] + 8)
+                self._run_range(pos[k], t1, recs[k], None)
+                done[k] += t1 - pos[k]
+                pos[k] = t1
 
         # warm-up, untimed: first-call costs (allocations, thread start) are not per subset
-        self._run_range(0, min(n_outer, 8), TopK(1, self.split.n), None)
+        t1 = min(shares[0][1], 4)
+        self._run_range(0, t1, recs[0], None)
+        pos[0] = t1
         stop = time.perf_counter() + sample_s
         t0 = time.perf_counter()
         if n_jobs == 1:
@@ -653,7 +739,9 @@ class AccuracyKernel:
         else:
             with ThreadPoolExecutor(n_jobs) as ex:
                 list(ex.map(work, range(n_jobs)))
-        return (time.perf_counter() - t0) / max(sum(done), 1) * n_outer
+        est = (time.perf_counter() - t0) / max(sum(done), 1) * n_outer
+        self._sampled = (n_jobs, list(zip(pos, recs, strict=True))) if keep else None
+        return est
 
 
 class GenericKernel:

@@ -13,13 +13,22 @@ Example (``P``: (M, T, N, C) probabilities, ``y``, ``folds`` as the store holds 
 """
 
 from blend.stack import _cnn, _lgbm, _linear, _mlp  # noqa: F401  (fill the registry)
-from blend.stack._baselines import baseline_scores
-from blend.stack._features import FEATURES, make_features
-from blend.stack._nested import check_params, fit_stacker
 from blend.stack._registry import available_stackers, get_stacker, register_stacker
-from blend.stack._result import StackResult
 from blend.stack._stacker import Stacker
 from oof_common.core import TASKS
+from oof_common.lazy import lazy_attributes
+
+# The registry and the stacker classes import neither numpy nor the learners (``stack
+# --help`` lists them without; issue 22); the fitting machinery is imported on first use.
+_LAZY = {
+    "FEATURES": "blend.stack._features",
+    "make_features": "blend.stack._features",
+    "baseline_scores": "blend.stack._baselines",
+    "check_params": "blend.stack._nested",
+    "fit_stacker": "blend.stack._nested",
+    "StackResult": "blend.stack._result",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "FEATURES",

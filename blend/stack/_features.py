@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from blend._errors import BlendError
 from blend.stack._stacker import _EPS
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
 
 FEATURES = ("probs", "logits", "logprobs")
 
@@ -30,6 +33,8 @@ def make_features(P: np.ndarray, *, features: str = "probs", task: str) -> np.nd
     X : ndarray of shape (N, M * T, C), float32
         Each (model, TTA view) pair becomes one "model" channel.
     """
+    import numpy as np
+
     if features not in FEATURES:
         raise BlendError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
     P = np.asarray(P, dtype=np.float32)

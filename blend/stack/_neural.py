@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import copy
 from abc import abstractmethod
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from blend._errors import BlendError
 from blend.stack._stacker import Stacker
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    pass
 
 __all__ = ["NeuralStacker"]
 
@@ -70,6 +71,8 @@ class NeuralStacker(Stacker):
     # ------------------------------------------------------------------ fit / predict
 
     def fit_one(self, X, E, y, X_val, E_val, y_val, *, task, n_classes, params, seed):
+        import numpy as np
+
         torch = _torch()
         F = torch.nn.functional
         torch.set_num_threads(int(params.get("num_threads", 1)))
@@ -135,6 +138,8 @@ class NeuralStacker(Stacker):
         return (net, meta)
 
     def predict_one(self, fitted, X, E):
+        import numpy as np
+
         torch = _torch()
         net, meta = fitted
         device = next(net.parameters()).device

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used (start-up < 0.3 s, issue 22)
+    import numpy as np
+
 
 _EPS = 1e-7
 
@@ -76,6 +78,8 @@ def flatten(X: np.ndarray, E: np.ndarray | None, task: str) -> np.ndarray:
 
     For binary tasks only the positive-class column is kept (the other is redundant).
     """
+    import numpy as np
+
     if task == "binary" and X.shape[-1] == 2:
         X = X[:, :, 1:]
     F = X.reshape(X.shape[0], -1)
@@ -100,6 +104,8 @@ def expand_soft(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     weights : ndarray of shape (n',), the soft target of that class
         So that a weighted hard-label loss equals the soft-target cross-entropy.
     """
+    import numpy as np
+
     n, C = Y.shape
     rows, cls = np.nonzero(Y > 0)
     return F[rows], cls.astype(np.int64), Y[rows, cls].astype(np.float64)
@@ -107,5 +113,7 @@ def expand_soft(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 def normalize_probs(P: np.ndarray) -> np.ndarray:
     """Clip to [1e-7, 1] and renormalise rows."""
+    import numpy as np
+
     P = np.clip(np.asarray(P, dtype=np.float64), _EPS, 1.0)
     return P / P.sum(axis=1, keepdims=True)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from blend.cli import main
 from blend.search import brute_force_search, search_subsets
 from blend.search._core import _kernel, _prepare, _run
+from blend.search._kernels import count_subsets
 from oof_store import synthetic
 
 
@@ -74,6 +75,27 @@ def test_exact_pruned_equals_the_reference_and_the_exhaustive_search(case):
     assert [v for _, v in got] == [v for _, v in ref]
     ex = search_subsets(P, y, top=top, method="exhaustive", n_jobs=1, **kw)
     assert [r.indices for r in ex.results] == [s for s, _ in got]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=stores(), sample_s=st.sampled_from([0.0, 0.001, 1.0]), run_jobs=st.sampled_from([1, 2]),
+       method=st.sampled_from(["exact", "exhaustive"]))
+def test_the_plans_timing_sample_is_part_of_the_walk_each_subset_scored_once(case, sample_s,
+                                                                              run_jobs, method):
+    # the plan's estimate walks the start of each thread's share and the walk goes on from
+    # there: the same top K as a walk without a sample, every subset counted once (the
+    # sample is ignored when the walk runs on another number of threads)
+    P, y, kw, top, inner_bits, n_jobs = case
+    prep = _prep(P, y, **kw)
+    want, _ = _run(prep, method, _kernel(prep, inner_bits=inner_bits), top, n_jobs=run_jobs)
+    kernel = _kernel(prep, inner_bits=inner_bits)
+    kernel.estimate_seconds(n_jobs=n_jobs, sample_s=sample_s)
+    counted = []
+    got, n_scored = _run(prep, method, kernel, top, n_jobs=run_jobs, progress=counted.append)
+    assert got == want
+    n_sub = count_subsets(len(prep.cand), len(prep.forced), prep.min_size, prep.max_size)
+    assert sum(counted) == n_sub
+    assert n_scored == n_sub - kernel.n_pruned
 
 
 def _separable(seed=0, M=14, N=400, C=3):

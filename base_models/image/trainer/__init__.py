@@ -14,21 +14,20 @@ wrapper over it). The two pieces it is made of work on any dataset of tensors:
   ``(n_views, n, n_classes)``.
 """
 
-from ._config import SELECT_BY, SELECT_EPOCH_ON, FoldFit, TrainConfig
-from ._epochs import fit_fold
-from ._predict import predict_views
-from ._split import inner_split
-from ._train import train_image_model
-from ._workdir import default_work_dir
+from oof_common.lazy import lazy_attributes
 
-__all__ = [
-    "TrainConfig",
-    "FoldFit",
-    "SELECT_BY",
-    "SELECT_EPOCH_ON",
-    "fit_fold",
-    "inner_split",
-    "predict_views",
-    "train_image_model",
-    "default_work_dir",
-]
+# imported on first use: ``base-models image --help`` reads SELECT_BY without numpy (issue 22)
+_LAZY = {
+    "TrainConfig": "base_models.image.trainer._config",
+    "FoldFit": "base_models.image.trainer._config",
+    "SELECT_BY": "base_models.image.trainer._config",
+    "SELECT_EPOCH_ON": "base_models.image.trainer._config",
+    "fit_fold": "base_models.image.trainer._epochs",
+    "inner_split": "base_models.image.trainer._split",
+    "predict_views": "base_models.image.trainer._predict",
+    "train_image_model": "base_models.image.trainer._train",
+    "default_work_dir": "base_models.image.trainer._workdir",
+}
+__getattr__ = lazy_attributes(__name__, _LAZY)
+
+__all__ = list(_LAZY)

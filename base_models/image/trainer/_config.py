@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .._errors import ImageTrainerError
 from ..tta import AUGMENTS
 
@@ -107,6 +105,8 @@ class FoldFit:
 
 def fold_seed(seed: int, fold: int) -> int:
     """A 31-bit seed for ``fold`` derived from the user's ``seed``."""
+    import numpy as np
+
     return int(
         np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(fold) & 0xFFFFFFFF]).generate_state(1)[
             0
