@@ -71,6 +71,16 @@ FAMILIES = {"seeds": dict(accuracy=(0.88, 0.90), correlation=0.8),
             "weak": dict(accuracy=(0.70, 0.80), correlation=0.5)}
 
 
+def make_data(models: int, rows: int, family: str):
+    """``(make_oof's data, probabilities (M, N, 5) float32)`` of a family of :data:`FAMILIES`."""
+    from oof_store import synthetic
+
+    data = synthetic.make_oof(n_models=models, n_rows=rows, n_classes=5, seed=0, **FAMILIES[family])
+    z = data.logits[:, 0].astype(np.float64)
+    P = np.exp(z - z.max(-1, keepdims=True))
+    return data, (P / P.sum(-1, keepdims=True)).astype(np.float32)
+
+
 def timed_search(P, y, folds, method, jobs, device=None):
     from blend.search import search_subsets
 
@@ -190,14 +200,9 @@ def main() -> None:
     ap.add_argument("--numpy-sample", type=int, default=300)
     args = ap.parse_args()
 
-    from oof_store import synthetic
-
     rng = np.random.default_rng(0)
     fam = FAMILIES[args.family]
-    data = synthetic.make_oof(n_models=args.models, n_rows=args.rows, n_classes=5, seed=0, **fam)
-    z = data.logits[:, 0].astype(np.float64)
-    P = np.exp(z - z.max(-1, keepdims=True))
-    P = (P / P.sum(-1, keepdims=True)).astype(np.float32)
+    data, P = make_data(args.models, args.rows, args.family)
     y = data.y
     acc = (P.argmax(-1) == y).mean(1)
     n_sub = 2**args.models - 1
@@ -244,6 +249,8 @@ def main() -> None:
     if not args.skip_command and args.device is None:
         # whole command and plain numpy interleaved, `--repeat` rounds: on a shared machine the
         # load changes within a minute, so each round's ratio is of two figures taken together
+        from oof_store import synthetic
+
         with tempfile.TemporaryDirectory() as tmp:
             args.store_path = os.path.join(tmp, "store")
             synthetic.make_store(args.store_path, n_models=args.models, n_rows=args.rows,

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_search import FAMILIES  # noqa: E402
+from bench_search import FAMILIES, make_data  # noqa: E402
 
 
 def main() -> None:
@@ -41,13 +41,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from blend.search import search_subsets
-    from oof_store import synthetic
 
-    fam = FAMILIES[args.family]
-    data = synthetic.make_oof(n_models=args.models, n_rows=args.rows, n_classes=5, seed=0, **fam)
-    z = data.logits[:, 0].astype(np.float64)
-    P = np.exp(z - z.max(-1, keepdims=True))
-    P = (P / P.sum(-1, keepdims=True)).astype(np.float32)
+    data, P = make_data(args.models, args.rows, args.family)
     y = data.y
     M, N, C = P.shape
     print(f"data: {M} models x {N} rows x {C} classes ({args.family}); load average "
