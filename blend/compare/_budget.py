@@ -245,6 +245,9 @@ def fit_within(eng: Any, plan: dict[str, list[frozenset]], limit: float, t0: flo
     for c in sorted(eng.candidates, key=lambda c: (PRIORITY[c.kind], eng.candidates.index(c))):
         if c.name in ALWAYS:
             continue
+        c = eng.by_name.get(c.name)  # skipped, or rebuilt over fewer stackers, meanwhile
+        if c is None:
+            continue
         if c.kind == "level3" and any(d not in eng.by_name for d in c.depends):
             c = _over_kept(eng, plan, tp, c)
             if c is None:

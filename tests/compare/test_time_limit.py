@@ -108,3 +108,39 @@ def test_level3_goes_on_over_the_stackers_that_fit(tiny_store, monkeypatch):
     assert scores["level3 lbfgs"] is not None
     # its fits saw only the linear stacker's level-2 predictions
     assert not any(k[0] == "stack:lgbm" for k in res.engine._fits if len(k[1]) == 3)
+
+
+def test_a_stacker_skipped_while_fitting_rebuilds_its_level3_cleanly(tmp_path, monkeypatch):
+    # the clock jumps past the limit when the LightGBM stacker's fits after the plan begin:
+    # it is skipped after its first chunk, its level 3 is rebuilt over the linear stacker
+    # (then skipped too: no time is left for its own fits), and the comparison ends with a
+    # recommendation and a procedure score (it used to fail on the stale level-3 object)
+    import types
+
+    import blend.compare._budget as bb
+    from blend.compare._engine import Comparison
+    from oof_store import synthetic
+
+    store = synthetic.make_store(tmp_path / "s", n_models=4, n_rows=240, n_classes=3, n_folds=4,
+                                 accuracy=(0.7, 0.85), seed=3, kind="probs")
+    planned, offset = [], [0.0]
+    monkeypatch.setattr(bb, "time", types.SimpleNamespace(
+        perf_counter=lambda: time.perf_counter() + offset[0]))
+    real = Comparison.prefit_stackers
+
+    def jump(self, plan):
+        if planned and plan.get("stack:lgbm"):
+            offset[0] = 10_000.0
+        return real(self, plan)
+
+    monkeypatch.setattr(Comparison, "prefit_stackers", jump)
+    res = compare(load_data(store), methods=["stack:linear", "stack:lgbm", "level3"],
+                  time_limit=600, n_jobs=1, on_plan=planned.append)
+    tp = res.time_plan
+    assert tp.skipped["stack:lgbm"] == "ran out of time while fitting"
+    assert tp.skipped["level3 lbfgs"] == "ran out of time while fitting"
+    names = {c.name for c in res.candidates}
+    assert "stack:lgbm" not in names
+    assert "stack:linear" in names
+    assert res.recommended.name in names
+    assert res.procedure_nested_score is not None
