@@ -307,9 +307,7 @@ def _over_kept(eng: Any, plan: dict, tp: TimePlan, c: Any) -> Any:
         return None
     new = rebuild(kept)
     new.note += f"; {', '.join(gone)} skipped by --time-limit"
-    for key in [k for k in eng._fits if k[0] == c.name]:  # fitted over the old stackers
-        eng._fits.pop(key, None)
-        eng.fit_rows.pop(key, None)
+    _forget(eng, c.name)  # its fits were over the old stackers
     i = eng.candidates.index(c)
     eng.candidates[i] = new
     eng.by_name[new.name] = new

@@ -6,6 +6,7 @@ from typing import Any
 
 from blend.stack._registry import register_stacker
 from blend.stack._stacker import Stacker, flatten, normalize_probs
+from oof_common.core import softmax
 
 # numpy is imported where used (start-up < 0.3 s, issue 22)
 
@@ -90,10 +91,9 @@ class LGBMStacker(Stacker):
         import numpy as np
 
         booster, task, it = fitted[:3]
-        if task == "softclass" and len(fitted) > 3:  # (a 3-tuple: fitted on repeated rows)
-            init = fitted[3]
+        if task == "softclass":  # fitted by _fit_soft: raw scores from its starting point
             raw = booster.predict(flatten(X, E, task), num_iteration=it, raw_score=True)
-            return normalize_probs(_softmax(np.asarray(raw, dtype=np.float64).reshape(len(X), -1) + init))
+            return normalize_probs(softmax(np.asarray(raw, dtype=np.float64).reshape(len(X), -1) + fitted[3]))
         out = booster.predict(flatten(X, E, task), num_iteration=it)
         if task == "regression":
             return np.asarray(out, dtype=np.float64)
@@ -101,14 +101,6 @@ class LGBMStacker(Stacker):
             p1 = np.asarray(out, dtype=np.float64)
             return normalize_probs(np.stack([1.0 - p1, p1], axis=1))
         return normalize_probs(out)
-
-
-def _softmax(Z):
-    import numpy as np
-
-    Z = Z - Z.max(axis=1, keepdims=True)
-    E = np.exp(Z)
-    return E / E.sum(axis=1, keepdims=True)
 
 
 def _fit_soft(X, E, Y, X_val, E_val, Y_val, *, n_classes, params, rounds, stop, seed):
@@ -129,11 +121,11 @@ def _fit_soft(X, E, Y, X_val, E_val, Y_val, *, n_classes, params, rounds, stop, 
         return Z if Z.ndim == 2 else Z.reshape(C, n).T
 
     def objective(preds, _data):
-        P = _softmax(scores(preds, len(Y)))
+        P = softmax(scores(preds, len(Y)))
         return P - Y, factor * P * (1.0 - P)
 
     def soft_ce(preds, _data):
-        P = _softmax(scores(preds, len(Y_val)))
+        P = softmax(scores(preds, len(Y_val)))
         return "soft_cross_entropy", float(-(Y_val * np.log(np.clip(P, 1e-15, 1.0))).sum(axis=1).mean()), False
 
     F, F_val = flatten(X, E, "softclass"), flatten(X_val, E_val, "softclass")
